@@ -1,0 +1,635 @@
+//! Borrowed views of decoded AMI messages.
+//!
+//! A [`Message`] is a zero-copy view: it borrows the decoder's buffer (or the buffer given to
+//! [`parse_message`](crate::frame::parse_message)) and a table of [`HeaderSlot`]s that say where
+//! each line, its colon and its value are. Nothing is copied or allocated to build one; header
+//! names and values are sub-slices of the input.
+//!
+//! Lookups follow Asterisk: header names compare ASCII case-insensitively, the *first* matching
+//! line wins (even when its value is empty), duplicate keys keep their order, and lines without a
+//! colon are kept as [bare lines](Header::is_bare). How a value is cut out of its line depends on
+//! who wrote it ([`Role`]), exactly as the spec describes (§1.8, §1.10):
+//!
+//! * [`Role::Server`] reads client input: every blank (bytes `0x01..=0x20`) after the colon is
+//!   skipped, trailing blanks are kept (`Secret: pw ` has the value `pw `).
+//! * [`Role::Client`] reads server output: exactly one space after the colon is removed, nothing
+//!   else (`Output:  indented` has the value ` indented`).
+//!
+//! ```
+//! use ami_proto::{parse_message, HeaderSlot, MessageKind, Role, Status};
+//!
+//! let bytes = b"Response: Success\r\nActionID: 7\r\nMessage: Command output follows\r\n\
+//!               Output: Asterisk 22.10.1\r\nOutput:   indented: yes\r\n\r\n";
+//! let mut slots = [HeaderSlot::EMPTY; 16];
+//! let Status::Complete((used, msg)) = parse_message(Role::Client, bytes, &mut slots)? else {
+//!     unreachable!("the message is complete");
+//! };
+//! assert_eq!(used, bytes.len());
+//! assert_eq!(msg.kind(), MessageKind::Response);
+//! assert_eq!(msg.get("actionid"), Some(&b"7"[..]));
+//! let out = msg.command_output().expect("command output");
+//! let lines: Vec<&[u8]> = out.lines().collect();
+//! assert_eq!(lines, [&b"Asterisk 22.10.1"[..], b"  indented: yes"]);
+//! # Ok::<(), ami_proto::ParseError>(())
+//! ```
+
+use core::fmt;
+
+use nom::bytes::complete::{tag, take_till, take_while};
+use nom::combinator::opt;
+use nom::{IResult, Parser};
+
+pub use crate::frame::Role;
+
+/// Line grammar (nom, complete input: exactly one line without its terminator).
+mod grammar {
+    use super::*;
+
+    /// `name ":" rest` — the name is everything before the first colon. `None` for a bare line.
+    pub(super) fn split_colon(line: &[u8]) -> Option<usize> {
+        let r: IResult<&[u8], (&[u8], &[u8])> =
+            (take_till(|b| b == b':'), tag(&b":"[..])).parse(line);
+        r.ok().map(|(_, (name, _))| name.len())
+    }
+
+    /// Server rule (client input): every blank (0x01..=0x20) after the colon is skipped.
+    pub(super) fn server_value(rest: &[u8]) -> &[u8] {
+        let r: IResult<&[u8], &[u8]> = take_while(|b| (0x01..=0x20).contains(&b)).parse(rest);
+        r.map_or(rest, |(value, _)| value)
+    }
+
+    /// Client rule (server output): exactly one space after the colon is removed.
+    pub(super) fn client_value(rest: &[u8]) -> &[u8] {
+        let r: IResult<&[u8], Option<&[u8]>> = opt(tag(&b" "[..])).parse(rest);
+        r.map_or(rest, |(value, _)| value)
+    }
+}
+
+/// Where one line of a message lies in its buffer: the line itself, and its colon if it has one.
+///
+/// Slots are the zero-copy index behind a [`Message`]. They are plain offsets (no pointers), so a
+/// table of them can be kept, copied or handed across an FFI boundary together with the buffer
+/// they index. Callers of [`parse_message`](crate::frame::parse_message) provide an array of them,
+/// httparse-style; [`HeaderSlot::EMPTY`] is the value to fill it with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HeaderSlot {
+    start: u32,
+    end: u32,
+    colon: u32,
+}
+
+const NO_COLON: u32 = u32::MAX;
+
+impl HeaderSlot {
+    /// An unused slot, for initialising arrays passed to
+    /// [`parse_message`](crate::frame::parse_message).
+    pub const EMPTY: HeaderSlot = HeaderSlot { start: 0, end: 0, colon: NO_COLON };
+
+    /// Builds the slot for the line `raw[start..end]`, finding its first colon.
+    ///
+    /// Callers guarantee `start <= end <= raw.len()` and that both fit in `u32`.
+    pub(crate) fn for_line(raw: &[u8], start: usize, end: usize) -> HeaderSlot {
+        let colon = raw
+            .get(start..end)
+            .and_then(grammar::split_colon)
+            .map_or(NO_COLON, |i| (start + i) as u32);
+        HeaderSlot { start: start as u32, end: end as u32, colon }
+    }
+
+    /// Byte range of the whole line (without its terminator) in the message's buffer.
+    pub fn line_range(&self) -> core::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// What a message is, judged by its first `Action`, `Response` or `Event` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A request from a client (`Action: ...`).
+    Action,
+    /// A reply from the server (`Response: ...`).
+    Response,
+    /// An asynchronous event or a list item (`Event: ...`).
+    Event,
+    /// None of the three header names occurs in the message.
+    Unknown,
+}
+
+impl MessageKind {
+    /// Lower-case name of the kind: `"action"`, `"response"`, `"event"` or `"unknown"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Action => "action",
+            MessageKind::Response => "response",
+            MessageKind::Event => "event",
+            MessageKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// One line of a message: a `Name: value` header, or a bare line without a colon.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Header<'a> {
+    line: &'a [u8],
+    name: &'a [u8],
+    value: &'a [u8],
+    bare: bool,
+}
+
+impl<'a> Header<'a> {
+    fn from_slot(raw: &'a [u8], slot: HeaderSlot, role: Role) -> Header<'a> {
+        let line = raw.get(slot.line_range()).unwrap_or_default();
+        if slot.colon == NO_COLON {
+            return Header { line, name: &[], value: line, bare: true };
+        }
+        let colon = (slot.colon - slot.start) as usize;
+        let name = line.get(..colon).unwrap_or_default();
+        let rest = line.get(colon + 1..).unwrap_or_default();
+        let value = match role {
+            Role::Server => grammar::server_value(rest),
+            Role::Client => grammar::client_value(rest),
+        };
+        Header { line, name, value, bare: false }
+    }
+
+    /// The header name: the bytes before the first colon, exactly as sent. Empty for a bare line.
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+
+    /// The value, cut out of the line by the message's [`Role`] rule. For a bare line, the whole
+    /// line.
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
+
+    /// The whole line as received, without its line terminator.
+    pub fn line(&self) -> &'a [u8] {
+        self.line
+    }
+
+    /// True for a line without any colon (e.g. `No categories found` from GetConfig).
+    pub fn is_bare(&self) -> bool {
+        self.bare
+    }
+
+    /// True if this is a header named `name` (ASCII case-insensitive). Bare lines match nothing.
+    pub fn is(&self, name: &[u8]) -> bool {
+        !self.bare && self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bare {
+            write!(f, "Bare({:?})", String::from_utf8_lossy(self.line))
+        } else {
+            write!(
+                f,
+                "{:?}: {:?}",
+                String::from_utf8_lossy(self.name),
+                String::from_utf8_lossy(self.value)
+            )
+        }
+    }
+}
+
+/// A decoded AMI message: a borrowed, zero-copy view of its lines.
+///
+/// Cheap to copy (three references and a role). Valid for as long as the buffer it views; use
+/// [`Message::to_owned_message`] to keep one beyond that.
+#[derive(Clone, Copy)]
+pub struct Message<'a> {
+    raw: &'a [u8],
+    slots: &'a [HeaderSlot],
+    role: Role,
+    body: Option<(u32, u32)>,
+}
+
+impl<'a> Message<'a> {
+    pub(crate) fn new(
+        raw: &'a [u8],
+        slots: &'a [HeaderSlot],
+        role: Role,
+        body: Option<(u32, u32)>,
+    ) -> Message<'a> {
+        Message { raw, slots, role, body }
+    }
+
+    /// The bytes of the message as framed, including line terminators and the final blank line.
+    ///
+    /// For a message that was rejected by a limit ([`FrameError`](crate::frame::FrameError)) this
+    /// is only the salvaged lines, each followed by CRLF.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The slot table behind this view (offsets into [`Message::raw`]).
+    pub fn slots(&self) -> &'a [HeaderSlot] {
+        self.slots
+    }
+
+    /// Which value rule applies (who wrote the message).
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Number of lines (headers and bare lines), not counting legacy command-output text.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True if the message has no lines (a lone blank line, which the server answers with
+    /// `Missing action in request`).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The `i`-th line, if any.
+    pub fn header(&self, i: usize) -> Option<Header<'a>> {
+        self.slots.get(i).map(|&s| Header::from_slot(self.raw, s, self.role))
+    }
+
+    /// Every line in order, duplicates and bare lines included.
+    pub fn iter(&self) -> Headers<'a> {
+        Headers { raw: self.raw, slots: self.slots.iter(), role: self.role }
+    }
+
+    /// Value of the first header called `name` (ASCII case-insensitive), even if that value is
+    /// empty. `None` if there is no such header.
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
+        let name = name.as_ref();
+        self.iter().find(|h| h.is(name)).map(|h| h.value())
+    }
+
+    /// Values of every header called `name`, in order.
+    pub fn get_all<'n>(&self, name: &'n [u8]) -> impl Iterator<Item = &'a [u8]> + 'n
+    where
+        'a: 'n,
+    {
+        self.iter().filter(move |h| h.is(name)).map(|h| h.value())
+    }
+
+    /// The kind of message, from the first `Action`, `Response` or `Event` line.
+    pub fn kind(&self) -> MessageKind {
+        for h in self.iter() {
+            if h.is(b"Response") {
+                return MessageKind::Response;
+            }
+            if h.is(b"Event") {
+                return MessageKind::Event;
+            }
+            if h.is(b"Action") {
+                return MessageKind::Action;
+            }
+        }
+        MessageKind::Unknown
+    }
+
+    /// The action name as Asterisk's server finds it: the first **non-empty** `Action` value
+    /// (spec §1.8, tricky case 11). `None` if there is none.
+    pub fn action(&self) -> Option<&'a [u8]> {
+        self.get_all(b"Action").find(|v| !v.is_empty())
+    }
+
+    /// The value of the first `Event` header.
+    pub fn event(&self) -> Option<&'a [u8]> {
+        self.get("Event")
+    }
+
+    /// The value of the first `Response` header (`Success`, `Error`, `Goodbye`, `Follows`).
+    pub fn response(&self) -> Option<&'a [u8]> {
+        self.get("Response")
+    }
+
+    /// The value of the first `ActionID` header, which may be empty.
+    ///
+    /// Asterisk echoes this value only when it is non-empty, and never looks at later
+    /// `ActionID` lines (spec §2.5, tricky case 12); see [`Message::action_id_to_echo`].
+    pub fn action_id(&self) -> Option<&'a [u8]> {
+        self.get("ActionID")
+    }
+
+    /// The ActionID a server echoes in its reply: the first `ActionID` value if it is non-empty.
+    pub fn action_id_to_echo(&self) -> Option<&'a [u8]> {
+        self.action_id().filter(|v| !v.is_empty())
+    }
+
+    /// The `EventList` flag (`start`, `Complete`; compare case-insensitively: res_fax sends
+    /// `Start`).
+    pub fn event_list(&self) -> Option<&'a [u8]> {
+        self.get("EventList")
+    }
+
+    /// The output of a `Command` action, in either wire form (spec §2.7).
+    ///
+    /// * current form (Asterisk 14+): a response with `Output:` headers, or with
+    ///   `Message: Command output follows`;
+    /// * legacy form (Asterisk ≤ 13): `Response: Follows` followed by raw text and
+    ///   `--END COMMAND--`.
+    ///
+    /// Both give the same [`CommandOutput::lines`] for the same CLI text.
+    pub fn command_output(&self) -> Option<CommandOutput<'a>> {
+        if let Some((start, end)) = self.body {
+            let body = self.raw.get(start as usize..end as usize).unwrap_or_default();
+            return Some(CommandOutput { inner: OutputInner::Legacy(body), message: *self });
+        }
+        if self.kind() != MessageKind::Response {
+            return None;
+        }
+        let follows =
+            self.get("Message").is_some_and(|m| m.eq_ignore_ascii_case(b"Command output follows"));
+        if follows || self.iter().any(|h| h.is(b"Output")) {
+            return Some(CommandOutput { inner: OutputInner::Headers, message: *self });
+        }
+        None
+    }
+
+    /// Copies the message into an [`OwnedMessage`] that owns its bytes.
+    pub fn to_owned_message(&self) -> OwnedMessage {
+        OwnedMessage {
+            raw: self.raw.to_vec(),
+            slots: self.slots.to_vec(),
+            role: self.role,
+            body: self.body,
+        }
+    }
+}
+
+impl fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        list.entries(self.iter());
+        if let Some(out) = self.command_output().filter(|o| o.is_legacy()) {
+            list.entry(&format_args!("legacy output: {} lines", out.lines().count()));
+        }
+        list.finish()
+    }
+}
+
+/// Two messages are equal when they have the same lines (name, value, bareness) in the same
+/// order and the same legacy command output; how they were framed does not matter.
+impl PartialEq for Message<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let legacy = |m: &Self| m.body.and_then(|(s, e)| m.raw.get(s as usize..e as usize));
+        self.len() == other.len()
+            && self.iter().zip(other.iter()).all(|(a, b)| {
+                a.is_bare() == b.is_bare() && a.name() == b.name() && a.value() == b.value()
+            })
+            && legacy(self) == legacy(other)
+    }
+}
+
+impl Eq for Message<'_> {}
+
+impl<'a> IntoIterator for Message<'a> {
+    type Item = Header<'a>;
+    type IntoIter = Headers<'a>;
+    fn into_iter(self) -> Headers<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the lines of a [`Message`].
+#[derive(Clone, Debug)]
+pub struct Headers<'a> {
+    raw: &'a [u8],
+    slots: core::slice::Iter<'a, HeaderSlot>,
+    role: Role,
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = Header<'a>;
+    fn next(&mut self) -> Option<Header<'a>> {
+        self.slots.next().map(|&s| Header::from_slot(self.raw, s, self.role))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Headers<'_> {}
+impl<'a> DoubleEndedIterator for Headers<'a> {
+    fn next_back(&mut self) -> Option<Header<'a>> {
+        self.slots.next_back().map(|&s| Header::from_slot(self.raw, s, self.role))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum OutputInner<'a> {
+    Headers,
+    Legacy(&'a [u8]),
+}
+
+/// The output of a CLI command, whichever wire form carried it.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandOutput<'a> {
+    inner: OutputInner<'a>,
+    message: Message<'a>,
+}
+
+impl<'a> CommandOutput<'a> {
+    /// True for the legacy `Response: Follows` … `--END COMMAND--` form.
+    pub fn is_legacy(&self) -> bool {
+        matches!(self.inner, OutputInner::Legacy(_))
+    }
+
+    /// True when the CLI command succeeded: `Response: Success` (current form) or the legacy
+    /// form, which always said `Follows` whatever the result.
+    pub fn is_success(&self) -> bool {
+        match self.inner {
+            OutputInner::Legacy(_) => true,
+            OutputInner::Headers => {
+                self.message.response().is_some_and(|r| r.eq_ignore_ascii_case(b"Success"))
+            }
+        }
+    }
+
+    /// The message that carried the output (for `ActionID`, `Response`, ...).
+    pub fn message(&self) -> Message<'a> {
+        self.message
+    }
+
+    /// The raw legacy text (everything between the headers and `--END COMMAND--`), if legacy.
+    pub fn legacy_text(&self) -> Option<&'a [u8]> {
+        match self.inner {
+            OutputInner::Legacy(b) => Some(b),
+            OutputInner::Headers => None,
+        }
+    }
+
+    /// The output lines. Current form: the `Output:` values in order. Legacy form: the text with
+    /// one trailing LF removed, split on LF (which is how the current form is made from the same
+    /// CLI text, spec §2.7).
+    pub fn lines(&self) -> OutputLines<'a> {
+        match self.inner {
+            OutputInner::Headers => OutputLines::Headers(self.message.iter()),
+            OutputInner::Legacy(text) => {
+                let text = text.strip_suffix(b"\n").unwrap_or(text);
+                OutputLines::Legacy { rest: text, done: text.is_empty() }
+            }
+        }
+    }
+}
+
+/// Iterator over the lines of a [`CommandOutput`].
+#[derive(Clone, Debug)]
+pub enum OutputLines<'a> {
+    #[doc(hidden)]
+    Headers(Headers<'a>),
+    #[doc(hidden)]
+    Legacy { rest: &'a [u8], done: bool },
+}
+
+impl<'a> Iterator for OutputLines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            OutputLines::Headers(h) => h.find(|h| h.is(b"Output")).map(|h| h.value()),
+            OutputLines::Legacy { rest, done } => {
+                if *done {
+                    return None;
+                }
+                match memchr::memchr(b'\n', rest) {
+                    Some(i) => {
+                        let (line, tail) = rest.split_at(i);
+                        *rest = tail.get(1..).unwrap_or_default();
+                        Some(line)
+                    }
+                    None => {
+                        *done = true;
+                        Some(rest)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A message that owns its bytes: for callers that keep messages after the decoder moves on.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct OwnedMessage {
+    raw: Vec<u8>,
+    slots: Vec<HeaderSlot>,
+    role: Role,
+    body: Option<(u32, u32)>,
+}
+
+impl OwnedMessage {
+    /// A borrowed view of this message, with every accessor of [`Message`].
+    pub fn as_message(&self) -> Message<'_> {
+        Message::new(&self.raw, &self.slots, self.role, self.body)
+    }
+
+    /// The message's bytes as framed.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Shorthand for `self.as_message().get(name)`.
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
+        self.as_message().get(name)
+    }
+}
+
+impl fmt::Debug for OwnedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_message().fmt(f)
+    }
+}
+
+impl From<Message<'_>> for OwnedMessage {
+    fn from(m: Message<'_>) -> OwnedMessage {
+        m.to_owned_message()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: Role, raw: &[u8]) -> (Vec<HeaderSlot>, usize) {
+        let mut slots = vec![HeaderSlot::EMPTY; 64];
+        let n = match crate::frame::parse_message(role, raw, &mut slots) {
+            Ok(crate::frame::Status::Complete((_, m))) => m.len(),
+            other => panic!("not complete: {other:?}"),
+        };
+        slots.truncate(n);
+        (slots, n)
+    }
+
+    #[test]
+    fn server_rule_skips_all_leading_blanks_and_keeps_trailing() {
+        let raw = b"Secret:\t  pw \r\n\r\n";
+        let (slots, _) = msg(Role::Server, raw);
+        let m = Message::new(raw, &slots, Role::Server, None);
+        assert_eq!(m.get("secret"), Some(&b"pw "[..]));
+    }
+
+    #[test]
+    fn client_rule_removes_exactly_one_space() {
+        let raw = b"Output:   x: y\r\nEmpty: \r\nNoSpace:v\r\n\r\n";
+        let (slots, _) = msg(Role::Client, raw);
+        let m = Message::new(raw, &slots, Role::Client, None);
+        assert_eq!(m.get("Output"), Some(&b"  x: y"[..]));
+        assert_eq!(m.get("Empty"), Some(&b""[..]));
+        assert_eq!(m.get("NoSpace"), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn first_match_wins_even_if_empty_but_action_is_first_non_empty() {
+        let raw = b"Action:\r\nAction: Ping\r\nActionID:\r\nActionID: 9\r\n\r\n";
+        let (slots, _) = msg(Role::Server, raw);
+        let m = Message::new(raw, &slots, Role::Server, None);
+        assert_eq!(m.get("Action"), Some(&b""[..]));
+        assert_eq!(m.action(), Some(&b"Ping"[..]));
+        assert_eq!(m.action_id(), Some(&b""[..]));
+        assert_eq!(m.action_id_to_echo(), None);
+        let ids: Vec<_> = m.get_all(b"actionid").collect();
+        assert_eq!(ids, [&b""[..], b"9"]);
+    }
+
+    #[test]
+    fn bare_lines_match_nothing_and_keep_their_text() {
+        let raw = b"Response: Success\r\nNo categories found\r\n\r\n";
+        let (slots, _) = msg(Role::Client, raw);
+        let m = Message::new(raw, &slots, Role::Client, None);
+        let h = m.header(1).unwrap();
+        assert!(h.is_bare());
+        assert_eq!(h.value(), b"No categories found");
+        assert_eq!(m.get(""), None);
+        assert_eq!(m.kind(), MessageKind::Response);
+    }
+
+    #[test]
+    fn space_before_colon_is_part_of_the_name() {
+        let raw = b"Action : Ping\r\n\r\n";
+        let (slots, _) = msg(Role::Server, raw);
+        let m = Message::new(raw, &slots, Role::Server, None);
+        assert_eq!(m.action(), None);
+        assert_eq!(m.header(0).unwrap().name(), b"Action ");
+    }
+
+    #[test]
+    fn kind_from_first_kind_header() {
+        for (raw, kind) in [
+            (&b"Event: Hangup\r\n\r\n"[..], MessageKind::Event),
+            (b"action: ping\r\n\r\n", MessageKind::Action),
+            (b"Foo: bar\r\n\r\n", MessageKind::Unknown),
+        ] {
+            let (slots, _) = msg(Role::Client, raw);
+            assert_eq!(Message::new(raw, &slots, Role::Client, None).kind(), kind);
+        }
+    }
+
+    #[test]
+    fn owned_message_round_trips() {
+        let raw = b"Event: Newchannel\r\nChannel: PJSIP/100-0001\r\n\r\n";
+        let (slots, _) = msg(Role::Client, raw);
+        let m = Message::new(raw, &slots, Role::Client, None);
+        let owned = m.to_owned_message();
+        assert_eq!(owned.as_message(), m);
+        assert_eq!(owned.get("channel"), Some(&b"PJSIP/100-0001"[..]));
+        assert_eq!(owned.raw(), raw);
+    }
+}
