@@ -85,9 +85,14 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod acl;
+pub mod auth;
+pub mod authority;
 pub mod encode;
+pub mod filter;
 pub mod frame;
 pub mod message;
+pub mod perm;
 
 pub use frame::{
     Banner, Decoder, DecoderLimits, DecoderStats, Frame, FrameError, FrameErrorKind, InvalidLimits,
