@@ -93,6 +93,7 @@ pub mod filter;
 pub mod frame;
 pub mod message;
 pub mod perm;
+pub mod time;
 
 pub use frame::{
     Banner, Decoder, DecoderLimits, DecoderStats, Frame, FrameError, FrameErrorKind, InvalidLimits,
