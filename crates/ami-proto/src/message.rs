@@ -35,8 +35,7 @@
 
 use core::fmt;
 
-use nom::bytes::complete::{tag, take_till, take_while};
-use nom::combinator::opt;
+use nom::bytes::complete::take_while;
 use nom::{IResult, Parser};
 
 pub use crate::frame::Role;
@@ -45,11 +44,24 @@ pub use crate::frame::Role;
 mod grammar {
     use super::*;
 
+    /// A header name: every byte before the first colon (possibly none).
+    ///
+    /// Names are short, so a plain loop beats both nom's generic `take_till` and a memchr call,
+    /// whose set-up costs more than the search (measured with callgrind on the bench corpus).
+    #[inline]
+    pub(super) fn name(input: &[u8]) -> IResult<&[u8], &[u8]> {
+        let n = input.iter().position(|&b| b == b':').unwrap_or(input.len());
+        let (name, rest) = input.split_at(n);
+        Ok((rest, name))
+    }
+
     /// `name ":" rest` — the name is everything before the first colon. `None` for a bare line.
+    #[inline]
     pub(super) fn split_colon(line: &[u8]) -> Option<usize> {
-        let r: IResult<&[u8], (&[u8], &[u8])> =
-            (take_till(|b| b == b':'), tag(&b":"[..])).parse(line);
-        r.ok().map(|(_, (name, _))| name.len())
+        match name(line) {
+            Ok((rest, name)) if rest.first() == Some(&b':') => Some(name.len()),
+            _ => None,
+        }
     }
 
     /// Server rule (client input): every blank (0x01..=0x20) after the colon is skipped.
@@ -59,9 +71,12 @@ mod grammar {
     }
 
     /// Client rule (server output): exactly one space after the colon is removed.
+    ///
+    /// (A direct `strip_prefix`: nom's generic `opt(tag(" "))` costs ~30 instructions here, on a
+    /// path taken for every header a client reads.)
+    #[inline]
     pub(super) fn client_value(rest: &[u8]) -> &[u8] {
-        let r: IResult<&[u8], Option<&[u8]>> = opt(tag(&b" "[..])).parse(rest);
-        r.map_or(rest, |(value, _)| value)
+        rest.strip_prefix(b" ").unwrap_or(rest)
     }
 }
 
@@ -88,6 +103,7 @@ impl HeaderSlot {
     /// Builds the slot for the line `raw[start..end]`, finding its first colon.
     ///
     /// Callers guarantee `start <= end <= raw.len()` and that both fit in `u32`.
+    #[inline]
     pub(crate) fn for_line(raw: &[u8], start: usize, end: usize) -> HeaderSlot {
         let colon = raw
             .get(start..end)
