@@ -5,10 +5,19 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 export RUSTDOCFLAGS := -D warnings
 
-.PHONY: test check-tools fmt-check clippy unit doc bench fuzz-smoke clean
+TOOLS := $(CURDIR)/.tools
+CBINDGEN_VERSION := 0.29.4
+CBINDGEN := $(TOOLS)/bin/cbindgen
+CBINDGEN_STAMP := $(TOOLS)/cbindgen-$(CBINDGEN_VERSION).stamp
+CC ?= cc
+CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror
+BUILD := $(CURDIR)/target/make
 
-## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are errors)
-test: check-tools fmt-check clippy unit doc
+.PHONY: test check-tools fmt-check clippy unit doc header header-check c-test bench clean
+
+## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
+## errors), the C header against the code, and the C tests
+test: check-tools fmt-check clippy unit doc header-check c-test
 	@echo "make test: all checks passed"
 
 check-tools:
@@ -27,6 +36,28 @@ unit:
 
 doc:
 	$(CARGO) doc --workspace --no-deps --locked
+
+# The pinned cbindgen, installed into .tools/ by the Makefile itself (nothing by hand).
+$(CBINDGEN_STAMP):
+	$(CARGO) install --locked --quiet cbindgen@$(CBINDGEN_VERSION) --root $(TOOLS)
+	touch $@
+
+## header: regenerate include/ami.h from crates/ami-ffi
+header: $(CBINDGEN_STAMP)
+	$(CBINDGEN) --quiet --config crates/ami-ffi/cbindgen.toml --crate ami-ffi --output include/ami.h
+
+## header-check: fail if include/ami.h differs from what the code generates
+header-check: $(CBINDGEN_STAMP)
+	@mkdir -p $(BUILD)
+	$(CBINDGEN) --quiet --config crates/ami-ffi/cbindgen.toml --crate ami-ffi --output $(BUILD)/ami.h
+	@diff -u include/ami.h $(BUILD)/ami.h || { echo "include/ami.h is stale: run 'make header'"; exit 1; }
+
+## c-test: C tests against the static library, warnings as errors
+c-test:
+	$(CARGO) build -p ami-ffi --locked
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_STRICT) -Iinclude bindings/c/tests/version.c target/debug/libami.a -lpthread -ldl -lm -o $(BUILD)/c-version
+	$(BUILD)/c-version
 
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:

@@ -26,6 +26,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn header_version_macros_match_cargo_toml() {
+        let header = include_str!("../../../include/ami.h");
+        for (name, value) in [
+            ("AMI_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+            ("AMI_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+            ("AMI_VERSION_PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+        ] {
+            let line = format!("#define {name} {value}\n");
+            assert!(header.contains(&line), "include/ami.h lacks `{}`", line.trim());
+        }
+    }
+
+    #[test]
     fn version_matches_cargo_toml() {
         // SAFETY: ami_version returns a pointer to a static NUL-terminated string.
         let v = unsafe { CStr::from_ptr(ami_version()) };
