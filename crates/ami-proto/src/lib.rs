@@ -88,6 +88,7 @@
 pub mod acl;
 pub mod auth;
 pub mod authority;
+pub mod config;
 pub mod encode;
 pub mod filter;
 pub mod frame;
