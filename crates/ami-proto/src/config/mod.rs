@@ -512,10 +512,20 @@ pub enum DiagnosticKind {
         /// The user.
         user: String,
     },
-    /// The user's secret is empty: a Login without `Secret` succeeds (§9 case 42).
+    /// The user's secret is empty: a Login without `Secret` succeeds (§9 case 42). A
+    /// dangerous grant: an error in strict mode.
     EmptySecret {
         /// The user.
         user: String,
+    },
+    /// The user's write classes include `system` or `command`, which equal shell access on the
+    /// Asterisk host (Command runs CLI commands; `system` allows Originate of System/Exec and
+    /// much more, spec §4.7). A dangerous grant: an error in strict mode.
+    ShellEquivalentWrite {
+        /// The user.
+        user: String,
+        /// The classes concerned, rendered (`system,command`).
+        classes: String,
     },
     // ----- bookkeeping -----
     /// More diagnostics than [`ini::Limits::max_diagnostics`]; the rest were dropped.
@@ -534,7 +544,6 @@ impl DiagnosticKind {
         matches!(
             self,
             DiagnosticKind::NoSecret { .. }
-                | DiagnosticKind::EmptySecret { .. }
                 | DiagnosticKind::Acl { .. }
                 | DiagnosticKind::NamedAcl { .. }
                 | DiagnosticKind::Filter { .. }
@@ -667,6 +676,10 @@ impl fmt::Display for DiagnosticKind {
             DiagnosticKind::EmptySecret { user } => {
                 write!(f, "user `{user}` has an empty secret: a Login without Secret succeeds")
             }
+            DiagnosticKind::ShellEquivalentWrite { user, classes } => write!(
+                f,
+                "user `{user}` may write `{classes}`, which equals shell access on the Asterisk host"
+            ),
             DiagnosticKind::DiagnosticsSuppressed { count } => {
                 write!(f, "{count} more diagnostics were suppressed")
             }
@@ -1275,6 +1288,12 @@ fn load_users(
             )?,
             Some(_) => {}
         }
+        let shell = user.write & (Privilege::SYSTEM | Privilege::COMMAND);
+        if !shell.is_empty() {
+            let classes = shell.to_config_list().unwrap_or_default();
+            let kind = DiagnosticKind::ShellEquivalentWrite { user: user.name.clone(), classes };
+            sink.push(&user.file, user.line, kind)?;
+        }
         for diagnostic in user.acl.diagnostics() {
             sink.push(
                 &user.file,
@@ -1593,15 +1612,31 @@ mod tests {
             assert_eq!(u.write_timeout_ms, 100);
             assert!(u.setvars.is_empty());
         }
-        // The only finding: the IPv4 lockdown of `denied` leaves IPv6 open (§6).
-        let found: Vec<(u32, bool)> = config
+        // The findings: three users may write `system,command` (write=all), and the IPv4
+        // lockdown of `denied` leaves IPv6 open (§6).
+        let found: Vec<(u32, String)> = config
             .diagnostics
             .iter()
             .map(|d| {
-                (d.line, matches!(&d.kind, DiagnosticKind::Acl { user, .. } if user == "denied"))
+                let what = match &d.kind {
+                    DiagnosticKind::ShellEquivalentWrite { user, classes } => {
+                        format!("shell {user} {classes}")
+                    }
+                    DiagnosticKind::Acl { user, .. } => format!("acl {user}"),
+                    other => format!("{other}"),
+                };
+                (d.line, what)
             })
             .collect();
-        assert_eq!(found, [(32, true)]);
+        let expected = [
+            (13, "shell admin system,command"),
+            (32, "shell denied system,command"),
+            (32, "acl denied"),
+            (40, "shell filtered system,command"),
+        ];
+        let expected: Vec<(u32, String)> =
+            expected.iter().map(|&(l, w)| (l, w.to_string())).collect();
+        assert_eq!(found, expected);
     }
 
     #[test]
@@ -1704,8 +1739,8 @@ mod tests {
         assert_eq!(user(&config, "nosecret").secret, None);
         assert!(has(&config, 1, |k| matches!(k, DiagnosticKind::EmptySecret { .. })));
         assert!(has(&config, 3, |k| matches!(k, DiagnosticKind::NoSecret { .. })));
-        // Informational: strict mode still loads.
-        assert!(load_strict("[nopw]\nsecret=\n").is_ok());
+        // An empty secret lets anyone in: a dangerous grant, refused in strict mode.
+        assert!(load_strict("[nopw]\nsecret=\n").is_err());
     }
 
     #[test]
@@ -2052,7 +2087,15 @@ mod tests {
         let e = load_strict("[u]\nsecret=x\nread=,call\n").unwrap_err();
         assert_eq!((&*e.file, e.line), (MANAGER_CONF, 3));
         assert!(matches!(e.kind, ConfigErrorKind::Perm { ref key, .. } if key == "read"));
-        assert!(load_strict(CONFORMANCE).is_ok());
+        // write=all grants shell access: a dangerous grant, refused in strict mode.
+        let e = load_strict(CONFORMANCE).unwrap_err();
+        assert_eq!(e.line, 13);
+        assert!(matches!(
+            e.kind,
+            ConfigErrorKind::Strict(ref k) if matches!(**k, DiagnosticKind::ShellEquivalentWrite { .. })
+        ));
+        let read_only = "[reader]\nsecret = reader123\nread = call,cdr,agent,user\nwrite =\n";
+        assert!(load_strict(read_only).is_ok());
     }
 
     #[test]
