@@ -81,6 +81,50 @@
 //! assert!(bytes.ends_with(b"\r\n\r\n"));
 //! # Ok::<(), ami_proto::encode::EncodeError>(())
 //! ```
+//!
+//! ## 4. Who may do what: Asterisk's access semantics
+//!
+//! [`config`] loads `manager.conf` exactly as Asterisk does (the core reads no files: includes go
+//! through a resolver you supply) and reports every quirk that grants more than it seems as a
+//! diagnostic. [`auth`] authenticates a Login in Asterisk's order of checks; [`perm`] and
+//! [`authority`] decide which actions a user may run and which events it may read; [`filter`]
+//! applies `eventfilter`s; [`acl`] evaluates `permit`/`deny`.
+//!
+//! ```
+//! use ami_proto::auth::{authenticate, LoginAttempt, LoginFailure, UserCredentials};
+//! use ami_proto::authority::{action_authority, check_originate, event_category};
+//! use ami_proto::config::{parse_manager_conf, ConfigOptions, NoIncludes};
+//! use ami_proto::perm::{may_receive, may_run};
+//!
+//! let conf = "[general]\nenabled = yes\n\n\
+//!             [monitor]\nsecret = m0n\nread = ,call\nwrite = originate\n\
+//!             deny = 0.0.0.0/0\npermit = 10.0.0.0/8\n";
+//! let config = parse_manager_conf(conf, &mut NoIncludes, &ConfigOptions::default())?;
+//! let monitor = config.user(b"MONITOR").expect("user names are case-insensitive");
+//!
+//! // `read = ,call` looks like "call only" but grants everything: Asterisk's empty-element
+//! // quirk, reproduced and reported.
+//! assert!(config.diagnostics.iter().any(|d| d.to_string().contains("empty element")));
+//!
+//! // Login: the ACL is checked before the secret. (An ACL starts from "allow": a lone
+//! // `permit=` restricts nothing, which is why the `deny` line is needed.)
+//! let peer_allowed = monitor.acl.permits("192.0.2.7".parse().unwrap());
+//! let attempt = LoginAttempt {
+//!     username: b"monitor", secret: Some(b"m0n"), auth_type: None, key: None, challenge: None,
+//! };
+//! let creds = UserCredentials { secret: monitor.secret.as_deref().map(str::as_bytes), peer_allowed };
+//! assert!(matches!(authenticate(&attempt, Some(creds)), Err(LoginFailure::AclDenied)));
+//!
+//! // Actions: any shared write class suffices (§4.4); escalations are checked separately.
+//! let originate = action_authority(b"originate").unwrap();
+//! assert!(may_run(monitor.write, originate));
+//! let refused = check_originate(monitor.write, Some(b"System"), Some(b"rm -rf /")).unwrap_err();
+//! assert_eq!(refused.message(), "Originate Access Forbidden: app or data blacklisted");
+//!
+//! // Events: every category bit must be readable (§4.5).
+//! assert!(may_receive(monitor.read, event_category(b"Hangup").unwrap()));
+//! # Ok::<(), ami_proto::config::ConfigError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]

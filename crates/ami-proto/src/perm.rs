@@ -995,6 +995,14 @@ mod tests {
             prop_assert_eq!(get_perm(value.as_bytes()), p.privilege.bits());
         }
 
+        /// Any `read=` string: whatever mask it grants, that mask's rendering re-parses to it.
+        #[test]
+        fn prop_any_read_string_rendering_reparses(value in "[a-z ,A-Z!]{0,30}|.{0,40}") {
+            let p = parse_perm(&value, AC).unwrap().privilege;
+            let list = p.to_config_list().expect("parsed masks only hold labelled bits or ALL");
+            prop_assert_eq!(parse_perm(&list, AC).unwrap().privilege, p);
+        }
+
         #[test]
         fn prop_config_list_round_trips(p in labelled_privilege()) {
             let list = p.to_config_list().unwrap();
