@@ -693,6 +693,9 @@ impl Decoder {
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, FrameError<'_>>> {
         self.finish_emitted();
         loop {
+            if let Some(next) = self.fast_headers() {
+                return Some(Ok(Frame::Message(self.emit_message(next))));
+            }
             let (ls, lf) = self.next_line()?;
             let next = lf + 1;
             let le = content_end(&self.buf, ls, lf, self.role);
@@ -731,17 +734,7 @@ impl Decoder {
                         self.msg_offset = self.base + next as u64;
                         continue;
                     }
-                    let raw_start = self.start;
-                    self.start = next;
-                    self.emitted = true;
-                    self.stats.frames += 1;
-                    let raw = self.buf.get(raw_start..next).unwrap_or_default();
-                    return Some(Ok(Frame::Message(Message::new(
-                        raw,
-                        &self.slots,
-                        self.role,
-                        self.body,
-                    ))));
+                    return Some(Ok(Frame::Message(self.emit_message(next))));
                 }
                 _ if next - self.start > self.limits.max_message => {
                     self.doom(FrameErrorKind::MessageTooLarge { limit: self.limits.max_message });
@@ -771,6 +764,65 @@ impl Decoder {
                     self.body = Some((body_start, (rel(ls) + at) as u32));
                 }
             }
+        }
+    }
+
+    /// Ends the current message at `next` (just after its blank line) and returns its view.
+    fn emit_message(&mut self, next: usize) -> Message<'_> {
+        let raw_start = self.start;
+        self.start = next;
+        self.emitted = true;
+        self.stats.frames += 1;
+        let raw = self.buf.get(raw_start..next).unwrap_or_default();
+        Message::new(raw, &self.slots, self.role, self.body)
+    }
+
+    /// The common case, kept lean: header lines after the first line of a client-role message,
+    /// with no legacy output, no limit near and line ends already found. Stores them and returns
+    /// the end of the message at its blank line; returns `None` (having consumed nothing it
+    /// could not handle) whenever anything else must be looked at, which the general path does.
+    #[inline]
+    fn fast_headers(&mut self) -> Option<usize> {
+        if self.role != Role::Client
+            || self.slots.is_empty()
+            || self.salvaging
+            || self.skipping_line
+            || self.banner_pending
+            || self.follows != Follows::No
+        {
+            return None;
+        }
+        let max_line = self.limits.max_line;
+        let max_headers = self.limits.max_headers;
+        let max_end = self.start.saturating_add(self.limits.max_message);
+        loop {
+            let at = *self.lfs.get(self.lf_next)?;
+            let lf = usize::try_from(at.checked_sub(self.base)?).ok()?;
+            if lf < self.pos {
+                // The end of a line the general path already used.
+                self.lf_next += 1;
+                continue;
+            }
+            if lf - self.pos >= max_line || lf >= max_end {
+                return None;
+            }
+            let ls = self.pos;
+            let mut le = lf;
+            if le > ls && self.buf.get(le - 1) == Some(&b'\r') {
+                le -= 1;
+            }
+            if le == ls {
+                self.lf_next += 1;
+                self.pos = lf + 1;
+                return Some(lf + 1);
+            }
+            if self.slots.len() >= max_headers {
+                return None;
+            }
+            self.lf_next += 1;
+            self.pos = lf + 1;
+            let msg = self.buf.get(self.start..).unwrap_or_default();
+            self.slots.push(HeaderSlot::for_line(msg, ls - self.start, le - self.start));
         }
     }
 
