@@ -132,6 +132,7 @@
 pub mod acl;
 pub mod auth;
 pub mod authority;
+pub mod client;
 pub mod config;
 pub mod encode;
 pub mod filter;
@@ -140,6 +141,7 @@ pub mod message;
 pub mod perm;
 pub mod time;
 
+pub use client::{ActionId, ClientConfig, ClientEvent, ClientSession, LocalError};
 pub use frame::{
     Banner, Decoder, DecoderLimits, DecoderStats, Frame, FrameError, FrameErrorKind, InvalidLimits,
     ParseError, ParseErrorKind, Role, Status, parse_banner, parse_message,
