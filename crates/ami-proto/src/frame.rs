@@ -691,10 +691,44 @@ impl Decoder {
     /// Returns the next complete frame, `Some(Err(..))` for a message that broke a limit (the
     /// stream is already past it), or `None` when more input is needed.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, FrameError<'_>>> {
+        let token = self.advance()?;
+        self.frame(token)
+    }
+
+    /// Decodes the next frame like [`Decoder::next_frame`] but returns an owned
+    /// [`FrameToken`]; [`Decoder::frame`] turns it into the view.
+    ///
+    /// The two steps let a caller look at a frame, decide to skip it and go on to the next one
+    /// in a loop, which the borrow checker does not allow with a view returned from the loop:
+    ///
+    /// ```
+    /// use ami_proto::{Decoder, Frame, Message, Role};
+    ///
+    /// /// The next message that is not a `Ping` reply.
+    /// fn next_interesting(dec: &mut Decoder) -> Option<Message<'_>> {
+    ///     loop {
+    ///         let token = dec.advance()?;
+    ///         let is_pong = matches!(dec.frame(token), Some(Ok(Frame::Message(m)))
+    ///             if m.get("Ping") == Some(b"Pong"));
+    ///         if is_pong {
+    ///             continue;
+    ///         }
+    ///         return match dec.frame(token)? {
+    ///             Ok(Frame::Message(m)) => Some(m),
+    ///             _ => None,
+    ///         };
+    ///     }
+    /// }
+    ///
+    /// let mut dec = Decoder::new(Role::Client);
+    /// dec.feed(b"\r\nResponse: Success\r\nPing: Pong\r\n\r\nEvent: Hangup\r\n\r\n");
+    /// assert_eq!(next_interesting(&mut dec).unwrap().event(), Some(&b"Hangup"[..]));
+    /// ```
+    pub fn advance(&mut self) -> Option<FrameToken> {
         self.finish_emitted();
         loop {
             if let Some(next) = self.fast_headers() {
-                return Some(Ok(Frame::Message(self.emit_message(next))));
+                return Some(self.emit_message(next));
             }
             let (ls, lf) = self.next_line()?;
             let next = lf + 1;
@@ -707,8 +741,7 @@ impl Decoder {
                     self.start = next;
                     self.emitted = true;
                     self.stats.frames += 1;
-                    let line = self.buf.get(ls..le).unwrap_or_default();
-                    return Some(Ok(Frame::Banner(Banner { line })));
+                    return Some(self.token(TokenKind::Banner { start: ls, end: le }));
                 }
             }
 
@@ -718,7 +751,7 @@ impl Decoder {
             if self.salvaging {
                 self.start = next;
                 match class {
-                    LineClass::Blank => return Some(Err(self.emit_error())),
+                    LineClass::Blank => return Some(self.emit_error()),
                     LineClass::Body | LineClass::BodyEnd(_) => {}
                     LineClass::Header => self.salvage_line(ls, le),
                 }
@@ -734,7 +767,7 @@ impl Decoder {
                         self.msg_offset = self.base + next as u64;
                         continue;
                     }
-                    return Some(Ok(Frame::Message(self.emit_message(next))));
+                    return Some(self.emit_message(next));
                 }
                 _ if next - self.start > self.limits.max_message => {
                     self.doom(FrameErrorKind::MessageTooLarge { limit: self.limits.max_message });
@@ -768,13 +801,40 @@ impl Decoder {
     }
 
     /// Ends the current message at `next` (just after its blank line) and returns its view.
-    fn emit_message(&mut self, next: usize) -> Message<'_> {
+    fn emit_message(&mut self, next: usize) -> FrameToken {
         let raw_start = self.start;
         self.start = next;
         self.emitted = true;
         self.stats.frames += 1;
-        let raw = self.buf.get(raw_start..next).unwrap_or_default();
-        Message::new(raw, &self.slots, self.role, self.body)
+        self.token(TokenKind::Message { start: raw_start, end: next })
+    }
+
+    fn token(&self, kind: TokenKind) -> FrameToken {
+        FrameToken { kind, generation: self.stats.frames + self.stats.errors }
+    }
+
+    /// The view of a frame returned by [`Decoder::advance`]; `None` if the token is stale (the
+    /// decoder has moved on since it was returned).
+    pub fn frame(&self, token: FrameToken) -> Option<Result<Frame<'_>, FrameError<'_>>> {
+        if !self.emitted || token.generation != self.stats.frames + self.stats.errors {
+            return None;
+        }
+        Some(match token.kind {
+            TokenKind::Banner { start, end } => {
+                Ok(Frame::Banner(Banner { line: self.buf.get(start..end).unwrap_or_default() }))
+            }
+            TokenKind::Message { start, end } => Ok(Frame::Message(Message::new(
+                self.buf.get(start..end).unwrap_or_default(),
+                &self.slots,
+                self.role,
+                self.body,
+            ))),
+            TokenKind::Error { kind, offset } => Err(FrameError {
+                kind,
+                offset,
+                partial: Message::new(&self.salvage, &self.slots, self.role, None),
+            }),
+        })
     }
 
     /// The common case, kept lean: header lines after the first line of a client-role message,
@@ -846,7 +906,7 @@ impl Decoder {
         self.slots.push(HeaderSlot::for_line(&self.salvage, at, at + line.len()));
     }
 
-    fn emit_error(&mut self) -> FrameError<'_> {
+    fn emit_error(&mut self) -> FrameToken {
         // Asterisk answers "too many lines" before "line too long" (manager.c do_message).
         let kind = if self.role == Role::Server {
             if self.too_many {
@@ -865,12 +925,23 @@ impl Decoder {
         if self.salvage.is_empty() || !self.salvage.ends_with(b"\r\n\r\n") {
             self.salvage.extend_from_slice(b"\r\n");
         }
-        FrameError {
-            kind,
-            offset: self.msg_offset,
-            partial: Message::new(&self.salvage, &self.slots, self.role, None),
-        }
+        self.token(TokenKind::Error { kind, offset: self.msg_offset })
     }
+}
+
+/// An owned handle to the frame [`Decoder::advance`] just decoded; [`Decoder::frame`] gives
+/// its view. Meaningful until the decoder's next `&mut self` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameToken {
+    kind: TokenKind,
+    generation: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenKind {
+    Banner { start: usize, end: usize },
+    Message { start: usize, end: usize },
+    Error { kind: FrameErrorKind, offset: u64 },
 }
 
 /// Result of [`parse_message`]: a complete message, or a need for more bytes.

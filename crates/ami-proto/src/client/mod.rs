@@ -528,15 +528,6 @@ pub enum ClientEvent<'a> {
     /// A response that answers no pending action: its ActionID is unknown (for example its
     /// action had timed out), or it has none and nothing waits for a response.
     Unsolicited(Message<'a>),
-    /// A reply to an action the session sent by itself (the MD5 `Challenge`, a keepalive
-    /// `Ping`), already handled. Reported only so that every received message is accounted
-    /// for; ignore it.
-    Internal {
-        /// The internal action's ActionID (not one returned to the caller).
-        action_id: ActionId,
-        /// The reply.
-        message: Message<'a>,
-    },
     /// The action got no final answer within its time limit. Final event of the action; a late
     /// answer is reported as [`Unsolicited`](ClientEvent::Unsolicited) (response) or
     /// [`Event`](ClientEvent::Event) (list items).
@@ -573,8 +564,7 @@ pub enum ClientEvent<'a> {
 }
 
 impl<'a> ClientEvent<'a> {
-    /// The ActionID the event is about, if any (for [`Internal`](ClientEvent::Internal), the
-    /// session's own action).
+    /// The ActionID the event is about, if any.
     pub fn action_id(&self) -> Option<&ActionId> {
         match self {
             ClientEvent::LoggedIn { action_id, .. }
@@ -585,7 +575,6 @@ impl<'a> ClientEvent<'a> {
             | ClientEvent::ListComplete { action_id, .. }
             | ClientEvent::CommandOutput { action_id, .. }
             | ClientEvent::OriginateResponse { action_id, .. }
-            | ClientEvent::Internal { action_id, .. }
             | ClientEvent::ActionTimedOut { action_id }
             | ClientEvent::ActionAborted { action_id, .. } => Some(action_id),
             ClientEvent::Malformed { action_id, .. } => action_id.as_ref(),
@@ -606,7 +595,6 @@ impl<'a> ClientEvent<'a> {
             | ClientEvent::ListItem { message, .. }
             | ClientEvent::ListComplete { message, .. }
             | ClientEvent::OriginateResponse { message, .. }
-            | ClientEvent::Internal { message, .. }
             | ClientEvent::Malformed { message, .. }
             | ClientEvent::Event(message)
             | ClientEvent::Unsolicited(message) => Some(*message),
@@ -813,7 +801,8 @@ impl Route {
             Route::OriginateResponse(action_id) => {
                 ClientEvent::OriginateResponse { action_id, message }
             }
-            Route::Internal(action_id) => ClientEvent::Internal { action_id, message },
+            // Filtered out before building (see `ClientSession::poll_event`).
+            Route::Internal(_) => ClientEvent::Unsolicited(message),
             Route::Unsolicited => ClientEvent::Unsolicited(message),
             Route::Malformed(action_id, error) => {
                 ClientEvent::Malformed { action_id, error, message }
@@ -1601,6 +1590,9 @@ impl ClientSession {
         let ClientSession { decoder, core, .. } = self;
         while let Some(item) = decoder.next_frame() {
             let route = core.route(&item);
+            if matches!(route, Route::Internal(_)) {
+                continue;
+            }
             let stored = match item {
                 Ok(Frame::Banner(b)) => Stored::Banner(b.line().to_vec()),
                 Ok(Frame::Message(m)) => Stored::Message(route, m.to_owned_message()),
@@ -1685,13 +1677,20 @@ impl ClientSession {
             return None;
         }
         let ClientSession { decoder, core, .. } = self;
-        let item = decoder.next_frame()?;
-        let route = core.route(&item);
-        Some(match item {
-            Ok(Frame::Banner(b)) => banner_event(b),
-            Ok(Frame::Message(m)) => route.build(m),
-            Err(e) => route.build(e.partial()),
-        })
+        loop {
+            // Two steps (token, then view) so that the session's own replies (the MD5
+            // Challenge, keepalive Pings), which are handled by routing them, can be skipped.
+            let token = decoder.advance()?;
+            let route = core.route(&decoder.frame(token)?);
+            if matches!(route, Route::Internal(_)) {
+                continue;
+            }
+            return Some(match decoder.frame(token)? {
+                Ok(Frame::Banner(b)) => banner_event(b),
+                Ok(Frame::Message(m)) => route.build(m),
+                Err(e) => route.build(e.partial()),
+            });
+        }
     }
 
     /// Bytes to send to the server (empty if none). Report how many were written with

@@ -19,7 +19,6 @@ pub(super) enum Ev {
     Originate(String, OwnedMessage),
     Event(OwnedMessage),
     Unsolicited(OwnedMessage),
-    Internal(String),
     TimedOut(String),
     Aborted(String, CloseReason),
     Malformed(Option<String>, MalformedError),
@@ -58,7 +57,6 @@ impl Ev {
             }
             ClientEvent::Event(m) => Ev::Event(o(m)),
             ClientEvent::Unsolicited(m) => Ev::Unsolicited(o(m)),
-            ClientEvent::Internal { action_id, .. } => Ev::Internal(s(action_id)),
             ClientEvent::ActionTimedOut { action_id } => Ev::TimedOut(s(action_id)),
             ClientEvent::ActionAborted { action_id, reason } => Ev::Aborted(s(action_id), *reason),
             ClientEvent::Malformed { action_id, error, .. } => {
@@ -287,7 +285,7 @@ fn md5_login_sends_challenge_then_login_with_the_key() {
     assert_eq!(s.pending_actions(), 1);
     s.handle_input(&reply("Success", "c-1", &[("Challenge", "840486216")]));
     let evs = drain(&mut s);
-    assert_eq!(evs[1], Ev::Internal("c-1".into()));
+    assert_eq!(evs.len(), 1, "the Challenge reply is the session's own: no event");
     assert_eq!(
         flush(&mut s),
         &b"Action: Login\r\nActionID: c-2\r\nAuthType: MD5\r\nUsername: admin\r\n\
@@ -321,14 +319,13 @@ fn md5_login_against_the_real_capture_sends_the_same_bytes() {
     // Same ActionIDs (client-1, -2, -3), same key for the recorded challenge: the same bytes.
     assert_eq!(String::from_utf8_lossy(&sent), String::from_utf8_lossy(&expected));
     assert_eq!(evs[0], Ev::Banner(b"11.0.0".to_vec()));
-    assert_eq!(evs[1], Ev::Internal("client-1".into()));
-    assert_eq!(evs[2], Ev::LoggedIn(login.to_string()));
-    assert!(matches!(&evs[3], Ev::Event(m) if get(m, "Event") == b"FullyBooted"));
-    assert!(matches!(&evs[4], Ev::Event(m) if get(m, "Event") == b"SuccessfulAuth"));
-    let (id, complete, msg) = response(&evs, 5);
+    assert_eq!(evs[1], Ev::LoggedIn(login.to_string()));
+    assert!(matches!(&evs[2], Ev::Event(m) if get(m, "Event") == b"FullyBooted"));
+    assert!(matches!(&evs[3], Ev::Event(m) if get(m, "Event") == b"SuccessfulAuth"));
+    let (id, complete, msg) = response(&evs, 4);
     assert_eq!((id, complete, get(msg, "Response")), ("client-3", true, &b"Goodbye"[..]));
-    assert_eq!(evs[6], Ev::Closed(CloseReason::Logoff, false));
-    assert_eq!(evs.len(), 7);
+    assert_eq!(evs[5], Ev::Closed(CloseReason::Logoff, false));
+    assert_eq!(evs.len(), 6);
 }
 
 #[test]
@@ -820,7 +817,7 @@ fn keepalive_pings_when_idle_and_its_answer_is_internal() {
     s.handle_timeout(t(12_000));
     assert!(flush(&mut s).is_empty(), "one keepalive at a time");
     s.handle_input(&reply("Success", "c-2", &[("Ping", "Pong")]));
-    assert_eq!(drain(&mut s), [Ev::Internal("c-2".into())]);
+    assert_eq!(drain(&mut s), [], "the keepalive's Pong is the session's own: no event");
     // Activity (a sent action) postpones the next keepalive.
     let id = s.send_action(&Action::new("Ping"), t(13_000)).unwrap();
     assert_eq!(s.poll_timeout(), Some(t(43_000)), "no keepalive while an action is pending");

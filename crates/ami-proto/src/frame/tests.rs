@@ -575,3 +575,20 @@ fn reset_starts_over_with_a_banner() {
     dec.feed(b"Asterisk Call Manager/2.0\r\n");
     assert!(matches!(dec.next_frame(), Some(Ok(Frame::Banner(b))) if b.version() == b"2.0"));
 }
+
+#[test]
+fn frame_tokens_view_the_frame_until_the_decoder_moves_on() {
+    let mut dec = Decoder::new(Role::Client);
+    dec.feed(b"Asterisk Call Manager/11.0.0\r\nEvent: A\r\n\r\nEvent: B\r\n\r\n");
+    let banner = dec.advance().unwrap();
+    assert!(matches!(dec.frame(banner), Some(Ok(Frame::Banner(_)))));
+    let a = dec.advance().unwrap();
+    assert!(matches!(dec.frame(a), Some(Ok(Frame::Message(m))) if m.event() == Some(b"A")));
+    assert!(matches!(dec.frame(a), Some(Ok(Frame::Message(_)))), "viewing twice is fine");
+    assert_eq!(dec.frame(banner), None, "a stale token views nothing");
+    let b = dec.advance().unwrap();
+    assert_eq!(dec.frame(a), None);
+    assert!(matches!(dec.frame(b), Some(Ok(Frame::Message(m))) if m.event() == Some(b"B")));
+    assert_eq!(dec.advance(), None);
+    assert_eq!(dec.frame(b), None, "after advance returned None");
+}
