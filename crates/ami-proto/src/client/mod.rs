@@ -765,7 +765,9 @@ enum Route {
     OriginateResponse(ActionId),
     Event,
     Unsolicited,
-    Internal(ActionId),
+    /// A reply to the session's own action (the MD5 Challenge, a keepalive Ping): handled, not
+    /// reported.
+    Internal,
     Malformed(Option<ActionId>, MalformedError),
 }
 
@@ -802,7 +804,7 @@ impl Route {
                 ClientEvent::OriginateResponse { action_id, message }
             }
             // Filtered out before building (see `ClientSession::poll_event`).
-            Route::Internal(_) => ClientEvent::Unsolicited(message),
+            Route::Internal => ClientEvent::Unsolicited(message),
             Route::Unsolicited => ClientEvent::Unsolicited(message),
             Route::Malformed(action_id, error) => {
                 ClientEvent::Malformed { action_id, error, message }
@@ -1320,7 +1322,7 @@ impl Core {
             Kind::Challenge { .. } => self.on_challenge(id, m, success),
             Kind::Keepalive => {
                 self.remove(id.as_bytes());
-                Route::Internal(id)
+                Route::Internal
             }
             Kind::Logoff => {
                 self.remove(id.as_bytes());
@@ -1355,7 +1357,7 @@ impl Core {
         };
         if !self.pending.contains_key(login_id.as_bytes()) {
             // The login was given up meanwhile; nothing to answer.
-            return Route::Internal(id);
+            return Route::Internal;
         }
         let challenge = m.get("Challenge").filter(|c| !c.is_empty());
         if let Some(challenge) = challenge.filter(|_| success)
@@ -1363,7 +1365,7 @@ impl Core {
         {
             self.set_phase(login_id.as_bytes(), Phase::AwaitingResponse);
             self.set_deadline(login_id.as_bytes(), p.deadline);
-            return Route::Internal(id);
+            return Route::Internal;
         }
         self.remove(login_id.as_bytes());
         self.login_refused = true;
@@ -1590,7 +1592,7 @@ impl ClientSession {
         let ClientSession { decoder, core, .. } = self;
         while let Some(item) = decoder.next_frame() {
             let route = core.route(&item);
-            if matches!(route, Route::Internal(_)) {
+            if matches!(route, Route::Internal) {
                 continue;
             }
             let stored = match item {
@@ -1682,7 +1684,7 @@ impl ClientSession {
             // Challenge, keepalive Pings), which are handled by routing them, can be skipped.
             let token = decoder.advance()?;
             let route = core.route(&decoder.frame(token)?);
-            if matches!(route, Route::Internal(_)) {
+            if matches!(route, Route::Internal) {
                 continue;
             }
             return Some(match decoder.frame(token)? {
