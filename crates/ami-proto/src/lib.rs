@@ -139,6 +139,7 @@ pub mod filter;
 pub mod frame;
 pub mod message;
 pub mod perm;
+pub mod server;
 pub mod time;
 
 pub use client::{ActionId, ClientConfig, ClientEvent, ClientSession, LocalError};
@@ -149,6 +150,7 @@ pub use frame::{
 pub use message::{
     CommandOutput, Header, HeaderSlot, Headers, Message, MessageKind, OutputLines, OwnedMessage,
 };
+pub use server::{Server, ServerEvent, ServerOptions, SessionId};
 
 /// The README's Rust example, compiled and run as a doctest.
 #[cfg(doctest)]
