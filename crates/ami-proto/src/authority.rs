@@ -1110,22 +1110,6 @@ mod tests {
     const READER_CAPTURE: &[u8] =
         include_bytes!("../tests/data/asterisk-22/listcommands-reader/server_to_client.bin");
 
-    /// The modules loaded on the server the captures come from (every one of their actions
-    /// appears in the admin capture; no other module's does).
-    const CAPTURE_MODULES: [&str; 11] = [
-        "core",
-        "app_confbridge",
-        "app_mixmonitor",
-        "app_queue",
-        "app_senddtmf",
-        "pbx_config",
-        "res_agi",
-        "res_manager_devicestate",
-        "res_manager_presencestate",
-        "res_mutestream",
-        "res_parking",
-    ];
-
     /// The ListCommands response lines: after `ActionID: client-2\r\n`, up to and including
     /// the CRLF before the terminating blank line.
     fn list_body(capture: &[u8]) -> &[u8] {
@@ -1141,7 +1125,7 @@ mod tests {
     }
 
     fn on_capture_server(info: &&ActionInfo) -> bool {
-        CAPTURE_MODULES.contains(&info.module)
+        crate::server::CAPTURE_MODULES.contains(&info.module)
     }
 
     #[test]

@@ -119,6 +119,25 @@ pub fn check_value(value: &[u8], reader: Role) -> Result<(), (EncodeErrorKind, u
     Ok(())
 }
 
+/// Checks `name: value` (field number `field` of its message, for the error) for `reader` and
+/// appends it with its CRLF, or appends nothing.
+pub(crate) fn append_header(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    value: &[u8],
+    reader: Role,
+    field: usize,
+) -> Result<(), EncodeError> {
+    check_name(name).map_err(|(kind, offset)| EncodeError { kind, field, offset })?;
+    check_value(value, reader).map_err(|(kind, offset)| EncodeError { kind, field, offset })?;
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
 /// Writes one message straight into a caller's buffer.
 ///
 /// The first line is written by the constructor; [`MessageWriter::header`] appends fields; and
@@ -188,19 +207,7 @@ impl<'b> MessageWriter<'b> {
         name: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<&mut Self, EncodeError> {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        let field = self.fields;
-        check_name(name).map_err(|(kind, offset)| EncodeError { kind, field, offset })?;
-        check_value(value, self.reader).map_err(|(kind, offset)| EncodeError {
-            kind,
-            field,
-            offset,
-        })?;
-        self.out.reserve(name.len() + value.len() + 4);
-        self.out.extend_from_slice(name);
-        self.out.extend_from_slice(b": ");
-        self.out.extend_from_slice(value);
-        self.out.extend_from_slice(b"\r\n");
+        append_header(self.out, name.as_ref(), value.as_ref(), self.reader, self.fields)?;
         self.fields += 1;
         Ok(self)
     }

@@ -310,18 +310,13 @@ impl PublishedEvent {
         name: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<&mut Self, EncodeError> {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        let field = self.lines + 1;
-        encode::check_name(name).map_err(|(kind, offset)| EncodeError { kind, field, offset })?;
-        encode::check_value(value, Role::Client).map_err(|(kind, offset)| EncodeError {
-            kind,
-            field,
-            offset,
-        })?;
-        self.body.extend_from_slice(name);
-        self.body.extend_from_slice(b": ");
-        self.body.extend_from_slice(value);
-        self.body.extend_from_slice(b"\r\n");
+        encode::append_header(
+            &mut self.body,
+            name.as_ref(),
+            value.as_ref(),
+            Role::Client,
+            self.lines + 1,
+        )?;
         self.lines += 1;
         Ok(self)
     }

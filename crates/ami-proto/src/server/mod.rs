@@ -1461,23 +1461,32 @@ impl Server {
         action: &ActionRef,
         response: &encode::Response,
     ) -> Result<(), ServerError> {
-        let mut buf = Vec::new();
-        let own_id = Self::has_actionid_field(response.fields.iter());
-        {
-            let mut w = encode::MessageWriter::response(&mut buf, response.status())?;
-            if !own_id && let Some(aid) = action.action_id() {
-                // The echo comes from a decoded line: it has no CR, LF or NUL.
-                w.header("ActionID", aid)?;
-            }
-            for (n, v) in response.fields.iter() {
-                w.header(n, v)?;
-            }
-            w.finish();
-        }
+        let buf = Self::render_echoing(("Response", response.status()), &response.fields, action)?;
         let s = self.pending(id, action)?;
         s.out.extend_from_slice(&buf);
         self.complete(id.0);
         Ok(())
+    }
+
+    /// Renders `first` and `fields` with the action's ActionID echoed right after the first
+    /// line, unless the fields carry their own `ActionID` (then written where it stands).
+    fn render_echoing(
+        first: (&str, &[u8]),
+        fields: &encode::Fields,
+        action: &ActionRef,
+    ) -> Result<Vec<u8>, ServerError> {
+        let mut buf = Vec::new();
+        let own_id = Self::has_actionid_field(fields.iter());
+        let mut w = encode::MessageWriter::start(&mut buf, first.0, first.1, Role::Client)?;
+        if !own_id && let Some(aid) = action.action_id() {
+            // The echo comes from a decoded line: it has no CR, LF or NUL.
+            w.header("ActionID", aid)?;
+        }
+        for (n, v) in fields.iter() {
+            w.header(n, v)?;
+        }
+        w.finish();
+        Ok(buf)
     }
 
     fn checked_text(text: &[u8]) -> Result<(), ServerError> {
@@ -1555,18 +1564,7 @@ impl Server {
         action: &ActionRef,
         item: &encode::Event,
     ) -> Result<(), ServerError> {
-        let mut buf = Vec::new();
-        let own_id = Self::has_actionid_field(item.fields.iter());
-        {
-            let mut w = encode::MessageWriter::event(&mut buf, item.name())?;
-            if !own_id && let Some(aid) = action.action_id() {
-                w.header("ActionID", aid)?;
-            }
-            for (n, v) in item.fields.iter() {
-                w.header(n, v)?;
-            }
-            w.finish();
-        }
+        let buf = Self::render_echoing(("Event", item.name()), &item.fields, action)?;
         let max = self.options.max_outbound;
         let s = self.pending(id, action)?;
         Self::room(s, max)?;
