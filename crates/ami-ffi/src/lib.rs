@@ -1,10 +1,38 @@
 //! C ABI of libami.
 //!
-//! This crate builds `libami.so` and `libami.a`. It grows with the C API issue; today it exports
-//! the library version so that C programs can check what they linked against.
+//! This crate builds `libami.so` (SONAME `libami.so.0`) and `libami.a`; `include/ami.h` is
+//! generated from it by cbindgen. It follows rustls-ffi's conventions (see the header's top
+//! comment for the C reader's contract):
+//!
+//! * every export returns an [`ami_result`] (0 = OK, codes never renumbered) or is infallible;
+//! * opaque handles made by `ami_x_new(..., ami_x **out)` and freed by `ami_x_free` (NULL-safe);
+//! * every pointer is checked for NULL, outputs are written only on success (the one exception
+//!   is the needed length reported with `AMI_RESULT_INSUFFICIENT_SIZE`);
+//! * every export catches panics: the call returns `AMI_RESULT_PANIC` and poisons its handle,
+//!   whose later calls return `AMI_RESULT_POISONED`;
+//! * views ([`ami_str`], [`ami_bytes`], [`decoder::ami_header`]) point into a handle and stay
+//!   valid until the next non-`const` call on it;
+//! * per-handle last-error text (`ami_x_last_error`).
+//!
+//! This slice covers the codec (decoder, message builder) and the access semantics
+//! (permissions, event categories, ACL, MD5 key). Sessions come later.
 #![deny(missing_docs)]
+// The exports are safe `extern "C"` functions that dereference the pointers C passes, as in
+// rustls-ffi: the contract (valid, live, correctly sized pointers) is C's and is written in the
+// header; every dereference is checked for NULL and documented with a SAFETY comment.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use core::ffi::{CStr, c_char};
+
+pub mod access;
+pub mod builder;
+pub mod decoder;
+pub mod error;
+
+pub use access::*;
+pub use builder::*;
+pub use decoder::*;
+pub use error::{ami_bytes, ami_result, ami_result_str, ami_str};
 
 /// The version of libami as a NUL-terminated string, e.g. `"0.1.0"`.
 const VERSION: &CStr =
@@ -22,7 +50,7 @@ pub extern "C" fn ami_version() -> *const c_char {
 }
 
 #[cfg(test)]
-mod tests {
+mod version_tests {
     use super::*;
 
     #[test]
@@ -45,3 +73,4 @@ mod tests {
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
 }
+
