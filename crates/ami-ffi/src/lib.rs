@@ -74,3 +74,5 @@ mod version_tests {
     }
 }
 
+#[cfg(test)]
+mod tests;

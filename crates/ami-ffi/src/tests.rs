@@ -1,0 +1,553 @@
+//! Rust-side tests of the C ABI: they call the `extern "C"` functions directly, as C would.
+
+use core::ffi::{CStr, c_char};
+use core::ptr;
+
+use ami_proto::perm::Privilege;
+use ami_proto::{Decoder, Frame, Role};
+
+use crate::error::INJECT_PANIC;
+use crate::*;
+use ami_result::*;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bindings/c/tests/data");
+
+fn text(s: &str) -> (*const c_char, usize) {
+    (s.as_ptr().cast(), s.len())
+}
+
+fn bytes<'a>(b: ami_bytes) -> &'a [u8] {
+    // SAFETY: views come from libami and are read before the next non-const call.
+    unsafe { core::slice::from_raw_parts(b.data, b.len) }
+}
+
+fn string<'a>(s: ami_str) -> &'a str {
+    // SAFETY: as in `bytes`; libami's texts are UTF-8.
+    core::str::from_utf8(unsafe { core::slice::from_raw_parts(s.data.cast::<u8>(), s.len) })
+        .unwrap()
+}
+
+fn inject_panic() {
+    INJECT_PANIC.with(|p| p.set(true));
+}
+
+fn new_decoder(role: ami_role) -> *mut ami_decoder {
+    let mut d = ptr::null_mut();
+    assert_eq!(ami_decoder_new(role as u32, ptr::null(), &mut d), AMI_RESULT_OK);
+    assert!(!d.is_null());
+    d
+}
+
+/// Frames of a whole stream decoded through the C API: (kind, raw bytes).
+fn decode_ffi(role: ami_role, data: &[u8], chunk: impl Fn(usize) -> usize) -> Vec<(u32, Vec<u8>)> {
+    let d = new_decoder(role);
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut i = 0;
+    loop {
+        let n = chunk(i).min(data.len() - at);
+        i += 1;
+        assert_eq!(ami_decoder_feed(d, data[at..].as_ptr(), n), AMI_RESULT_OK);
+        at += n;
+        loop {
+            let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+            assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+            if kind == ami_frame_kind::AMI_FRAME_NONE {
+                break;
+            }
+            let mut raw = ami_bytes { data: ptr::null(), len: 0 };
+            assert_eq!(ami_decoder_raw(d, &mut raw), AMI_RESULT_OK);
+            out.push((kind as u32, bytes(raw).to_vec()));
+        }
+        if at == data.len() {
+            break;
+        }
+    }
+    ami_decoder_free(d);
+    out
+}
+
+/// The same with the Rust decoder.
+fn decode_rust(role: Role, data: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let mut dec = Decoder::new(role);
+    dec.feed(data);
+    let mut out = Vec::new();
+    while let Some(item) = dec.next_frame() {
+        out.push(match item {
+            Ok(Frame::Banner(b)) => (1, b.line().to_vec()),
+            Ok(Frame::Message(m)) => (2, m.raw().to_vec()),
+            Err(e) => (3, e.partial().raw().to_vec()),
+        });
+    }
+    out
+}
+
+#[test]
+fn captures_decode_like_the_rust_decoder_in_any_chunks() {
+    let mut seen_error = false;
+    for entry in std::fs::read_dir(DATA).unwrap() {
+        let path = entry.unwrap().path();
+        let (role, ffi_role) = match path.extension().and_then(|e| e.to_str()) {
+            Some("s2c") => (Role::Client, ami_role::AMI_ROLE_CLIENT),
+            Some("c2s") => (Role::Server, ami_role::AMI_ROLE_SERVER),
+            _ => continue,
+        };
+        let data = std::fs::read(&path).unwrap();
+        let expected = decode_rust(role, &data);
+        assert!(expected.len() > 1, "{}", path.display());
+        seen_error |= expected.iter().any(|(k, _)| *k == 3);
+        let mut seed = 0x2545_f491_u32;
+        let mut random = move |_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            1 + (seed % 97) as usize
+        };
+        let random_splits: Vec<usize> = (0..data.len()).map(&mut random).collect();
+        assert_eq!(decode_ffi(ffi_role, &data, |_| usize::MAX), expected, "{}", path.display());
+        assert_eq!(decode_ffi(ffi_role, &data, |_| 1), expected, "{}", path.display());
+        assert_eq!(decode_ffi(ffi_role, &data, |i| random_splits[i]), expected);
+    }
+    assert!(seen_error, "a capture with a frame error is part of the data");
+}
+
+#[test]
+fn accessors_read_the_current_frame() {
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    let wire = b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: 7\r\n\
+                 Message: Command output follows\r\nOutput: line 1\r\nOutput: line 2\r\nNo colon\r\n\r\n";
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    let mut v = ami_bytes { data: ptr::null(), len: 0 };
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_BANNER);
+    assert_eq!(ami_decoder_banner_version(d, &mut v), AMI_RESULT_OK);
+    assert_eq!(bytes(v), b"11.0.0");
+    let mut n = 99usize;
+    assert_eq!(ami_decoder_header_count(d, &mut n), AMI_RESULT_NO_FRAME);
+    assert_eq!(n, 99, "untouched on error");
+
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_MESSAGE);
+    let mut mk = ami_message_kind::AMI_MESSAGE_UNKNOWN;
+    assert_eq!(ami_decoder_message_kind(d, &mut mk), AMI_RESULT_OK);
+    assert_eq!(mk, ami_message_kind::AMI_MESSAGE_RESPONSE);
+    assert_eq!(ami_decoder_header_count(d, &mut n), AMI_RESULT_OK);
+    assert_eq!(n, 6);
+    let (name, len) = text("actionid");
+    assert_eq!(ami_decoder_get(d, name, len, &mut v), AMI_RESULT_OK);
+    assert_eq!(bytes(v), b"7");
+    assert_eq!(ami_decoder_action_id(d, &mut v), AMI_RESULT_OK);
+    assert_eq!(bytes(v), b"7");
+    let (name, len) = text("Nope");
+    let before = v.data;
+    assert_eq!(ami_decoder_get(d, name, len, &mut v), AMI_RESULT_NOT_FOUND);
+    assert_eq!(v.data, before, "untouched on error");
+    let mut h = ami_header { name: v, value: v, bare: false };
+    assert_eq!(ami_decoder_header(d, 5, &mut h), AMI_RESULT_OK);
+    assert!(h.bare);
+    assert_eq!(bytes(h.name), b"");
+    assert_eq!(bytes(h.value), b"No colon");
+    assert_eq!(ami_decoder_header(d, 6, &mut h), AMI_RESULT_NOT_FOUND);
+    let mut lines = [v; 1];
+    assert_eq!(
+        ami_decoder_output_lines(d, lines.as_mut_ptr(), 1, &mut n),
+        AMI_RESULT_INSUFFICIENT_SIZE
+    );
+    assert_eq!(n, 2);
+    assert_eq!(
+        ami_decoder_output_lines(d, ptr::null_mut(), 0, &mut n),
+        AMI_RESULT_INSUFFICIENT_SIZE
+    );
+    let mut lines = [v; 4];
+    assert_eq!(ami_decoder_output_lines(d, lines.as_mut_ptr(), 4, &mut n), AMI_RESULT_OK);
+    assert_eq!((n, bytes(lines[0]), bytes(lines[1])), (2, &b"line 1"[..], &b"line 2"[..]));
+
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_NONE);
+    assert_eq!(ami_decoder_raw(d, &mut v), AMI_RESULT_NO_FRAME);
+    let mut mid = true;
+    assert_eq!(ami_decoder_is_mid_message(d, &mut mid), AMI_RESULT_OK);
+    assert!(!mid);
+    ami_decoder_free(d);
+}
+
+#[test]
+fn frame_errors_describe_the_limit() {
+    let d = new_decoder(ami_role::AMI_ROLE_SERVER);
+    let mut wire = b"Action: Ping\r\nActionID: 9\r\n".to_vec();
+    for i in 0..200 {
+        wire.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+    }
+    wire.extend_from_slice(b"\r\n");
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
+    let mut ek = ami_frame_error_kind::AMI_FRAME_ERROR_LINE_TOO_LONG;
+    let mut limit = 0usize;
+    let mut t = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_decoder_frame_error(d, &mut ek, &mut limit, &mut t), AMI_RESULT_OK);
+    assert_eq!((ek, limit), (ami_frame_error_kind::AMI_FRAME_ERROR_TOO_MANY_HEADERS, 128));
+    assert!(string(t).contains("128"), "{}", string(t));
+    let mut v = ami_bytes { data: ptr::null(), len: 0 };
+    assert_eq!(ami_decoder_action_id(d, &mut v), AMI_RESULT_OK);
+    assert_eq!(bytes(v), b"9");
+    ami_decoder_free(d);
+}
+
+#[test]
+fn decoder_parameters_are_checked() {
+    let mut d = ptr::null_mut();
+    assert_eq!(ami_decoder_new(7, ptr::null(), &mut d), AMI_RESULT_INVALID_PARAMETER);
+    assert!(d.is_null(), "untouched on error");
+    assert_eq!(ami_decoder_new(0, ptr::null(), ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let bad = ami_decoder_limits { max_line: 1, max_headers: 1, max_message: 100 };
+    assert_eq!(ami_decoder_new(0, &bad, &mut d), AMI_RESULT_INVALID_PARAMETER);
+    let mut limits = bad;
+    assert_eq!(ami_decoder_default_limits(1, &mut limits), AMI_RESULT_OK);
+    assert_eq!((limits.max_line, limits.max_headers), (1024, 128));
+    assert_eq!(ami_decoder_new(1, &limits, &mut d), AMI_RESULT_OK);
+
+    assert_eq!(ami_decoder_feed(ptr::null_mut(), ptr::null(), 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_feed(d, ptr::null(), 0), AMI_RESULT_OK);
+    assert_eq!(ami_decoder_feed(d, ptr::null(), 3), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_next(d, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(
+        ami_decoder_next(ptr::null_mut(), &mut ami_frame_kind::AMI_FRAME_NONE),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    let mut n = 0;
+    assert_eq!(ami_decoder_header_count(ptr::null(), &mut n), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_header_count(d, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_raw(d, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_last_error(ptr::null(), ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_last_error(d, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    ami_decoder_free(d);
+    ami_decoder_free(ptr::null_mut());
+}
+
+#[test]
+fn a_panic_is_caught_and_poisons_the_handle() {
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    inject_panic();
+    assert_eq!(ami_decoder_feed(d, b"x".as_ptr(), 1), AMI_RESULT_PANIC);
+    let mut kind = ami_frame_kind::AMI_FRAME_BANNER;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_POISONED);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_BANNER, "untouched");
+    let mut n = 5;
+    assert_eq!(ami_decoder_header_count(d, &mut n), AMI_RESULT_POISONED);
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_decoder_last_error(d, &mut e), AMI_RESULT_OK);
+    assert!(string(e).contains("injected panic"), "{}", string(e));
+    ami_decoder_free(d);
+
+    // A const accessor poisons too.
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    inject_panic();
+    assert_eq!(ami_decoder_is_mid_message(d, &mut false), AMI_RESULT_PANIC);
+    assert_eq!(ami_decoder_feed(d, ptr::null(), 0), AMI_RESULT_POISONED);
+    ami_decoder_free(d);
+
+    let (first, len) = text("Ping");
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(1, first, len, &mut b), AMI_RESULT_OK);
+    inject_panic();
+    let (name, nlen) = text("ActionID");
+    assert_eq!(ami_message_builder_add_header(b, name, nlen, first, len), AMI_RESULT_PANIC);
+    assert_eq!(
+        ami_message_builder_bytes(b, &mut ami_bytes { data: ptr::null(), len: 0 }),
+        AMI_RESULT_POISONED
+    );
+    ami_message_builder_free(b);
+
+    let mut acl = ptr::null_mut();
+    assert_eq!(ami_acl_new(&mut acl), AMI_RESULT_OK);
+    inject_panic();
+    let (ip, iplen) = text("10.0.0.1");
+    assert_eq!(ami_acl_permits(acl, ip, iplen, &mut false), AMI_RESULT_PANIC);
+    assert_eq!(ami_acl_permits(acl, ip, iplen, &mut false), AMI_RESULT_POISONED);
+    ami_acl_free(acl);
+
+    // Exports without a handle.
+    let mut mask = 77;
+    inject_panic();
+    assert_eq!(ami_perm_parse(first, len, &mut mask), AMI_RESULT_PANIC);
+    assert_eq!(mask, 77);
+    inject_panic();
+    assert_eq!(ami_perm_may_receive(1, 1, &mut false), AMI_RESULT_PANIC);
+    inject_panic();
+    let mut d = ptr::null_mut();
+    assert_eq!(ami_decoder_new(0, ptr::null(), &mut d), AMI_RESULT_PANIC);
+    assert!(d.is_null());
+}
+
+fn builder(kind: ami_message_kind, first: &str) -> *mut ami_message_builder {
+    let (p, n) = text(first);
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(kind as u32, p, n, &mut b), AMI_RESULT_OK);
+    b
+}
+
+fn add(b: *mut ami_message_builder, name: &str, value: &str) -> ami_result {
+    let ((n, nl), (v, vl)) = (text(name), text(value));
+    ami_message_builder_add_header(b, n, nl, v, vl)
+}
+
+#[test]
+fn builder_encodes_and_refuses_injection() {
+    let b = builder(ami_message_kind::AMI_MESSAGE_ACTION, "Login");
+    assert_eq!(add(b, "Username", "admin"), AMI_RESULT_OK);
+    assert_eq!(add(b, "Secret", "x\r\nAction: Command"), AMI_RESULT_ENCODE_ERROR);
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_message_builder_last_error(b, &mut e), AMI_RESULT_OK);
+    assert!(string(e).contains("0x0d") && string(e).contains("field 2"), "{}", string(e));
+    for (name, value) in
+        [("Ev:il", "x"), ("", "x"), (" Secret", "x"), ("Secret", "\0"), ("Secret", " lead")]
+    {
+        assert_eq!(add(b, name, value), AMI_RESULT_ENCODE_ERROR, "{name:?}: {value:?}");
+    }
+    assert_eq!(add(b, "Secret", "s3cret"), AMI_RESULT_OK);
+    assert_eq!(ami_message_builder_last_error(b, &mut e), AMI_RESULT_OK);
+    assert_eq!(string(e), "", "cleared by a successful call");
+    let expected = b"Action: Login\r\nUsername: admin\r\nSecret: s3cret\r\n\r\n";
+    let mut v = ami_bytes { data: ptr::null(), len: 0 };
+    assert_eq!(ami_message_builder_bytes(b, &mut v), AMI_RESULT_OK);
+    assert_eq!(bytes(v), expected);
+    let mut n = 0;
+    let mut small = [0u8; 8];
+    assert_eq!(
+        ami_message_builder_encode(b, small.as_mut_ptr(), 8, &mut n),
+        AMI_RESULT_INSUFFICIENT_SIZE
+    );
+    assert_eq!((n, small), (expected.len(), [0; 8]));
+    assert_eq!(
+        ami_message_builder_encode(b, ptr::null_mut(), 0, &mut n),
+        AMI_RESULT_INSUFFICIENT_SIZE
+    );
+    assert_eq!(
+        ami_message_builder_encode(b, ptr::null_mut(), 5, &mut n),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    let mut buf = [0u8; 128];
+    assert_eq!(ami_message_builder_encode(b, buf.as_mut_ptr(), buf.len(), &mut n), AMI_RESULT_OK);
+    assert_eq!(&buf[..n], expected);
+    ami_message_builder_free(b);
+
+    // A response value may start with a blank (a client keeps it); a first line may not inject.
+    let b = builder(ami_message_kind::AMI_MESSAGE_EVENT, "UserEvent");
+    assert_eq!(add(b, "Note", " lead"), AMI_RESULT_OK);
+    ami_message_builder_free(b);
+    let (p, l) = text("Ping\r\nAction: Command");
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(1, p, l, &mut b), AMI_RESULT_ENCODE_ERROR);
+    assert_eq!(ami_message_builder_new(0, p, l, &mut b), AMI_RESULT_INVALID_PARAMETER);
+    assert!(b.is_null());
+}
+
+fn perm(s: &str) -> u32 {
+    let (p, n) = text(s);
+    let mut out = 0;
+    assert_eq!(ami_perm_parse(p, n, &mut out), AMI_RESULT_OK);
+    out
+}
+
+fn may_run(write: u32, action: &str) -> bool {
+    let (p, n) = text(action);
+    let mut out = false;
+    assert_eq!(ami_perm_may_run(write, p, n, &mut out), AMI_RESULT_OK, "{action}");
+    out
+}
+
+fn category(event: &str) -> u32 {
+    let (p, n) = text(event);
+    let mut out = 0;
+    assert_eq!(ami_event_category(p, n, &mut out), AMI_RESULT_OK, "{event}");
+    out
+}
+
+fn render(mask: u32) -> String {
+    let mut buf = [0 as c_char; 256];
+    let mut n = 0;
+    assert_eq!(ami_perm_render(mask, buf.as_mut_ptr(), buf.len(), &mut n), AMI_RESULT_OK);
+    // SAFETY: ami_perm_render wrote a NUL-terminated string into `buf`.
+    let s = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_owned();
+    assert_eq!(s.len(), n);
+    s
+}
+
+#[test]
+fn spec_case_23_read_parsing() {
+    assert_eq!(perm(",call"), AMI_PERM_ALL);
+    assert_eq!(perm("Call"), 0);
+    assert_eq!(perm("call, log"), AMI_PERM_CALL);
+    assert_eq!(perm("sys,call"), AMI_PERM_SYSTEM | AMI_PERM_CALL);
+}
+
+#[test]
+fn spec_case_25_write_is_any_bit() {
+    let reporting = perm("reporting");
+    assert!(may_run(reporting, "Status"));
+    assert!(may_run(reporting, "CoreShowChannels"));
+    assert!(!may_run(reporting, "Hangup"));
+    for action in ["Ping", "Events", "ListCommands", "WaitEvent", "QueueStatus", "BridgeList"] {
+        assert!(may_run(0, action), "{action}");
+    }
+    let (p, n) = text("NoSuchAction");
+    let mut out = true;
+    assert_eq!(ami_perm_may_run(AMI_PERM_ALL, p, n, &mut out), AMI_RESULT_NOT_FOUND);
+    assert!(out, "untouched on error");
+    let mut a = 0;
+    let (p, n) = text("originate");
+    assert_eq!(ami_action_authority(p, n, &mut a), AMI_RESULT_OK);
+    assert_eq!(a, AMI_PERM_ORIGINATE);
+}
+
+#[test]
+fn spec_case_26_read_is_all_bits() {
+    let vm = category("VoicemailPasswordChange");
+    assert_eq!(vm, AMI_PERM_SYSTEM | AMI_PERM_USER);
+    let mut out = true;
+    assert_eq!(ami_perm_may_receive(perm("user"), vm, &mut out), AMI_RESULT_OK);
+    assert!(!out);
+    assert_eq!(ami_perm_may_receive(perm("system,user"), vm, &mut out), AMI_RESULT_OK);
+    assert!(out);
+    assert_eq!(render(vm), "system,user,all");
+    assert_eq!(render(0), "<none>");
+    let mut buf = [0 as c_char; 4];
+    let mut n = 0;
+    assert_eq!(ami_perm_render(vm, buf.as_mut_ptr(), 4, &mut n), AMI_RESULT_INSUFFICIENT_SIZE);
+    assert_eq!((n, buf), ("system,user,all".len(), [0; 4]));
+    let (p, n) = text("NoSuchEvent");
+    assert_eq!(ami_event_category(p, n, &mut 0), AMI_RESULT_NOT_FOUND);
+}
+
+fn permits(acl: *const ami_acl, ip: &str) -> bool {
+    let (p, n) = text(ip);
+    let mut out = false;
+    assert_eq!(ami_acl_permits(acl, p, n, &mut out), AMI_RESULT_OK, "{ip}");
+    out
+}
+
+fn acl_line(acl: *mut ami_acl, key: &str, value: &str) -> ami_result {
+    let ((k, kl), (v, vl)) = (text(key), text(value));
+    ami_acl_add_line(acl, k, kl, v, vl)
+}
+
+#[test]
+fn spec_case_35_acl_family_quirk() {
+    let mut acl = ptr::null_mut();
+    assert_eq!(ami_acl_new(&mut acl), AMI_RESULT_OK);
+    assert!(permits(acl, "10.0.0.1"), "an empty ACL permits everyone");
+    assert_eq!(acl_line(acl, "deny", "0.0.0.0/0.0.0.0"), AMI_RESULT_OK);
+    assert_eq!(acl_line(acl, "permit", "127.0.0.1/255.255.255.255"), AMI_RESULT_OK);
+    assert!(permits(acl, "127.0.0.1"));
+    assert!(!permits(acl, "10.0.0.1"));
+    assert!(permits(acl, "::1"));
+    assert_eq!(acl_line(acl, "permit", "127.0.0.1:5038"), AMI_RESULT_ACL_ERROR);
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_acl_last_error(acl, &mut e), AMI_RESULT_OK);
+    assert!(string(e).contains("port"), "{}", string(e));
+    assert!(!permits(acl, "10.0.0.1"), "unchanged after a refused line");
+    let (p, n) = text("not-an-ip");
+    assert_eq!(ami_acl_permits(acl, p, n, &mut false), AMI_RESULT_INVALID_PARAMETER);
+    assert_eq!(ami_acl_permits(acl, ptr::null(), 3, &mut false), AMI_RESULT_NULL_PARAMETER);
+    ami_acl_free(acl);
+    ami_acl_free(ptr::null_mut());
+}
+
+#[test]
+fn md5_key_is_hex_of_challenge_and_secret() {
+    let ((c, cl), (s, sl)) = (text("12345"), text("s3cret"));
+    let mut buf = [0 as c_char; 33];
+    assert_eq!(ami_md5_key(c, cl, s, sl, buf.as_mut_ptr(), 32), AMI_RESULT_INSUFFICIENT_SIZE);
+    assert_eq!(ami_md5_key(c, cl, s, sl, buf.as_mut_ptr(), 33), AMI_RESULT_OK);
+    // SAFETY: ami_md5_key wrote a NUL-terminated string into `buf`.
+    let key = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    assert_eq!(key.to_bytes(), ami_proto::auth::md5_key(b"12345", b"s3cret"));
+    assert_eq!(ami_md5_key(ptr::null(), 1, s, sl, buf.as_mut_ptr(), 33), AMI_RESULT_NULL_PARAMETER);
+}
+
+#[test]
+fn perm_constants_match_ami_proto() {
+    for (label, privilege) in ami_proto::perm::CLASSES {
+        if label == "none" {
+            continue;
+        }
+        assert_eq!(perm(label), privilege.bits(), "{label}");
+    }
+    let ours = [
+        AMI_PERM_SYSTEM,
+        AMI_PERM_CALL,
+        AMI_PERM_LOG,
+        AMI_PERM_VERBOSE,
+        AMI_PERM_COMMAND,
+        AMI_PERM_AGENT,
+        AMI_PERM_USER,
+        AMI_PERM_CONFIG,
+        AMI_PERM_DTMF,
+        AMI_PERM_REPORTING,
+        AMI_PERM_CDR,
+        AMI_PERM_DIALPLAN,
+        AMI_PERM_ORIGINATE,
+        AMI_PERM_AGI,
+        AMI_PERM_CC,
+        AMI_PERM_AOC,
+        AMI_PERM_TEST,
+        AMI_PERM_SECURITY,
+        AMI_PERM_MESSAGE,
+        AMI_PERM_ALL,
+    ];
+    let theirs = [
+        Privilege::SYSTEM,
+        Privilege::CALL,
+        Privilege::LOG,
+        Privilege::VERBOSE,
+        Privilege::COMMAND,
+        Privilege::AGENT,
+        Privilege::USER,
+        Privilege::CONFIG,
+        Privilege::DTMF,
+        Privilege::REPORTING,
+        Privilege::CDR,
+        Privilege::DIALPLAN,
+        Privilege::ORIGINATE,
+        Privilege::AGI,
+        Privilege::CC,
+        Privilege::AOC,
+        Privilege::TEST,
+        Privilege::SECURITY,
+        Privilege::MESSAGE,
+        Privilege::ALL,
+    ];
+    for (a, b) in ours.iter().zip(theirs) {
+        assert_eq!(*a, b.bits());
+    }
+}
+
+#[test]
+fn result_codes_are_named_and_stable() {
+    let names: Vec<&str> = (0..=10)
+        // SAFETY: ami_result_str returns static NUL-terminated strings.
+        .map(|c| unsafe { CStr::from_ptr(ami_result_str(c)) }.to_str().unwrap())
+        .collect();
+    assert_eq!(names[0], "ok");
+    assert_eq!(names[10], "unknown result");
+    assert!(names[..10].iter().all(|n| *n != "unknown result"));
+    // The numbers are ABI: never renumber.
+    let codes = [
+        (AMI_RESULT_OK, 0),
+        (AMI_RESULT_NULL_PARAMETER, 1),
+        (AMI_RESULT_PANIC, 2),
+        (AMI_RESULT_POISONED, 3),
+        (AMI_RESULT_INVALID_PARAMETER, 4),
+        (AMI_RESULT_INSUFFICIENT_SIZE, 5),
+        (AMI_RESULT_NO_FRAME, 6),
+        (AMI_RESULT_NOT_FOUND, 7),
+        (AMI_RESULT_ENCODE_ERROR, 8),
+        (AMI_RESULT_ACL_ERROR, 9),
+    ];
+    for (code, n) in codes {
+        assert_eq!(code as u32, n);
+    }
+}
