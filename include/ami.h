@@ -305,6 +305,32 @@ typedef uint32_t ami_frame_error_kind;
 #endif // __cplusplus
 
 /*
+ Who is reading: a client reads what a server writes (banner, legacy command output), a server
+ reads what a client writes (Asterisk's line, header and NUL rules).
+ */
+enum ami_role
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Decode server output (what an AMI client receives).
+   */
+  AMI_ROLE_CLIENT = 0,
+  /*
+   Decode client input exactly as Asterisk's manager reads it.
+   */
+  AMI_ROLE_SERVER = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_role ami_role;
+#else
+typedef uint32_t ami_role;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  The network ACL of one manager user (opaque): its `permit=`, `deny=` and `acl=` lines in file
  order, evaluated like Asterisk (last match wins, IPv4 rules ignore IPv6 peers, an `acl=` name
  is undefined here and so denies everyone). Not thread-safe.
