@@ -12,8 +12,10 @@ int main(void) {
     if (actual == NULL || strcmp(actual, expected) != 0) {
         fprintf(stderr, "version mismatch: header %s, library %s\n", expected,
                 actual ? actual : "(null)");
+        printf("0 passed, 1 failed\n");
         return 1;
     }
-    printf("1 passed, 0 failed: libami %s\n", actual);
+    printf("libami %s\n", actual);
+    printf("1 passed, 0 failed\n");
     return 0;
 }
