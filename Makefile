@@ -11,9 +11,27 @@ CBINDGEN := $(TOOLS)/bin/cbindgen
 CBINDGEN_STAMP := $(TOOLS)/cbindgen-$(CBINDGEN_VERSION).stamp
 CC ?= cc
 CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all
 BUILD := $(CURDIR)/target/make
 
-.PHONY: test check-tools fmt-check clippy unit doc header header-check c-test bench clean
+# install: where and what (`make install PREFIX=/opt/ami`; PROFILE=debug reuses the dev build)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PROFILE ?= release
+CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
+
+# C tests: each prints `N passed, M failed`; every one gets the captures as arguments
+C_TESTS := version decode encode access
+C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/data/*.c2s))
+C_PREFIX := $(BUILD)/prefix
+ENSURE := sh bindings/c/tests/ensure-package.sh
+
+.PHONY: test check-tools fmt-check clippy unit doc header header-check c-test c-install-test \
+	c-sanitize c-valgrind install bench clean
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
 ## errors), the C header against the code, and the C tests
@@ -52,12 +70,56 @@ header-check: $(CBINDGEN_STAMP)
 	$(CBINDGEN) --quiet --config crates/ami-ffi/cbindgen.toml --crate ami-ffi --output $(BUILD)/ami.h
 	@diff -u include/ami.h $(BUILD)/ami.h || { echo "include/ami.h is stale: run 'make header'"; exit 1; }
 
-## c-test: C tests against the static library, warnings as errors
-c-test:
-	$(CARGO) build -p ami-ffi --locked
-	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_STRICT) -Iinclude bindings/c/tests/version.c target/debug/libami.a -lpthread -ldl -lm -o $(BUILD)/c-version
-	$(BUILD)/c-version
+## c-test: install into a temporary prefix, build every C test against it with pkg-config
+## (warnings are errors) and run it normally, under ASan+UBSan and under valgrind
+c-test: c-install-test c-sanitize c-valgrind
+
+## install: libami.so.$(VERSION) (SONAME libami.so.$(SOVERSION)) and its links, libami.a,
+## ami.h and libami.pc under PREFIX (DESTDIR is honoured)
+install:
+	$(CARGO) build -p ami-ffi --locked $(CARGO_PROFILE)
+	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)"
+	install -m 0755 target/$(PROFILE)/libami.so "$(DESTDIR)$(LIBDIR)/libami.so.$(VERSION)"
+	ln -sf libami.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libami.so.$(SOVERSION)"
+	ln -sf libami.so.$(SOVERSION) "$(DESTDIR)$(LIBDIR)/libami.so"
+	install -m 0644 target/$(PROFILE)/libami.a "$(DESTDIR)$(LIBDIR)/libami.a"
+	install -m 0644 include/ami.h "$(DESTDIR)$(INCLUDEDIR)/ami.h"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' bindings/c/libami.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/libami.pc"
+
+# The C tests link the installed copy exactly as a user would: cc app.c $(pkg-config ...).
+c-install-test:
+	@$(ENSURE) 'command -v pkg-config' pkg-config || { echo "pkg-config is missing (apt-get install pkg-config)"; exit 1; }
+	rm -rf $(C_PREFIX)
+	@$(MAKE) --no-print-directory install PREFIX=$(C_PREFIX) PROFILE=debug
+	readelf -d $(C_PREFIX)/lib/libami.so | grep -q 'SONAME.*\[libami\.so\.$(SOVERSION)\]'
+	@for t in $(C_TESTS); do \
+		echo "cc $$t.c \$$(pkg-config --cflags --libs libami)"; \
+		$(CC) $(CFLAGS_STRICT) bindings/c/tests/$$t.c \
+			$$(PKG_CONFIG_PATH=$(C_PREFIX)/lib/pkgconfig pkg-config --cflags --libs libami) \
+			-o $(BUILD)/c-$$t; \
+		readelf -d $(BUILD)/c-$$t | grep -q 'NEEDED.*\[libami\.so\.$(SOVERSION)\]'; \
+		echo -n "$$t: "; LD_LIBRARY_PATH=$(C_PREFIX)/lib $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
+	done
+
+# ASan + UBSan (LeakSanitizer included), against the installed static library.
+c-sanitize: c-install-test
+	@if ! $(ENSURE) 'echo "int main(void){return 0;}" | $(CC) $(SANITIZE) -x c - -o $(BUILD)/asan-probe && $(BUILD)/asan-probe' libasan8 libubsan1; then \
+		echo "SKIPPED: $(CC) cannot build with -fsanitize=address,undefined (install libasan/libubsan as root)"; \
+	else for t in $(C_TESTS); do \
+		$(CC) $(CFLAGS_STRICT) $(SANITIZE) -I$(C_PREFIX)/include bindings/c/tests/$$t.c \
+			$(C_PREFIX)/lib/libami.a -lpthread -ldl -lm -o $(BUILD)/c-$$t-asan; \
+		echo -n "$$t (asan+ubsan): "; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/c-$$t-asan $(C_TEST_DATA) | tail -n 1; \
+	done; fi
+
+# valgrind, zero errors and zero leaks of any kind, on the programs linked to the installed .so.
+c-valgrind: c-install-test
+	@if ! $(ENSURE) 'valgrind --version' valgrind; then \
+		echo "SKIPPED: valgrind is missing (apt-get install valgrind as root)"; \
+	else for t in $(C_TESTS); do \
+		echo -n "$$t (valgrind): "; \
+		LD_LIBRARY_PATH=$(C_PREFIX)/lib $(VALGRIND) $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
+	done; fi
 
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:
