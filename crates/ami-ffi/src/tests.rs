@@ -551,3 +551,34 @@ fn result_codes_are_named_and_stable() {
         assert_eq!(code as u32, n);
     }
 }
+
+/// Every export runs inside the panic boundary: its body starts with one of the helpers that
+/// catch panics, or it is on the short list of exports that cannot panic.
+#[test]
+fn every_export_is_behind_the_panic_boundary() {
+    const BOUNDARIES: [&str; 6] =
+        ["guard(", "crate::error::guard(", "with_mut(", "with_ref(", "last_error(", "free_handle("];
+    // A static string, and a match on an integer that returns static strings.
+    const CANNOT_PANIC: [&str; 2] = ["ami_version", "ami_result_str"];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut exports = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in source.match_indices("pub extern \"C\" fn ") {
+            let rest = &source[at + "pub extern \"C\" fn ".len()..];
+            let name = &rest[..rest.find('(').unwrap()];
+            exports += 1;
+            if CANNOT_PANIC.contains(&name) {
+                continue;
+            }
+            let body = rest[rest.find("{\n").unwrap() + 2..].trim_start();
+            assert!(
+                BOUNDARIES.iter().any(|b| body.starts_with(b)),
+                "{name} in {} does not start with a panic boundary",
+                path.display()
+            );
+        }
+    }
+    assert!(exports > 30, "found only {exports} exports");
+}
