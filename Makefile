@@ -9,6 +9,9 @@ TOOLS := $(CURDIR)/.tools
 CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 CBINDGEN_STAMP := $(TOOLS)/cbindgen-$(CBINDGEN_VERSION).stamp
+CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
+FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config perm acl filter
+FUZZ_SECONDS ?= 20
 CC ?= cc
 CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
@@ -30,12 +33,12 @@ C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/da
 C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
-.PHONY: test check-tools fmt-check clippy unit doc header header-check c-test c-install-test \
-	c-sanitize c-valgrind install bench clean
+.PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
+	c-install-test c-sanitize c-valgrind install bench fuzz-smoke clean
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
 ## errors), the C header against the code, and the C tests
-test: check-tools fmt-check clippy unit doc header-check c-test
+test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test
 	@echo "make test: all checks passed"
 
 check-tools:
@@ -48,9 +51,14 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	cd fuzz && $(CARGO) clippy --all-targets --locked -- -D warnings
 
 unit:
 	$(CARGO) test --workspace --locked
+
+## fuzz-replay: every fuzz seed and regression input through its target, on stable Rust
+fuzz-replay:
+	cd fuzz && $(CARGO) test --locked
 
 doc:
 	$(CARGO) doc --workspace --no-deps --locked
@@ -124,6 +132,20 @@ c-valgrind: c-install-test
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:
 	$(CARGO) bench -p ami-benches --locked
+
+# cargo-fuzz, installed into .tools/ by the Makefile itself.
+$(CARGO_FUZZ):
+	$(CARGO) install --locked --quiet cargo-fuzz --root $(TOOLS)
+
+## fuzz-smoke: every fuzz target for FUZZ_SECONDS (default 20) from its seeds, with the
+## dictionary (needs the nightly toolchain); the corpus grows in fuzz/corpus/ (not in git)
+fuzz-smoke: $(CARGO_FUZZ)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  (cd fuzz && RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) run --features libfuzzer $$t corpus/$$t seeds/$$t \
+	    -- -dict=ami.dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

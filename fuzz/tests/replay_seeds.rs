@@ -1,0 +1,58 @@
+//! Replays every seed and every regression input through its target's check function on
+//! stable Rust, so the targets cannot rot and fixed crashes stay fixed.
+
+use std::fs;
+use std::path::Path;
+
+type Check = fn(&[u8]);
+
+const TARGETS: [(&str, Check); 9] = [
+    ("decode", ami_fuzz::decode),
+    ("parse_message", ami_fuzz::parse),
+    ("roundtrip", ami_fuzz::roundtrip),
+    ("client_session", ami_fuzz::client::client_session),
+    ("server_session", ami_fuzz::server::server_session),
+    ("config", ami_fuzz::config),
+    ("perm", ami_fuzz::perm),
+    ("acl", ami_fuzz::acl),
+    ("filter", ami_fuzz::filter),
+];
+
+fn replay(folder: &str, required: bool) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let mut count = 0;
+    for (target, check) in TARGETS {
+        let dir = root.join(target);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            assert!(!required, "{} is missing", dir.display());
+            continue;
+        };
+        let before = count;
+        let mut files: Vec<_> = entries.map(|e| e.expect("readable folder").path()).collect();
+        files.sort();
+        for file in files {
+            if file.extension().is_some_and(|e| e == "md") {
+                continue;
+            }
+            let data = fs::read(&file).expect("readable input");
+            let outcome = std::panic::catch_unwind(|| check(&data));
+            assert!(outcome.is_ok(), "{target}: {} fails", file.display());
+            count += 1;
+        }
+        if required {
+            assert!(count > before, "no seeds for {target}");
+        }
+    }
+    count
+}
+
+#[test]
+fn seeds_pass() {
+    let n = replay("seeds", true);
+    assert!(n > 0);
+}
+
+#[test]
+fn regressions_pass() {
+    replay("regressions", false);
+}
