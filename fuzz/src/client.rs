@@ -114,6 +114,11 @@ impl State {
 
     /// The bytes sent so far plus those waiting are whole actions.
     fn check_transmit(&mut self) {
+        if self.closed {
+            // The connection is over: what was not sent never will be.
+            self.sent_tail.clear();
+            return;
+        }
         let mut all = self.sent_tail.clone();
         all.extend_from_slice(self.session.poll_transmit());
         let mut slots = [HeaderSlot::EMPTY; 256];

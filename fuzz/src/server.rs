@@ -25,6 +25,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use ami_proto::authority::{
     action_authority, check_command, check_getvar, check_originate, check_status_variables,
@@ -181,8 +182,8 @@ fn privilege_header(value: &[u8]) -> Privilege {
     let mut mask = Privilege::NONE;
     for label in value.split(|&b| b == b',') {
         let label = std::str::from_utf8(label).unwrap_or_default();
-        if label == "all" || label.is_empty() {
-            continue; // `all` is appended to every rendering
+        if matches!(label, "all" | "<none>" | "") {
+            continue; // `all` ends every rendering; a category of 0 renders `<none>`
         }
         let class = Privilege::from_label(label);
         assert!(class.is_some(), "unknown class {label:?} in a Privilege header");
@@ -309,8 +310,14 @@ impl World {
 
 /// Runs a `server_session` program.
 pub fn server_session(data: &[u8]) {
-    let config = parse_manager_conf(MANAGER_CONF, &mut NoIncludes, &ConfigOptions::default())
-        .expect("the fuzz manager.conf loads");
+    // Loaded once: compiling the filters' regexes on every run would dominate the time.
+    static CONFIG: OnceLock<ManagerConfig> = OnceLock::new();
+    let config = CONFIG
+        .get_or_init(|| {
+            parse_manager_conf(MANAGER_CONF, &mut NoIncludes, &ConfigOptions::default())
+                .expect("the fuzz manager.conf loads")
+        })
+        .clone();
     let options = ServerOptions {
         login_failure_delay: Duration::from_millis(500),
         max_outbound: 16 * 1024,

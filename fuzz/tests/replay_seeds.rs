@@ -56,3 +56,14 @@ fn seeds_pass() {
 fn regressions_pass() {
     replay("regressions", false);
 }
+
+/// Replays one file with a backtrace, for debugging a crash:
+/// `T=server_session F=artifacts/server_session/crash-… cargo test --test replay_seeds replay_one -- --ignored`
+#[test]
+#[ignore = "needs T (target) and F (file)"]
+fn replay_one() {
+    let target = std::env::var("T").expect("T: the target");
+    let data = fs::read(std::env::var("F").expect("F: the input file")).expect("readable input");
+    let (_, check) = TARGETS.iter().find(|(n, _)| *n == target).expect("a known target");
+    check(&data);
+}
