@@ -10,7 +10,8 @@
  *
  * Errors. Every fallible function returns an `ami_result`: AMI_RESULT_OK (0) or a code whose
  * number never changes; `ami_result_str(code)` names it. Handles keep the text of their last
- * failure: `ami_decoder_last_error`, `ami_message_builder_last_error`, `ami_acl_last_error`.
+ * failure: `ami_decoder_last_error`, `ami_message_builder_last_error`, `ami_acl_last_error`,
+ * `ami_client_last_error`, `ami_server_last_error`.
  * Output parameters are written only on success; the one exception is
  * AMI_RESULT_INSUFFICIENT_SIZE, which writes the length needed to the length output.
  * Every pointer argument is checked: NULL gives AMI_RESULT_NULL_PARAMETER (a NULL data pointer
@@ -31,6 +32,17 @@
  * Threads. A handle is not thread-safe: use it from one thread at a time (moving it between
  * threads is fine). Different handles are independent, and functions without a handle (e.g.
  * `ami_perm_parse`) may be called from any thread.
+ *
+ * Sessions. `ami_client` (one connection to a server) and `ami_server` (many sessions, named by
+ * `uint64_t` ids) do no I/O: feed received bytes to `_handle_input`, report EOF with
+ * `_handle_eof`, send what `_poll_transmit` shows and report it with `_consume_transmit`, drain
+ * `_poll_event` until it says NONE after every call, and call `_handle_timeout` when
+ * `_poll_timeout` says. Time is `uint64_t` milliseconds of any monotonic clock (the same one
+ * for every call on a handle). The current event is read with `_event_*` accessors; its views
+ * follow the view rule above. The server keeps the action each session waits to have answered:
+ * `ami_server_ack`, `_error`, `_respond`, `_command_output`, `_list_*` name only the session.
+ * The server's MD5 challenges come from a generator seeded by `ami_server_new`'s `seed`: pass
+ * OS randomness.
  *
  * Enumerations are `uint32_t` in this ABI: pass the enumerators (an unknown value gives
  * AMI_RESULT_INVALID_PARAMETER).
@@ -199,12 +211,189 @@ enum ami_result
    An ACL line Asterisk refuses (it would delete the user); `ami_acl_last_error` says why.
    */
   AMI_RESULT_ACL_ERROR = 9,
+  /*
+   A session or server refused the call in its present state or because of a limit (not
+   logged in, closed, too many pending actions, transmit or outbound buffer full, authlimit
+   reached, ...); nothing was queued and `_last_error` says why.
+   */
+  AMI_RESULT_REFUSED = 10,
+  /*
+   The manager.conf text given to `ami_server_new` is not valid UTF-8 or has an error
+   Asterisk refuses too (a missing `]`, a variable before any category, ...).
+   */
+  AMI_RESULT_CONFIG_ERROR = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum ami_result ami_result;
 #else
 typedef uint32_t ami_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ What `ami_client_poll_event` found. Read the event with the `ami_client_event_*` accessors.
+ */
+enum ami_client_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Nothing more until the next input, command or timeout.
+   */
+  AMI_CLIENT_EVENT_NONE = 0,
+  /*
+   The server's greeting (`ami_client_event_banner`).
+   */
+  AMI_CLIENT_EVENT_BANNER = 1,
+  /*
+   The login was accepted (final event of the login's action).
+   */
+  AMI_CLIENT_EVENT_LOGGED_IN = 2,
+  /*
+   The login was refused (final); the server closes next.
+   */
+  AMI_CLIENT_EVENT_LOGIN_FAILED = 3,
+  /*
+   The response to an action (final unless `ami_client_event_is_final` says otherwise, for
+   an accepted async Originate).
+   */
+  AMI_CLIENT_EVENT_RESPONSE = 4,
+  /*
+   The response that starts an event list.
+   */
+  AMI_CLIENT_EVENT_LIST_START = 5,
+  /*
+   One item of an event list.
+   */
+  AMI_CLIENT_EVENT_LIST_ITEM = 6,
+  /*
+   The event that ends a list (final).
+   */
+  AMI_CLIENT_EVENT_LIST_COMPLETE = 7,
+  /*
+   The output of a `Command` action (final; `ami_client_event_output_lines`).
+   */
+  AMI_CLIENT_EVENT_COMMAND_OUTPUT = 8,
+  /*
+   The `OriginateResponse` of an async Originate (final).
+   */
+  AMI_CLIENT_EVENT_ORIGINATE_RESPONSE = 9,
+  /*
+   An asynchronous event.
+   */
+  AMI_CLIENT_EVENT_EVENT = 10,
+  /*
+   A response that answers no pending action.
+   */
+  AMI_CLIENT_EVENT_UNSOLICITED = 11,
+  /*
+   The action got no final answer in time (final).
+   */
+  AMI_CLIENT_EVENT_ACTION_TIMED_OUT = 12,
+  /*
+   The connection ended before the action's final answer (final;
+   `ami_client_event_close_reason` says why).
+   */
+  AMI_CLIENT_EVENT_ACTION_ABORTED = 13,
+  /*
+   A message the session could not use (it broke a limit, or is neither a response nor an
+   event); final for its action if it has an action id.
+   */
+  AMI_CLIENT_EVENT_MALFORMED = 14,
+  /*
+   The session is over; always the last event (`ami_client_event_close_reason`).
+   */
+  AMI_CLIENT_EVENT_CLOSED = 15,
+  /*
+   An event of a later libami version; the generic accessors still work.
+   */
+  AMI_CLIENT_EVENT_OTHER = 16,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_client_event_kind ami_client_event_kind;
+#else
+typedef uint32_t ami_client_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Why a client session ended.
+ */
+enum ami_close_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   The server closed after answering Logoff.
+   */
+  AMI_CLOSE_LOGOFF = 0,
+  /*
+   The server closed after refusing the login.
+   */
+  AMI_CLOSE_LOGIN_FAILED = 1,
+  /*
+   The server closed at another time (or the caller reported EOF or an I/O error).
+   */
+  AMI_CLOSE_PEER_CLOSED = 2,
+  /*
+   The keepalive Ping went unanswered: drop the connection.
+   */
+  AMI_CLOSE_KEEPALIVE_TIMEOUT = 3,
+  /*
+   A reason of a later libami version.
+   */
+  AMI_CLOSE_OTHER = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_close_reason ami_close_reason;
+#else
+typedef uint32_t ami_close_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Where a client session stands (`ami_client_get_state`).
+ */
+enum ami_client_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Nothing received yet and no login started.
+   */
+  AMI_CLIENT_AWAITING_BANNER = 0,
+  /*
+   Connected, not logged in, no login in flight.
+   */
+  AMI_CLIENT_CONNECTED = 1,
+  /*
+   A login (or its MD5 challenge) is in flight.
+   */
+  AMI_CLIENT_AUTHENTICATING = 2,
+  /*
+   Logged in: any action may be sent.
+   */
+  AMI_CLIENT_READY = 3,
+  /*
+   Logoff sent.
+   */
+  AMI_CLIENT_LOGGING_OFF = 4,
+  /*
+   The connection is over.
+   */
+  AMI_CLIENT_CLOSED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_client_state ami_client_state;
+#else
+typedef uint32_t ami_client_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -305,6 +494,104 @@ typedef uint32_t ami_frame_error_kind;
 #endif // __cplusplus
 
 /*
+ What `ami_server_poll_event` found. Read it with the `ami_server_event_*` accessors.
+ */
+enum ami_server_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Nothing more for now.
+   */
+  AMI_SERVER_EVENT_NONE = 0,
+  /*
+   An action the session's user may run that the server does not answer itself: answer it
+   with `ami_server_ack`, `_error`, `_respond`, `_command_output` or a list. Until then the
+   session processes no further request.
+   */
+  AMI_SERVER_EVENT_ACTION = 1,
+  /*
+   A login succeeded (`ami_server_event_username`).
+   */
+  AMI_SERVER_EVENT_LOGGED_IN = 2,
+  /*
+   A login failed (`ami_server_event_username`); the answer follows after the login
+   failure delay, then the session is disconnected.
+   */
+  AMI_SERVER_EVENT_LOGIN_FAILED = 3,
+  /*
+   A security event (already published to the sessions reading `security`).
+   */
+  AMI_SERVER_EVENT_SECURITY = 4,
+  /*
+   The session's outbound queue is full: events for it are dropped until it is sent.
+   */
+  AMI_SERVER_EVENT_SLOW_CONSUMER = 5,
+  /*
+   The session is over: send what `ami_server_poll_transmit` still holds, close the
+   connection, then call `ami_server_remove` (`ami_server_event_disconnect_reason`).
+   */
+  AMI_SERVER_EVENT_DISCONNECT = 6,
+  /*
+   An event of a later libami version.
+   */
+  AMI_SERVER_EVENT_OTHER = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_server_event_kind ami_server_event_kind;
+#else
+typedef uint32_t ami_server_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Why a server session ended.
+ */
+enum ami_disconnect_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   The client sent Logoff.
+   */
+  AMI_DISCONNECT_LOGOFF = 0,
+  /*
+   A login failed.
+   */
+  AMI_DISCONNECT_LOGIN_FAILED = 1,
+  /*
+   `allowmultiplelogin = no` refused a second login.
+   */
+  AMI_DISCONNECT_LOGIN_IN_USE = 2,
+  /*
+   The client did not log in within `authtimeout`.
+   */
+  AMI_DISCONNECT_AUTH_TIMEOUT = 3,
+  /*
+   The client closed its side.
+   */
+  AMI_DISCONNECT_PEER_CLOSED = 4,
+  /*
+   The client sent too much unprocessed input.
+   */
+  AMI_DISCONNECT_INPUT_OVERFLOW = 5,
+  /*
+   A reason of a later libami version.
+   */
+  AMI_DISCONNECT_OTHER = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_disconnect_reason ami_disconnect_reason;
+#else
+typedef uint32_t ami_disconnect_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Who is reading: a client reads what a server writes (banner, legacy command output), a server
  reads what a client writes (Asterisk's line, header and NUL rules).
  */
@@ -331,11 +618,42 @@ typedef uint32_t ami_role;
 #endif // __cplusplus
 
 /*
+ How `ami_client_login` authenticates (passed as `uint32_t`).
+ */
+enum ami_login_method
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   `Login` with `Username` and `Secret` (the secret crosses the wire in clear).
+   */
+  AMI_LOGIN_PLAIN = 0,
+  /*
+   `Challenge` (MD5) first, then `Login` with `Key: md5hex(challenge + secret)`.
+   */
+  AMI_LOGIN_MD5 = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_login_method ami_login_method;
+#else
+typedef uint32_t ami_login_method;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  The network ACL of one manager user (opaque): its `permit=`, `deny=` and `acl=` lines in file
  order, evaluated like Asterisk (last match wins, IPv4 rules ignore IPv6 peers, an `acl=` name
  is undefined here and so denies everyone). Not thread-safe.
  */
 typedef struct ami_acl ami_acl;
+
+/*
+ A client session (opaque): bytes from the server in, bytes to send and events out. Not
+ thread-safe.
+ */
+typedef struct ami_client ami_client;
 
 /*
  A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder.
@@ -347,6 +665,12 @@ typedef struct ami_decoder ami_decoder;
  headers added so far, kept encoded. Not thread-safe.
  */
 typedef struct ami_message_builder ami_message_builder;
+
+/*
+ An AMI server (opaque): many sessions, bytes in, bytes out, actions for the application.
+ Not thread-safe.
+ */
+typedef struct ami_server ami_server;
 
 /*
  A borrowed UTF-8 text: `len` bytes at `data`, **not** NUL-terminated.
@@ -381,22 +705,35 @@ typedef struct {
 } ami_bytes;
 
 /*
- Size limits of a decoder (every buffer it keeps is bounded by them).
+ Settings of an `ami_client`. Fill it with `ami_client_config_default`, then change fields.
  */
 typedef struct {
   /*
-   Bytes per line including its terminator (2 to 1 GiB). Server default: 1024, as Asterisk.
+   Time limit of an action, from sending it to its final event, in ms (0: none; default
+   30000). An action past it ends with `AMI_CLIENT_EVENT_ACTION_TIMED_OUT`.
    */
-  size_t max_line;
+  uint64_t action_timeout_ms;
   /*
-   Lines per message (1 to 2^24). Server default: 128, as Asterisk.
+   Idle time before a keepalive `Ping` is sent, in ms (0: no keepalive, the default).
    */
-  size_t max_headers;
+  uint64_t keepalive_interval_ms;
   /*
-   Bytes per message including terminators (2 to 1 GiB).
+   How long the keepalive `Ping` may go unanswered before the session closes, in ms.
    */
-  size_t max_message;
-} ami_decoder_limits;
+  uint64_t keepalive_timeout_ms;
+  /*
+   Most actions pending at once (default 1024).
+   */
+  size_t max_in_flight;
+  /*
+   Most bytes waiting to be sent (default 1 MiB).
+   */
+  size_t max_transmit;
+  /*
+   Refuse actions other than Login, Challenge and Logoff before a login (default true).
+   */
+  bool require_login;
+} ami_client_config;
 
 /*
  One line of a message: `name` is empty and `bare` true for a line without a colon, whose
@@ -417,6 +754,42 @@ typedef struct {
    */
   bool bare;
 } ami_header;
+
+/*
+ Size limits of a decoder (every buffer it keeps is bounded by them).
+ */
+typedef struct {
+  /*
+   Bytes per line including its terminator (2 to 1 GiB). Server default: 1024, as Asterisk.
+   */
+  size_t max_line;
+  /*
+   Lines per message (1 to 2^24). Server default: 128, as Asterisk.
+   */
+  size_t max_headers;
+  /*
+   Bytes per message including terminators (2 to 1 GiB).
+   */
+  size_t max_message;
+} ami_decoder_limits;
+
+/*
+ Settings of an `ami_server`. Fill it with `ami_server_options_default`, then change fields.
+ */
+typedef struct {
+  /*
+   Delay before `Authentication failed` is sent, in ms (default 1000, as Asterisk).
+   */
+  uint64_t login_failure_delay_ms;
+  /*
+   Most bytes queued for one session before its events are dropped (default 1 MiB).
+   */
+  size_t max_outbound;
+  /*
+   Most unprocessed bytes from one session before it is disconnected (default 1 MiB).
+   */
+  size_t max_inbound;
+} ami_server_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -553,6 +926,145 @@ ami_result ami_message_builder_encode(const ami_message_builder *builder, uint8_
 ami_result ami_message_builder_last_error(const ami_message_builder *builder, ami_str *out);
 
 /*
+ Writes the default settings to `out`.
+ */
+ami_result ami_client_config_default(ami_client_config *out);
+
+/*
+ Creates a client session with `config` (NULL: the defaults) at time `now_ms` (any monotonic
+ millisecond clock; use the same clock for every call). Free it with `ami_client_free`.
+ */
+ami_result ami_client_new(const ami_client_config *config, uint64_t now_ms, ami_client **out);
+
+/*
+ Frees a client session. NULL is a no-op.
+ */
+void ami_client_free(ami_client *client);
+
+/*
+ Starts a login with `method` (`AMI_LOGIN_PLAIN` or `AMI_LOGIN_MD5`); the session answers
+ the MD5 challenge by itself. Ends with `AMI_CLIENT_EVENT_LOGGED_IN` or
+ `AMI_CLIENT_EVENT_LOGIN_FAILED`. `action_id` (may be NULL) receives the Login's ActionID,
+ valid until the next non-const call. `AMI_RESULT_REFUSED` if a login is in flight or the
+ session is closed.
+ */
+ami_result ami_client_login(ami_client *client, const char *username, size_t username_len, const char *secret, size_t secret_len, uint32_t method, ami_bytes *action_id);
+
+/*
+ Queues the action built in `action` (an `AMI_MESSAGE_ACTION` builder, which is not changed)
+ at time `now_ms`. Its ActionID is its own `ActionID` header if non-empty, else a generated
+ one; `action_id` (may be NULL) receives it, valid until the next non-const call.
+ `AMI_RESULT_REFUSED` before a login, after Logoff or the close, or when a limit would be
+ exceeded; `AMI_RESULT_INVALID_PARAMETER` if `action` is not an action.
+ */
+ami_result ami_client_send_action(ami_client *client, const ami_message_builder *action, uint64_t now_ms, ami_bytes *action_id);
+
+/*
+ Sends `Logoff`; the server answers `Goodbye` and closes. `action_id` as in
+ `ami_client_send_action`.
+ */
+ami_result ami_client_logoff(ami_client *client, ami_bytes *action_id);
+
+/*
+ Feeds `len` bytes received from the server (any chunking). Then drain the events.
+ */
+ami_result ami_client_handle_input(ami_client *client, const uint8_t *data, size_t len);
+
+/*
+ The server closed the connection (or reading failed): pending actions are aborted and
+ `AMI_CLIENT_EVENT_CLOSED` follows.
+ */
+ami_result ami_client_handle_eof(ami_client *client);
+
+/*
+ Tells the session the time is `now_ms` (call it when `ami_client_poll_timeout` says):
+ actions past their time limit end, keepalive Pings are queued.
+ */
+ami_result ami_client_handle_timeout(ami_client *client, uint64_t now_ms);
+
+/*
+ Takes the next event and writes its kind (`AMI_CLIENT_EVENT_NONE`: nothing more for now).
+ It stays current, readable with the `ami_client_event_*` accessors, until the next
+ non-const call on the client.
+ */
+ami_result ami_client_poll_event(ami_client *client, ami_client_event_kind *kind);
+
+/*
+ Writes the ActionID the current event is about. `AMI_RESULT_NO_FRAME` without a current
+ event, `AMI_RESULT_NOT_FOUND` if it is about no action (banner, event, unsolicited, closed).
+ */
+ami_result ami_client_event_action_id(const ami_client *client, ami_bytes *out);
+
+/*
+ Writes whether the current event is the final one of its action (the action is no longer
+ pending).
+ */
+ami_result ami_client_event_is_final(const ami_client *client, bool *out);
+
+/*
+ Writes the number of lines of the current event's message. `AMI_RESULT_NOT_FOUND` for an
+ event without one (banner, timed out, aborted, closed).
+ */
+ami_result ami_client_event_header_count(const ami_client *client, size_t *out);
+
+/*
+ Writes line `index` (from 0) of the current event's message, as `ami_decoder_header` does.
+ */
+ami_result ami_client_event_header(const ami_client *client, size_t index, ami_header *out);
+
+/*
+ Writes the value of the first header called `name` (case-insensitive) of the current
+ event's message. `AMI_RESULT_NOT_FOUND` if there is none.
+ */
+ami_result ami_client_event_get(const ami_client *client, const char *name, size_t len, ami_bytes *out);
+
+/*
+ Fills `lines[0..count)` with the output lines of an `AMI_CLIENT_EVENT_COMMAND_OUTPUT`, as
+ `ami_decoder_output_lines` does (`AMI_RESULT_INSUFFICIENT_SIZE` writes the count needed).
+ */
+ami_result ami_client_event_output_lines(const ami_client *client, ami_bytes *lines, size_t cap, size_t *count);
+
+/*
+ Writes why the session ended, for `AMI_CLIENT_EVENT_CLOSED` and
+ `AMI_CLIENT_EVENT_ACTION_ABORTED`; `truncated` (may be NULL) says whether the server's bytes
+ ended in the middle of a message. `AMI_RESULT_NOT_FOUND` for other events.
+ */
+ami_result ami_client_event_close_reason(const ami_client *client, ami_close_reason *reason, bool *truncated);
+
+/*
+ Writes the version of an `AMI_CLIENT_EVENT_BANNER` (the text after `/`, e.g. `11.0.0`).
+ */
+ami_result ami_client_event_banner(const ami_client *client, ami_bytes *version);
+
+/*
+ Writes a view of the bytes waiting to be sent to the server (empty if none). Send what you
+ can, then report it with `ami_client_consume_transmit`.
+ */
+ami_result ami_client_poll_transmit(const ami_client *client, ami_bytes *out);
+
+/*
+ `n` bytes of `ami_client_poll_transmit` were sent (more than are waiting counts as all).
+ */
+ami_result ami_client_consume_transmit(ami_client *client, size_t n);
+
+/*
+ Writes whether a deadline is set (`has`) and, if so, when `ami_client_handle_timeout`
+ should be called next (`at_ms`, untouched when `has` is false).
+ */
+ami_result ami_client_poll_timeout(const ami_client *client, bool *has, uint64_t *at_ms);
+
+/*
+ Writes where the session stands.
+ */
+ami_result ami_client_get_state(const ami_client *client, ami_client_state *out);
+
+/*
+ Writes the text of the last failure of a non-const call on this client (empty if that call
+ succeeded). Also works on a poisoned client.
+ */
+ami_result ami_client_last_error(const ami_client *client, ami_str *out);
+
+/*
  Writes the default limits of `role` (`AMI_ROLE_CLIENT` or `AMI_ROLE_SERVER`) to `out`.
  */
 ami_result ami_decoder_default_limits(uint32_t role, ami_decoder_limits *out);
@@ -666,6 +1178,175 @@ ami_result ami_decoder_last_error(const ami_decoder *dec, ami_str *out);
  ...), or `"unknown result"` for a value that is not an `ami_result`. Never NULL; never free it.
  */
 const char *ami_result_str(uint32_t result);
+
+/*
+ Writes the default options to `out`.
+ */
+ami_result ami_server_options_default(ami_server_options *out);
+
+/*
+ Creates a server for the users and `[general]` settings of the manager.conf text
+ `manager_conf` (`len` bytes; `#include` is not followed) with `options` (NULL: the
+ defaults; every action of the catalog registered). `seed` seeds the generator of the MD5
+ challenges: pass 64 bits of OS randomness (e.g. from `getrandom`), or challenges become
+ predictable. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
+ */
+ami_result ami_server_new(const char *manager_conf, size_t len, const ami_server_options *options, uint64_t seed, ami_server **out);
+
+/*
+ Frees a server and every session in it. NULL is a no-op.
+ */
+void ami_server_free(ami_server *server);
+
+/*
+ Accepts a connection from `peer_ip` (`len` bytes of IPv4 or IPv6 text) port `port` at
+ `now_ms`, and writes the new session's id (never 0, never reused) to `session_out`. The
+ banner is queued for it. `AMI_RESULT_REFUSED` when `authlimit` unauthenticated sessions are
+ open: close the connection without sending anything.
+ */
+ami_result ami_server_accept(ami_server *server, const char *peer_ip, size_t len, uint16_t port, uint64_t now_ms, uint64_t *session_out);
+
+/*
+ Feeds `len` bytes received on `session` at `now_ms`. `AMI_RESULT_NOT_FOUND` for an unknown
+ (or removed) session.
+ */
+ami_result ami_server_handle_input(ami_server *server, uint64_t session_id, const uint8_t *data, size_t len, uint64_t now_ms);
+
+/*
+ The client closed its side of `session` (or reading failed) at `now_ms`.
+ */
+ami_result ami_server_handle_eof(ami_server *server, uint64_t session_id, uint64_t now_ms);
+
+/*
+ Tells the server the time is `now_ms` (call it when `ami_server_poll_timeout` says): delayed
+ login failures are answered, `authtimeout` is enforced.
+ */
+ami_result ami_server_handle_timeout(ami_server *server, uint64_t now_ms);
+
+/*
+ Writes whether a deadline is set (`has`) and, if so, when `ami_server_handle_timeout`
+ should be called next (`at_ms`, untouched when `has` is false).
+ */
+ami_result ami_server_poll_timeout(const ami_server *server, bool *has, uint64_t *at_ms);
+
+/*
+ Takes the next event: writes its kind and the session it is about (`session_out` is
+ untouched for `AMI_SERVER_EVENT_NONE`). It stays current, readable with the
+ `ami_server_event_*` accessors, until the next non-const call on the server. An
+ `AMI_SERVER_EVENT_ACTION` also becomes the session's pending action, which the answering
+ calls refer to until one of them completes it.
+ */
+ami_result ami_server_poll_event(ami_server *server, ami_server_event_kind *kind, uint64_t *session_out);
+
+/*
+ Writes the canonical name of the current `AMI_SERVER_EVENT_ACTION` (`Getvar` for
+ `Action: GETVAR`).
+ */
+ami_result ami_server_event_action_name(const ami_server *server, ami_str *out);
+
+/*
+ Writes the number of lines of the current action's request.
+ */
+ami_result ami_server_event_header_count(const ami_server *server, size_t *out);
+
+/*
+ Writes line `index` (from 0) of the current action's request, as `ami_decoder_header`.
+ */
+ami_result ami_server_event_header(const ami_server *server, size_t index, ami_header *out);
+
+/*
+ Writes the value of the first header called `name` (case-insensitive, even if empty) of the
+ current action's request. `AMI_RESULT_NOT_FOUND` if there is none.
+ */
+ami_result ami_server_event_get(const ami_server *server, const char *name, size_t len, ami_bytes *out);
+
+/*
+ Writes the `Username` of the current `AMI_SERVER_EVENT_LOGGED_IN` or
+ `AMI_SERVER_EVENT_LOGIN_FAILED` as the client typed it.
+ */
+ami_result ami_server_event_username(const ami_server *server, ami_bytes *out);
+
+/*
+ Writes why the session of the current `AMI_SERVER_EVENT_DISCONNECT` ended.
+ */
+ami_result ami_server_event_disconnect_reason(const ami_server *server, ami_disconnect_reason *out);
+
+/*
+ Answers the pending action of `session` with `Response: Success` and `Message: <message>`.
+ `AMI_RESULT_NOT_FOUND` if the session is unknown or has no pending action;
+ `AMI_RESULT_ENCODE_ERROR` if `message` has CR, LF or NUL.
+ */
+ami_result ami_server_ack(ami_server *server, uint64_t session_id, const char *message, size_t len);
+
+/*
+ Answers the pending action of `session` with `Response: Error` and `Message: <message>`.
+ */
+ami_result ami_server_error(ami_server *server, uint64_t session_id, const char *message, size_t len);
+
+/*
+ Answers the pending action of `session` with the response built in `response` (an
+ `AMI_MESSAGE_RESPONSE` builder, not changed): its status, the echoed ActionID (unless it
+ has its own `ActionID` header), its headers. `AMI_RESULT_INVALID_PARAMETER` for another
+ kind of builder.
+ */
+ami_result ami_server_respond(ami_server *server, uint64_t session_id, const ami_message_builder *response);
+
+/*
+ Starts a list answer to the pending action of `session` (`EventList: start`,
+ `Message: <message>`); the action stays pending. `AMI_RESULT_REFUSED` if the session's
+ outbound queue is full.
+ */
+ami_result ami_server_list_start(ami_server *server, uint64_t session_id, const char *message, size_t len);
+
+/*
+ Writes one list item, the event built in `item` (an `AMI_MESSAGE_EVENT` builder), with the
+ echoed ActionID; the action stays pending.
+ */
+ami_result ami_server_list_item(ami_server *server, uint64_t session_id, const ami_message_builder *item);
+
+/*
+ Ends a list answer with `Event: <event_name>` (UTF-8), `EventList: Complete` and
+ `ListItems: <items>`; the action is answered.
+ */
+ami_result ami_server_list_complete(ami_server *server, uint64_t session_id, const char *event_name, size_t len, size_t items);
+
+/*
+ Answers a pending `Command` action with `text` (`len` bytes) as `Output:` lines, with
+ `Response: Success` or, if `success` is false, `Error`.
+ */
+ami_result ami_server_command_output(ami_server *server, uint64_t session_id, bool success, const char *text, size_t len);
+
+/*
+ Publishes the event `name` of `category` (an `AMI_PERM_*` mask) with the `n` lines in
+ `fields` (each `name: value`; a `bare` one is the line `value` as given) to every session
+ whose read classes and filters accept it; `delivered` receives how many. Nothing is
+ published on `AMI_RESULT_ENCODE_ERROR` (a line could inject a header; `_last_error` says
+ which). `fields` may be NULL when `n` is 0.
+ */
+ami_result ami_server_publish(ami_server *server, const char *name, size_t name_len, uint32_t category, const ami_header *fields, size_t n, size_t *delivered);
+
+/*
+ Writes a view of the bytes waiting to be sent on `session` (empty if none). Send what you
+ can, then report it with `ami_server_consume_transmit`.
+ */
+ami_result ami_server_poll_transmit(const ami_server *server, uint64_t session_id, ami_bytes *out);
+
+/*
+ `n` bytes of `ami_server_poll_transmit` were sent on `session`.
+ */
+ami_result ami_server_consume_transmit(ami_server *server, uint64_t session_id, size_t n);
+
+/*
+ Forgets `session` (after `AMI_SERVER_EVENT_DISCONNECT`, or to drop a connection) and its
+ pending action. `AMI_RESULT_NOT_FOUND` if it is unknown.
+ */
+ami_result ami_server_remove(ami_server *server, uint64_t session_id);
+
+/*
+ Writes the text of the last failure of a non-const call on this server (empty if that call
+ succeeded). Also works on a poisoned server.
+ */
+ami_result ami_server_last_error(const ami_server *server, ami_str *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -60,6 +60,32 @@ impl Msg {
     }
 }
 
+impl ami_message_builder {
+    /// The message if it is an action.
+    pub(crate) fn action(&self) -> Option<&Action> {
+        match &self.msg {
+            Msg::Action(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The message if it is a response.
+    pub(crate) fn response(&self) -> Option<&Response> {
+        match &self.msg {
+            Msg::Response(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The message if it is an event.
+    pub(crate) fn event(&self) -> Option<&Event> {
+        match &self.msg {
+            Msg::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl Handle for ami_message_builder {
     fn state(&self) -> &HandleState {
         &self.state

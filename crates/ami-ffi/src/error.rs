@@ -35,6 +35,13 @@ pub enum ami_result {
     AMI_RESULT_ENCODE_ERROR = 8,
     /// An ACL line Asterisk refuses (it would delete the user); `ami_acl_last_error` says why.
     AMI_RESULT_ACL_ERROR = 9,
+    /// A session or server refused the call in its present state or because of a limit (not
+    /// logged in, closed, too many pending actions, transmit or outbound buffer full, authlimit
+    /// reached, ...); nothing was queued and `_last_error` says why.
+    AMI_RESULT_REFUSED = 10,
+    /// The manager.conf text given to `ami_server_new` is not valid UTF-8 or has an error
+    /// Asterisk refuses too (a missing `]`, a variable before any category, ...).
+    AMI_RESULT_CONFIG_ERROR = 11,
 }
 
 use ami_result::*;
@@ -92,6 +99,8 @@ pub extern "C" fn ami_result_str(result: u32) -> *const c_char {
         7 => c"not found",
         8 => c"field refused: it could inject or change a header",
         9 => c"invalid ACL entry",
+        10 => c"refused by the session or server",
+        11 => c"invalid manager.conf",
         _ => c"unknown result",
     };
     s.as_ptr()

@@ -14,8 +14,8 @@
 //!   valid until the next non-`const` call on it;
 //! * per-handle last-error text (`ami_x_last_error`).
 //!
-//! This slice covers the codec (decoder, message builder) and the access semantics
-//! (permissions, event categories, ACL, MD5 key). Sessions come later.
+//! It covers the codec (decoder, message builder), the access semantics (permissions, event
+//! categories, ACL, MD5 key), the client session (`ami_client`) and the server (`ami_server`).
 #![deny(missing_docs)]
 // The exports are safe `extern "C"` functions that dereference the pointers C passes, as in
 // rustls-ffi: the contract (valid, live, correctly sized pointers) is C's and is written in the
@@ -26,13 +26,17 @@ use core::ffi::{CStr, c_char};
 
 pub mod access;
 pub mod builder;
+pub mod client;
 pub mod decoder;
 pub mod error;
+pub mod server;
 
 pub use access::*;
 pub use builder::*;
+pub use client::*;
 pub use decoder::*;
 pub use error::{ami_bytes, ami_result, ami_result_str, ami_str};
+pub use server::*;
 
 /// The version of libami as a NUL-terminated string, e.g. `"0.1.0"`.
 const VERSION: &CStr =

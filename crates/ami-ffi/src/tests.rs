@@ -527,13 +527,13 @@ fn perm_constants_match_ami_proto() {
 
 #[test]
 fn result_codes_are_named_and_stable() {
-    let names: Vec<&str> = (0..=10)
+    let names: Vec<&str> = (0..=12)
         // SAFETY: ami_result_str returns static NUL-terminated strings.
         .map(|c| unsafe { CStr::from_ptr(ami_result_str(c)) }.to_str().unwrap())
         .collect();
     assert_eq!(names[0], "ok");
-    assert_eq!(names[10], "unknown result");
-    assert!(names[..10].iter().all(|n| *n != "unknown result"));
+    assert_eq!(names[12], "unknown result");
+    assert!(names[..12].iter().all(|n| *n != "unknown result"));
     // The numbers are ABI: never renumber.
     let codes = [
         (AMI_RESULT_OK, 0),
@@ -546,6 +546,8 @@ fn result_codes_are_named_and_stable() {
         (AMI_RESULT_NOT_FOUND, 7),
         (AMI_RESULT_ENCODE_ERROR, 8),
         (AMI_RESULT_ACL_ERROR, 9),
+        (AMI_RESULT_REFUSED, 10),
+        (AMI_RESULT_CONFIG_ERROR, 11),
     ];
     for (code, n) in codes {
         assert_eq!(code as u32, n);
@@ -581,4 +583,346 @@ fn every_export_is_behind_the_panic_boundary() {
         }
     }
     assert!(exports > 30, "found only {exports} exports");
+}
+
+// ---- sessions ----
+
+const CONF: &str = "[general]\nenabled = yes\n[admin]\nsecret = s3cret\nread = all\nwrite = all\n";
+
+fn empty_bytes() -> ami_bytes {
+    ami_bytes { data: ptr::null(), len: 0 }
+}
+
+fn new_client() -> *mut ami_client {
+    let mut c = ptr::null_mut();
+    assert_eq!(ami_client_new(ptr::null(), 0, &mut c), AMI_RESULT_OK);
+    c
+}
+
+fn new_server() -> *mut ami_server {
+    let (conf, len) = text(CONF);
+    let mut s = ptr::null_mut();
+    assert_eq!(ami_server_new(conf, len, ptr::null(), 42, &mut s), AMI_RESULT_OK);
+    s
+}
+
+fn accept(s: *mut ami_server) -> u64 {
+    let (ip, len) = text("192.0.2.1");
+    let mut sid = 0;
+    assert_eq!(ami_server_accept(s, ip, len, 5038, 0, &mut sid), AMI_RESULT_OK);
+    sid
+}
+
+/// Moves bytes both ways until nothing moves; returns the client's event kinds.
+fn pump(c: *mut ami_client, s: *mut ami_server, sid: u64) -> Vec<ami_client_event_kind> {
+    let mut kinds = Vec::new();
+    loop {
+        let mut moved = false;
+        let mut out = empty_bytes();
+        assert_eq!(ami_client_poll_transmit(c, &mut out), AMI_RESULT_OK);
+        if out.len > 0 {
+            assert_eq!(ami_server_handle_input(s, sid, out.data, out.len, 0), AMI_RESULT_OK);
+            assert_eq!(ami_client_consume_transmit(c, out.len), AMI_RESULT_OK);
+            moved = true;
+        }
+        assert_eq!(ami_server_poll_transmit(s, sid, &mut out), AMI_RESULT_OK);
+        if out.len > 0 {
+            assert_eq!(ami_client_handle_input(c, out.data, out.len), AMI_RESULT_OK);
+            assert_eq!(ami_server_consume_transmit(s, sid, out.len), AMI_RESULT_OK);
+            moved = true;
+        }
+        loop {
+            let mut k = ami_client_event_kind::AMI_CLIENT_EVENT_OTHER;
+            assert_eq!(ami_client_poll_event(c, &mut k), AMI_RESULT_OK);
+            if k == ami_client_event_kind::AMI_CLIENT_EVENT_NONE {
+                break;
+            }
+            kinds.push(k);
+        }
+        if !moved {
+            return kinds;
+        }
+    }
+}
+
+#[test]
+fn client_and_server_talk_through_the_c_api() {
+    let (c, s) = (new_client(), new_server());
+    let sid = accept(s);
+    assert_eq!(sid, 1);
+    let (user, ulen) = text("admin");
+    let (secret, slen) = text("s3cret");
+    let mut id = empty_bytes();
+    assert_eq!(
+        ami_client_login(
+            c,
+            user,
+            ulen,
+            secret,
+            slen,
+            ami_login_method::AMI_LOGIN_MD5 as u32,
+            &mut id
+        ),
+        AMI_RESULT_OK
+    );
+    assert!(!bytes(id).is_empty());
+    let kinds = pump(c, s, sid);
+    assert!(kinds.contains(&ami_client_event_kind::AMI_CLIENT_EVENT_LOGGED_IN), "{kinds:?}");
+    let mut st = ami_client_state::AMI_CLIENT_CLOSED;
+    assert_eq!(ami_client_get_state(c, &mut st), AMI_RESULT_OK);
+    assert_eq!(st, ami_client_state::AMI_CLIENT_READY);
+
+    // A Command answered by the application with command output.
+    let (first, len) = text("Command");
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(1, first, len, &mut b), AMI_RESULT_OK);
+    let (n, nl) = text("Command");
+    let (v, vl) = text("core show uptime");
+    assert_eq!(ami_message_builder_add_header(b, n, nl, v, vl), AMI_RESULT_OK);
+    assert_eq!(ami_client_send_action(c, b, 0, ptr::null_mut()), AMI_RESULT_OK);
+    let mut out = empty_bytes();
+    assert_eq!(ami_client_poll_transmit(c, &mut out), AMI_RESULT_OK);
+    assert_eq!(ami_server_handle_input(s, sid, out.data, out.len, 0), AMI_RESULT_OK);
+    assert_eq!(ami_client_consume_transmit(c, out.len), AMI_RESULT_OK);
+    let mut kind = ami_server_event_kind::AMI_SERVER_EVENT_NONE;
+    let mut got = 0;
+    loop {
+        assert_eq!(ami_server_poll_event(s, &mut kind, &mut got), AMI_RESULT_OK);
+        if kind == ami_server_event_kind::AMI_SERVER_EVENT_ACTION {
+            break;
+        }
+        assert_ne!(kind, ami_server_event_kind::AMI_SERVER_EVENT_NONE);
+    }
+    assert_eq!(got, sid);
+    let mut name = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_server_event_action_name(s, &mut name), AMI_RESULT_OK);
+    assert_eq!(string(name), "Command");
+    let mut count = 0;
+    assert_eq!(ami_server_event_header_count(s, &mut count), AMI_RESULT_OK);
+    assert!(count >= 2);
+    let mut h = ami_header { name: empty_bytes(), value: empty_bytes(), bare: true };
+    assert_eq!(ami_server_event_header(s, 0, &mut h), AMI_RESULT_OK);
+    assert_eq!(bytes(h.name), b"Action");
+    assert_eq!(ami_server_event_header(s, 99, &mut h), AMI_RESULT_NOT_FOUND);
+    let (t, tl) = text("up 1 second\nmore\n");
+    assert_eq!(ami_server_command_output(s, sid, true, t, tl), AMI_RESULT_OK);
+    assert_eq!(ami_server_command_output(s, sid, true, t, tl), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_server_poll_transmit(s, sid, &mut out), AMI_RESULT_OK);
+    assert_eq!(ami_client_handle_input(c, out.data, out.len), AMI_RESULT_OK);
+    assert_eq!(ami_server_consume_transmit(s, sid, out.len), AMI_RESULT_OK);
+    let mut k = ami_client_event_kind::AMI_CLIENT_EVENT_NONE;
+    assert_eq!(ami_client_poll_event(c, &mut k), AMI_RESULT_OK);
+    assert_eq!(k, ami_client_event_kind::AMI_CLIENT_EVENT_COMMAND_OUTPUT);
+    let mut lines = [empty_bytes(); 2];
+    let mut n = 0;
+    assert_eq!(
+        ami_client_event_output_lines(c, lines.as_mut_ptr(), 1, &mut n),
+        AMI_RESULT_INSUFFICIENT_SIZE
+    );
+    assert_eq!(n, 2);
+    assert_eq!(ami_client_event_output_lines(c, lines.as_mut_ptr(), 2, &mut n), AMI_RESULT_OK);
+    assert_eq!(bytes(lines[0]), b"up 1 second");
+    assert_eq!(bytes(lines[1]), b"more");
+    let mut fin = false;
+    assert_eq!(ami_client_event_is_final(c, &mut fin), AMI_RESULT_OK);
+    assert!(fin);
+    ami_message_builder_free(b);
+
+    // EOF: the client closes.
+    assert_eq!(ami_client_handle_eof(c), AMI_RESULT_OK);
+    assert_eq!(ami_client_poll_event(c, &mut k), AMI_RESULT_OK);
+    assert_eq!(k, ami_client_event_kind::AMI_CLIENT_EVENT_CLOSED);
+    let mut reason = ami_close_reason::AMI_CLOSE_OTHER;
+    assert_eq!(ami_client_event_close_reason(c, &mut reason, ptr::null_mut()), AMI_RESULT_OK);
+    assert_eq!(reason, ami_close_reason::AMI_CLOSE_PEER_CLOSED);
+    assert_eq!(ami_server_remove(s, sid), AMI_RESULT_OK);
+    assert_eq!(ami_server_remove(s, sid), AMI_RESULT_NOT_FOUND);
+    ami_client_free(c);
+    ami_server_free(s);
+}
+
+#[test]
+fn client_refusals_and_timeouts() {
+    let mut cfg = ami_client_config {
+        action_timeout_ms: 0,
+        keepalive_interval_ms: 0,
+        keepalive_timeout_ms: 0,
+        max_in_flight: 0,
+        max_transmit: 0,
+        require_login: false,
+    };
+    assert_eq!(ami_client_config_default(&mut cfg), AMI_RESULT_OK);
+    assert_eq!(cfg.action_timeout_ms, 30_000);
+    assert!(cfg.require_login);
+    cfg.action_timeout_ms = 500;
+    let mut c = ptr::null_mut();
+    assert_eq!(ami_client_new(&cfg, 1000, &mut c), AMI_RESULT_OK);
+    let (first, len) = text("Ping");
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(1, first, len, &mut b), AMI_RESULT_OK);
+    assert_eq!(ami_client_send_action(c, b, 1000, ptr::null_mut()), AMI_RESULT_REFUSED);
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_client_last_error(c, &mut e), AMI_RESULT_OK);
+    assert_eq!(string(e), "not logged in");
+    let (u, ul) = text("u");
+    assert_eq!(ami_client_login(c, u, ul, u, ul, 0, ptr::null_mut()), AMI_RESULT_OK);
+    let mut has = false;
+    let mut at = 0;
+    assert_eq!(ami_client_poll_timeout(c, &mut has, &mut at), AMI_RESULT_OK);
+    assert!(has);
+    assert_eq!(at, 1500);
+    assert_eq!(ami_client_handle_timeout(c, 1500), AMI_RESULT_OK);
+    let mut k = ami_client_event_kind::AMI_CLIENT_EVENT_NONE;
+    assert_eq!(ami_client_poll_event(c, &mut k), AMI_RESULT_OK);
+    assert_eq!(k, ami_client_event_kind::AMI_CLIENT_EVENT_ACTION_TIMED_OUT);
+    let mut id = empty_bytes();
+    assert_eq!(ami_client_event_action_id(c, &mut id), AMI_RESULT_OK);
+    assert_eq!(bytes(id), b"ami-1");
+    // An event builder is not an action.
+    let mut ev = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(3, first, len, &mut ev), AMI_RESULT_OK);
+    assert_eq!(ami_client_send_action(c, ev, 0, ptr::null_mut()), AMI_RESULT_INVALID_PARAMETER);
+    ami_message_builder_free(ev);
+    ami_message_builder_free(b);
+    ami_client_free(c);
+}
+
+#[test]
+fn session_exports_check_null_and_arguments() {
+    let n = ptr::null_mut();
+    let mut c = new_client();
+    let s = new_server();
+    let mut bts = empty_bytes();
+    assert_eq!(ami_client_new(ptr::null(), 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_config_default(ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(
+        ami_client_login(n, ptr::null(), 0, ptr::null(), 0, 0, n.cast()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_client_login(c, ptr::null(), 3, ptr::null(), 0, 0, ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_client_send_action(c, ptr::null(), 0, ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(ami_client_logoff(n, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_handle_input(c, ptr::null(), 1), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_handle_input(c, ptr::null(), 0), AMI_RESULT_OK);
+    assert_eq!(ami_client_handle_eof(n), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_handle_timeout(n, 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_poll_event(c, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_event_action_id(c, &mut bts), AMI_RESULT_NO_FRAME);
+    assert_eq!(ami_client_event_action_id(c, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_event_is_final(c, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_event_header_count(c, &mut 0), AMI_RESULT_NO_FRAME);
+    assert_eq!(ami_client_event_header(c, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_event_get(c, ptr::null(), 1, &mut bts), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(
+        ami_client_event_output_lines(c, ptr::null_mut(), 1, &mut 0),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_client_event_close_reason(c, ptr::null_mut(), ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(ami_client_event_banner(c, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_poll_transmit(c, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_consume_transmit(n, 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_poll_timeout(c, ptr::null_mut(), &mut 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_get_state(c, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_client_last_error(ptr::null(), ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+
+    let (conf, len) = text(CONF);
+    assert_eq!(
+        ami_server_new(conf, len, ptr::null(), 0, ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_server_new(ptr::null(), 1, ptr::null(), 0, &mut ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(ami_server_options_default(ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let (bad_ip, bl) = text("not an address");
+    assert_eq!(ami_server_accept(s, bad_ip, bl, 1, 0, &mut 0), AMI_RESULT_INVALID_PARAMETER);
+    assert_eq!(ami_server_accept(s, bad_ip, bl, 1, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_handle_input(s, 7, ptr::null(), 0, 0), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_server_handle_eof(s, 7, 0), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_server_handle_timeout(ptr::null_mut(), 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_poll_timeout(s, ptr::null_mut(), &mut 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_poll_event(s, ptr::null_mut(), &mut 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(
+        ami_server_event_action_name(s, &mut ami_str { data: ptr::null(), len: 0 }),
+        AMI_RESULT_NO_FRAME
+    );
+    assert_eq!(ami_server_event_header_count(s, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_event_header(s, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_event_get(s, ptr::null(), 1, &mut bts), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_event_username(s, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_event_disconnect_reason(s, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_ack(s, 1, ptr::null(), 1), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_error(s, 1, ptr::null(), 0), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_server_respond(s, 1, ptr::null()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(
+        ami_server_list_start(ptr::null_mut(), 1, ptr::null(), 0),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(ami_server_list_item(s, 1, ptr::null()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_list_complete(s, 1, ptr::null(), 1, 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_command_output(s, 1, true, ptr::null(), 1), AMI_RESULT_NULL_PARAMETER);
+    let (ev, el) = text("Foo");
+    assert_eq!(ami_server_publish(s, ev, el, 1, ptr::null(), 1, &mut 0), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(
+        ami_server_publish(s, ev, el, 1, ptr::null(), 0, ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    let mut delivered = 9;
+    assert_eq!(ami_server_publish(s, ev, el, 1, ptr::null(), 0, &mut delivered), AMI_RESULT_OK);
+    assert_eq!(delivered, 0);
+    assert_eq!(ami_server_poll_transmit(s, 1, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_poll_transmit(s, 1, &mut bts), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_server_consume_transmit(s, 1, 0), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_server_remove(ptr::null_mut(), 1), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_server_last_error(s, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let (bad, badl) = text("[general\n");
+    let mut s2 = ptr::null_mut();
+    assert_eq!(ami_server_new(bad, badl, ptr::null(), 0, &mut s2), AMI_RESULT_CONFIG_ERROR);
+    assert!(s2.is_null(), "untouched on failure");
+    ami_client_free(c);
+    c = ptr::null_mut();
+    ami_client_free(c);
+    ami_server_free(s);
+    ami_server_free(ptr::null_mut());
+}
+
+#[test]
+fn a_panic_poisons_clients_and_servers() {
+    let c = new_client();
+    inject_panic();
+    assert_eq!(ami_client_handle_input(c, b"x".as_ptr(), 1), AMI_RESULT_PANIC);
+    let mut k = ami_client_event_kind::AMI_CLIENT_EVENT_BANNER;
+    assert_eq!(ami_client_poll_event(c, &mut k), AMI_RESULT_POISONED);
+    assert_eq!(k, ami_client_event_kind::AMI_CLIENT_EVENT_BANNER, "untouched");
+    assert_eq!(ami_client_poll_transmit(c, &mut empty_bytes()), AMI_RESULT_POISONED);
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_client_last_error(c, &mut e), AMI_RESULT_OK);
+    assert!(string(e).contains("injected panic"));
+    ami_client_free(c);
+
+    let s = new_server();
+    inject_panic();
+    assert_eq!(ami_server_poll_timeout(s, &mut false, &mut 0), AMI_RESULT_PANIC);
+    assert_eq!(ami_server_handle_timeout(s, 0), AMI_RESULT_POISONED);
+    ami_server_free(s);
+
+    let mut out = ptr::null_mut();
+    inject_panic();
+    assert_eq!(ami_client_new(ptr::null(), 0, &mut out), AMI_RESULT_PANIC);
+    assert!(out.is_null());
+    let (conf, len) = text(CONF);
+    let mut s = ptr::null_mut();
+    inject_panic();
+    assert_eq!(ami_server_new(conf, len, ptr::null(), 0, &mut s), AMI_RESULT_PANIC);
+    assert!(s.is_null());
 }
