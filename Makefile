@@ -34,11 +34,11 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-install-test c-sanitize c-valgrind install bench fuzz-smoke clean
+	c-examples c-install-test c-sanitize c-valgrind install bench fuzz-smoke clean
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
 ## errors), the C header against the code, and the C tests
-test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test
+test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test c-examples
 	@echo "make test: all checks passed"
 
 check-tools:
@@ -108,6 +108,17 @@ c-install-test:
 			-o $(BUILD)/c-$$t; \
 		readelf -d $(BUILD)/c-$$t | grep -q 'NEEDED.*\[libami\.so\.$(SOVERSION)\]'; \
 		echo -n "$$t: "; LD_LIBRARY_PATH=$(C_PREFIX)/lib $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
+	done
+
+## c-examples: build every program in bindings/c/examples against the installed copy with the
+## strict flags (they need a live Asterisk, so they are only compiled)
+C_EXAMPLES := $(basename $(notdir $(wildcard bindings/c/examples/*.c)))
+c-examples: c-install-test
+	@for e in $(C_EXAMPLES); do \
+		echo "cc examples/$$e.c \$$(pkg-config --cflags --libs libami)"; \
+		$(CC) $(CFLAGS_STRICT) bindings/c/examples/$$e.c \
+			$$(PKG_CONFIG_PATH=$(C_PREFIX)/lib/pkgconfig pkg-config --cflags --libs libami) \
+			-o $(BUILD)/example-$$e; \
 	done
 
 # ASan + UBSan (LeakSanitizer included), against the installed static library.
