@@ -34,11 +34,11 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind install bench fuzz-smoke clean
+	c-examples c-install-test c-sanitize c-valgrind miri install bench fuzz-smoke clean
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
 ## errors), the C header against the code, and the C tests
-test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test c-examples
+test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples
 	@echo "make test: all checks passed"
 
 check-tools:
@@ -139,6 +139,16 @@ c-valgrind: c-install-test
 		echo -n "$$t (valgrind): "; \
 		LD_LIBRARY_PATH=$(C_PREFIX)/lib $(VALGRIND) $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
 	done; fi
+
+## miri: the C API's Rust-side tests (every extern "C" function called directly) under Miri,
+## which checks for undefined behaviour; the two tests that read files are ignored there.
+## The nightly components are installed here; if they cannot be, the step says so loudly.
+miri:
+	@if rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1; then \
+	  MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-ffi --lib --locked; \
+	else \
+	  echo "*** miri: SKIPPED — the nightly miri/rust-src components could not be installed ***"; \
+	fi
 
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:

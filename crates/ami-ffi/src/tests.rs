@@ -83,6 +83,7 @@ fn decode_rust(role: Role, data: &[u8]) -> Vec<(u32, Vec<u8>)> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads files, which Miri's isolation forbids")]
 fn captures_decode_like_the_rust_decoder_in_any_chunks() {
     let mut seen_error = false;
     for entry in std::fs::read_dir(DATA).unwrap() {
@@ -557,6 +558,7 @@ fn result_codes_are_named_and_stable() {
 /// Every export runs inside the panic boundary: its body starts with one of the helpers that
 /// catch panics, or it is on the short list of exports that cannot panic.
 #[test]
+#[cfg_attr(miri, ignore = "reads files, which Miri's isolation forbids")]
 fn every_export_is_behind_the_panic_boundary() {
     const BOUNDARIES: [&str; 6] =
         ["guard(", "crate::error::guard(", "with_mut(", "with_ref(", "last_error(", "free_handle("];
