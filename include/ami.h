@@ -222,6 +222,11 @@ enum ami_result
    Asterisk refuses too (a missing `]`, a variable before any category, ...).
    */
   AMI_RESULT_CONFIG_ERROR = 11,
+  /*
+   An event filter that Asterisk would refuse (a regex that does not compile, or options
+   formatted incorrectly); `_last_error` says which.
+   */
+  AMI_RESULT_FILTER_ERROR = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -656,9 +661,20 @@ typedef struct ami_acl ami_acl;
 typedef struct ami_client ami_client;
 
 /*
+ A loaded manager.conf. Create with `ami_config_new`, fill with `ami_config_load`.
+ */
+typedef struct ami_config ami_config;
+
+/*
  A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder.
  */
 typedef struct ami_decoder ami_decoder;
+
+/*
+ A set of event filters (an `eventfilter` list), evaluated like Asterisk's
+ `should_send_event`.
+ */
+typedef struct ami_filter_set ami_filter_set;
 
 /*
  A message being built (opaque): its first line (`Action:`, `Response:` or `Event:`) and the
@@ -754,6 +770,37 @@ typedef struct {
    */
   bool bare;
 } ami_header;
+
+/*
+ One user of a loaded manager.conf. `name` points into the `ami_config` (valid until its next
+ non-const call).
+ */
+typedef struct {
+  /*
+   The section name (the user name; logins compare it case-insensitively).
+   */
+  ami_str name;
+  /*
+   `read=` classes (`AMI_PERM_*` bits).
+   */
+  uint32_t read;
+  /*
+   `write=` classes (`AMI_PERM_*` bits).
+   */
+  uint32_t write;
+  /*
+   The user has a `secret=` line (without one, nobody can log in as this user).
+   */
+  bool has_secret;
+  /*
+   `allowmultiplelogin` for this user.
+   */
+  bool allow_multiple_login;
+  /*
+   Number of valid `eventfilter` lines.
+   */
+  size_t filter_count;
+} ami_config_user;
 
 /*
  Size limits of a decoder (every buffer it keeps is bounded by them).
@@ -1063,6 +1110,106 @@ ami_result ami_client_get_state(const ami_client *client, ami_client_state *out)
  succeeded). Also works on a poisoned client.
  */
 ami_result ami_client_last_error(const ami_client *client, ami_str *out);
+
+/*
+ Creates an empty configuration (no users). Free it with `ami_config_free`.
+ */
+ami_result ami_config_new(ami_config **out);
+
+/*
+ Frees a configuration. NULL is a no-op.
+ */
+void ami_config_free(ami_config *config);
+
+/*
+ Loads `len` bytes of manager.conf text, replacing what was loaded before. `strict` selects
+ strict mode: permission quirks, write classes equal to shell access and empty secrets are
+ errors instead of diagnostics. `AMI_RESULT_CONFIG_ERROR` if Asterisk would refuse the file
+ (or, in strict mode, on the first dangerous finding): the previous content is kept,
+ `ami_config_last_error` says why and `ami_config_error_line` where.
+ */
+ami_result ami_config_load(ami_config *config, const char *text, size_t len, bool strict);
+
+/*
+ Writes the line of the last `ami_config_load` error (0 if it had none).
+ */
+ami_result ami_config_error_line(const ami_config *config, uint32_t *out);
+
+/*
+ Writes the number of users.
+ */
+ami_result ami_config_user_count(const ami_config *config, size_t *out);
+
+/*
+ Writes user `index` (0-based). `AMI_RESULT_NOT_FOUND` past the last user.
+ */
+ami_result ami_config_get_user(const ami_config *config, size_t index, ami_config_user *out);
+
+/*
+ Finds a user by name as a Login does (ASCII case-insensitive) and writes its index.
+ `AMI_RESULT_NOT_FOUND` if there is none.
+ */
+ami_result ami_config_find_user(const ami_config *config, const char *name, size_t len, size_t *out);
+
+/*
+ Writes whether user `index`'s network ACL (`permit`/`deny`/`acl`) lets the peer address `ip`
+ (`len` bytes of numeric IPv4 or IPv6 text) log in.
+ */
+ami_result ami_config_user_permits(const ami_config *config, size_t index, const char *ip, size_t len, bool *out);
+
+/*
+ Writes whether user `index`'s event filters let an event through: `name` is its `Event:`
+ value, `text` the whole event as sent (`Event: ...\r\nPrivilege: ...\r\n...\r\n\r\n`).
+ */
+ami_result ami_config_user_should_send(const ami_config *config, size_t index, const uint8_t *name, size_t name_len, const uint8_t *text, size_t text_len, bool *out);
+
+/*
+ Writes the number of diagnostics of the last successful load (quirks, ignored lines,
+ dangerous grants).
+ */
+ami_result ami_config_diagnostic_count(const ami_config *config, size_t *out);
+
+/*
+ Writes diagnostic `index`: its text (a view into the handle) and its line.
+ `AMI_RESULT_NOT_FOUND` past the last one.
+ */
+ami_result ami_config_diagnostic(const ami_config *config, size_t index, ami_str *text, uint32_t *line);
+
+/*
+ Writes the text of the last failure of a non-const call (empty if it succeeded). Also works
+ on a poisoned handle.
+ */
+ami_result ami_config_last_error(const ami_config *config, ami_str *out);
+
+/*
+ Creates an empty filter set (which lets every event through). Free it with
+ `ami_filter_set_free`.
+ */
+ami_result ami_filter_set_new(ami_filter_set **out);
+
+/*
+ Frees a filter set. NULL is a no-op.
+ */
+void ami_filter_set_free(ami_filter_set *set);
+
+/*
+ Adds a filter written as in manager.conf: `key` is `eventfilter` (legacy `[!]regex` value) or
+ `eventfilter(<options>)`, `value` the expression. `AMI_RESULT_FILTER_ERROR` if Asterisk would
+ refuse it; the set is unchanged and `ami_filter_set_last_error` says why.
+ */
+ami_result ami_filter_set_add(ami_filter_set *set, const char *key, size_t key_len, const char *value, size_t value_len);
+
+/*
+ Writes whether the set lets an event through: `name` is its `Event:` value, `text` the whole
+ event as sent.
+ */
+ami_result ami_filter_set_should_send(const ami_filter_set *set, const uint8_t *name, size_t name_len, const uint8_t *text, size_t text_len, bool *out);
+
+/*
+ Writes the text of the last failure of a non-const call (empty if it succeeded). Also works
+ on a poisoned handle.
+ */
+ami_result ami_filter_set_last_error(const ami_filter_set *set, ami_str *out);
 
 /*
  Writes the default limits of `role` (`AMI_ROLE_CLIENT` or `AMI_ROLE_SERVER`) to `out`.

@@ -123,7 +123,7 @@ static void md5_key(void) {
 
 static void result_strings(void) {
     CHECK(strcmp(ami_result_str(AMI_RESULT_OK), "ok") == 0);
-    for (uint32_t code = 1; code <= AMI_RESULT_ACL_ERROR; code++) {
+    for (uint32_t code = 1; code <= AMI_RESULT_FILTER_ERROR; code++) {
         CHECK(strcmp(ami_result_str(code), "unknown result") != 0);
     }
     CHECK(strcmp(ami_result_str(1000), "unknown result") == 0);

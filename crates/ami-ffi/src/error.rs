@@ -42,6 +42,9 @@ pub enum ami_result {
     /// The manager.conf text given to `ami_server_new` is not valid UTF-8 or has an error
     /// Asterisk refuses too (a missing `]`, a variable before any category, ...).
     AMI_RESULT_CONFIG_ERROR = 11,
+    /// An event filter that Asterisk would refuse (a regex that does not compile, or options
+    /// formatted incorrectly); `_last_error` says which.
+    AMI_RESULT_FILTER_ERROR = 12,
 }
 
 use ami_result::*;
@@ -101,6 +104,7 @@ pub extern "C" fn ami_result_str(result: u32) -> *const c_char {
         9 => c"invalid ACL entry",
         10 => c"refused by the session or server",
         11 => c"invalid manager.conf",
+        12 => c"invalid event filter",
         _ => c"unknown result",
     };
     s.as_ptr()

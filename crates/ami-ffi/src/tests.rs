@@ -528,13 +528,13 @@ fn perm_constants_match_ami_proto() {
 
 #[test]
 fn result_codes_are_named_and_stable() {
-    let names: Vec<&str> = (0..=12)
+    let names: Vec<&str> = (0..=13)
         // SAFETY: ami_result_str returns static NUL-terminated strings.
         .map(|c| unsafe { CStr::from_ptr(ami_result_str(c)) }.to_str().unwrap())
         .collect();
     assert_eq!(names[0], "ok");
-    assert_eq!(names[12], "unknown result");
-    assert!(names[..12].iter().all(|n| *n != "unknown result"));
+    assert_eq!(names[13], "unknown result");
+    assert!(names[..13].iter().all(|n| *n != "unknown result"));
     // The numbers are ABI: never renumber.
     let codes = [
         (AMI_RESULT_OK, 0),
@@ -549,6 +549,7 @@ fn result_codes_are_named_and_stable() {
         (AMI_RESULT_ACL_ERROR, 9),
         (AMI_RESULT_REFUSED, 10),
         (AMI_RESULT_CONFIG_ERROR, 11),
+        (AMI_RESULT_FILTER_ERROR, 12),
     ];
     for (code, n) in codes {
         assert_eq!(code as u32, n);
@@ -927,4 +928,141 @@ fn a_panic_poisons_clients_and_servers() {
     inject_panic();
     assert_eq!(ami_server_new(conf, len, ptr::null(), 0, &mut s), AMI_RESULT_PANIC);
     assert!(s.is_null());
+}
+
+const ACCESS_CONF: &str = "[general]\nenabled = yes\n\n[admin]\nsecret = s3cret\nread = all\nwrite = all\n\n\
+[monitor]\nsecret = m\nread = ,call\nwrite =\ndeny = 0.0.0.0/0\npermit = 10.0.0.0/8\n\
+eventfilter(name(Hangup)) =\n";
+
+fn load(strict: bool) -> (*mut ami_config, ami_result) {
+    let mut c = ptr::null_mut();
+    assert_eq!(ami_config_new(&mut c), AMI_RESULT_OK);
+    let (t, n) = text(ACCESS_CONF);
+    let r = ami_config_load(c, t, n, strict);
+    (c, r)
+}
+
+#[test]
+fn config_loads_users_rights_acl_filters_and_diagnostics() {
+    let (c, r) = load(false);
+    assert_eq!(r, AMI_RESULT_OK);
+    let mut n = 0;
+    assert_eq!(ami_config_user_count(c, &mut n), AMI_RESULT_OK);
+    assert_eq!(n, 2);
+    let (name, len) = text("MONITOR");
+    let mut i = usize::MAX;
+    assert_eq!(ami_config_find_user(c, name, len, &mut i), AMI_RESULT_OK);
+    let mut u = ami_config_user {
+        name: ami_str { data: ptr::null(), len: 0 },
+        read: 0,
+        write: 0,
+        has_secret: false,
+        allow_multiple_login: false,
+        filter_count: 0,
+    };
+    assert_eq!(ami_config_get_user(c, i, &mut u), AMI_RESULT_OK);
+    assert_eq!(string(u.name), "monitor");
+    // `read = ,call` grants everything (Asterisk's empty-element quirk), reported below.
+    assert_eq!(u.read, Privilege::ALL.bits());
+    assert_eq!((u.write, u.has_secret, u.filter_count), (0, true, 1));
+    let allowed = |ip: &str| {
+        let (p, l) = text(ip);
+        let mut out = false;
+        assert_eq!(ami_config_user_permits(c, i, p, l, &mut out), AMI_RESULT_OK);
+        out
+    };
+    assert!(allowed("10.1.2.3") && !allowed("127.0.0.1"));
+    let send = |name: &str, ev: &str| {
+        let mut out = false;
+        let r = ami_config_user_should_send(
+            c,
+            i,
+            name.as_ptr(),
+            name.len(),
+            ev.as_ptr(),
+            ev.len(),
+            &mut out,
+        );
+        assert_eq!(r, AMI_RESULT_OK);
+        out
+    };
+    assert!(send("Hangup", "Event: Hangup\r\nPrivilege: call,all\r\n\r\n"));
+    assert!(!send("Newchannel", "Event: Newchannel\r\nPrivilege: call,all\r\n\r\n"));
+    let mut d = 0;
+    assert_eq!(ami_config_diagnostic_count(c, &mut d), AMI_RESULT_OK);
+    let texts: Vec<(String, u32)> = (0..d)
+        .map(|k| {
+            let mut t = ami_str { data: ptr::null(), len: 0 };
+            let mut line = 0;
+            assert_eq!(ami_config_diagnostic(c, k, &mut t, &mut line), AMI_RESULT_OK);
+            (string(t).to_owned(), line)
+        })
+        .collect();
+    assert!(texts.iter().any(|(t, l)| t.contains("empty element") && *l == 11), "{texts:?}");
+    assert!(texts.iter().any(|(t, _)| t.contains("shell access")), "{texts:?}");
+    let mut t = ami_str { data: ptr::null(), len: 0 };
+    let mut line = 0;
+    assert_eq!(ami_config_diagnostic(c, d, &mut t, &mut line), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_config_get_user(c, 2, &mut u), AMI_RESULT_NOT_FOUND);
+    ami_config_free(c);
+    ami_config_free(ptr::null_mut());
+}
+
+#[test]
+fn strict_config_refuses_with_the_line_and_keeps_the_previous_content() {
+    let (c, r) = load(true);
+    assert_eq!(r, AMI_RESULT_CONFIG_ERROR);
+    let mut line = 0;
+    assert_eq!(ami_config_error_line(c, &mut line), AMI_RESULT_OK);
+    assert_eq!(line, 11, "the first finding in file order: monitor's `read = ,call`");
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_config_last_error(c, &mut e), AMI_RESULT_OK);
+    assert!(string(e).contains("read"), "{}", string(e));
+    let mut n = 9;
+    assert_eq!(ami_config_user_count(c, &mut n), AMI_RESULT_OK);
+    assert_eq!(n, 0, "nothing was loaded");
+    let (t, l) = text("[general]\nenabled=yes\n[bob\n");
+    assert_eq!(ami_config_load(c, t, l, false), AMI_RESULT_CONFIG_ERROR);
+    assert_eq!(ami_config_load(c, [0xffu8].as_ptr().cast(), 1, false), AMI_RESULT_CONFIG_ERROR);
+    assert_eq!(ami_config_load(c, ptr::null(), 3, false), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_config_user_count(ptr::null(), &mut n), AMI_RESULT_NULL_PARAMETER);
+    ami_config_free(c);
+}
+
+#[test]
+fn filter_sets_evaluate_like_asterisk_and_refuse_bad_filters() {
+    let mut f = ptr::null_mut();
+    assert_eq!(ami_filter_set_new(&mut f), AMI_RESULT_OK);
+    let add = |k: &str, v: &str| {
+        let ((kp, kl), (vp, vl)) = (text(k), text(v));
+        ami_filter_set_add(f, kp, kl, vp, vl)
+    };
+    let send = |name: &str, ev: &str| {
+        let mut out = false;
+        let r = ami_filter_set_should_send(
+            f,
+            name.as_ptr(),
+            name.len(),
+            ev.as_ptr(),
+            ev.len(),
+            &mut out,
+        );
+        assert_eq!(r, AMI_RESULT_OK);
+        out
+    };
+    let local = "Event: Newchannel\r\nChannel: Local/1@x-0001;1\r\n\r\n";
+    let pjsip = "Event: Newchannel\r\nChannel: PJSIP/100-0001\r\n\r\n";
+    assert!(send("Newchannel", local), "no filters: everything passes");
+    assert_eq!(add("eventfilter", "!Channel: Local/"), AMI_RESULT_OK);
+    assert!(!send("Newchannel", local) && send("Newchannel", pjsip));
+    // §9 case 29: the advanced form's default method is none, so a pattern needs a method.
+    assert_eq!(add("eventfilter(name(Newchannel))", "X"), AMI_RESULT_FILTER_ERROR);
+    let mut e = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_filter_set_last_error(f, &mut e), AMI_RESULT_OK);
+    assert!(!string(e).is_empty());
+    assert_eq!(add("eventfilter", "("), AMI_RESULT_FILTER_ERROR, "regex does not compile");
+    assert!(send("Newchannel", pjsip), "unchanged after refusals");
+    assert_eq!(ami_filter_set_add(f, ptr::null(), 3, ptr::null(), 0), AMI_RESULT_NULL_PARAMETER);
+    ami_filter_set_free(f);
+    ami_filter_set_free(ptr::null_mut());
 }
