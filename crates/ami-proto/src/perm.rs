@@ -263,28 +263,8 @@ pub const CLASSES: [(&str, Privilege); 21] = [
     ("none", Privilege::NONE),
 ];
 
-/// The 19 single-bit classes of [`CLASSES`] (without `all` and `none`).
-const LABELLED_CLASSES: [(&str, Privilege); 19] = [
-    ("system", Privilege::SYSTEM),
-    ("call", Privilege::CALL),
-    ("log", Privilege::LOG),
-    ("verbose", Privilege::VERBOSE),
-    ("command", Privilege::COMMAND),
-    ("agent", Privilege::AGENT),
-    ("user", Privilege::USER),
-    ("config", Privilege::CONFIG),
-    ("dtmf", Privilege::DTMF),
-    ("reporting", Privilege::REPORTING),
-    ("cdr", Privilege::CDR),
-    ("dialplan", Privilege::DIALPLAN),
-    ("originate", Privilege::ORIGINATE),
-    ("agi", Privilege::AGI),
-    ("cc", Privilege::CC),
-    ("aoc", Privilege::AOC),
-    ("test", Privilege::TEST),
-    ("security", Privilege::SECURITY),
-    ("message", Privilege::MESSAGE),
-];
+/// The 19 single-bit classes of [`CLASSES`] (without `all` and `none`, its last two entries).
+const LABELLED_CLASSES: &[(&str, Privilege)] = CLASSES.split_at(CLASSES.len() - 2).0;
 
 /// May a session with write permissions `write` run an action registered with `authority`?
 /// (§4.4, `main/manager.c:7155-7156`): yes if the authority is 0 or **any single bit** is
