@@ -3,8 +3,15 @@
 //! Every subcommand is a thin layer of I/O (tokio) around the sans-IO core in `ami-proto`:
 //! the bytes on the wire, logins, permissions and event fan-out are all decided there.
 
+mod action;
 mod check;
+mod conn;
 mod decode;
+mod demo;
+mod mock;
+mod output;
+mod secret;
+mod tail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +34,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a mock PBX and show what two users with different rights see
+    Demo(demo::DemoArgs),
+    /// Run an AMI server that behaves like an Asterisk PBX, for client tests
+    Mock(mock::MockArgs),
+    /// Log in to an AMI server and print its events
+    Tail(tail::TailArgs),
+    /// Send one action and print its response (or the collected list)
+    Action(action::ActionArgs),
     /// Load a manager.conf as Asterisk would and report what it grants
     Check(check::CheckArgs),
     /// Print the frames of a captured AMI byte stream
@@ -57,5 +72,30 @@ fn main() -> ExitCode {
             }
         },
         Command::Check(a) => check::run(&a),
+        Command::Demo(a) => run_async("demo", demo::run(a)),
+        Command::Mock(a) => run_async("mock", mock::run(a)),
+        Command::Tail(a) => run_async("tail", tail::run(a)),
+        Command::Action(a) => run_async("action", action::run(a)),
+    }
+}
+
+/// Runs an async subcommand on a single-threaded runtime; errors are printed as `ami <cmd>: …`.
+fn run_async(
+    name: &str,
+    fut: impl std::future::Future<Output = Result<ExitCode, conn::CliError>>,
+) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ami {name}: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ami {name}: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }

@@ -1,0 +1,379 @@
+//! `ami mock`: an AMI server that behaves like an Asterisk PBX, for client developers' tests.
+//!
+//! One task owns the core's [`Server`] and the simulated [`Pbx`]; every connection has a
+//! reader task (bytes in) and a writer task (bytes out, one chunk in flight, so a slow client
+//! fills only its own bounded queue in the core, where events for it are dropped).
+
+pub mod pbx;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use ami_proto::authority::ACTIONS;
+use ami_proto::config::{ConfigOptions, ManagerConfig, NoIncludes, parse_manager_conf};
+use ami_proto::server::{Server, ServerEvent, ServerOptions, SessionId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::conn::{CliError, now};
+pub use pbx::Pbx;
+
+/// The manager.conf `ami mock` and `ami demo` use when none is given.
+pub const DEFAULT_MANAGER_CONF: &str = "\
+; ami mock's built-in manager.conf (see `ami mock --help`).
+[general]
+enabled = yes
+bindaddr = 127.0.0.1
+port = 5038
+
+; Full rights: every event, every action.
+[operator]
+secret = operator-secret
+read = all
+write = all
+
+; Watches calls: call events only; may ask for channel status, nothing else.
+[monitor]
+secret = monitor-secret
+read = call
+write = reporting
+";
+
+/// Arguments of `ami mock`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Without --config the built-in manager.conf defines two users:
+  operator / operator-secret   read = all, write = all
+  monitor  / monitor-secret    read = call, write = reporting
+
+Examples:
+  ami mock                                   # 127.0.0.1:5038, no background calls
+  ami mock --listen 127.0.0.1:0 --calls-per-second 2
+  ami mock --config ./manager.conf --listen 0.0.0.0:5038
+
+Answers Login (plain, MD5), Logoff, Challenge, Events, Filter, Ping, ListCommands, WaitEvent,
+CoreSettings, CoreStatus, Command (core show version|channels|uptime), Originate (async and
+sync; Channel PJSIP/busy… or PJSIP/noanswer… fail), Hangup, Status, CoreShowChannels, Getvar,
+Setvar and UserEvent; other actions get Asterisk's `Invalid/unknown command`.")]
+pub struct MockArgs {
+    /// manager.conf with the users (default: the built-in one above)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0: any free port, printed at start)
+    #[arg(long, default_value = "127.0.0.1:5038", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Random internal calls to place per second (0: only those Originate asks for)
+    #[arg(long, default_value_t = 0.0, value_name = "N")]
+    pub calls_per_second: f64,
+    /// Stop after this many seconds (default: run until Ctrl-C)
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Seed of the call simulation (default: random)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print nothing but the listening line
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Loads a manager.conf text as Asterisk would.
+pub fn load_config(text: &str, name: &str) -> Result<ManagerConfig, CliError> {
+    parse_manager_conf(text, &mut NoIncludes, &ConfigOptions::default())
+        .map_err(|e| CliError::Config(format!("{name}: {e} (run `ami check {name}` for details)")))
+}
+
+/// Settings of a running mock.
+#[derive(Debug)]
+pub struct MockOptions {
+    /// Users and their rights.
+    pub config: ManagerConfig,
+    /// Background calls per second.
+    pub calls_per_second: f64,
+    /// Simulation seed.
+    pub seed: u64,
+    /// Log connections and logins to standard error.
+    pub log: bool,
+}
+
+/// What a mock did, reported when it stops.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MockStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Actions handed to the PBX (refused ones never are).
+    pub actions: u64,
+    /// Events published.
+    pub events: u64,
+}
+
+/// A random value from the standard library's per-process random hasher keys.
+pub fn random_u64() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from(std::process::id()));
+    h.finish()
+}
+
+/// Runs `ami mock`.
+pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
+    let (text, name) = match &args.config {
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|e| CliError::Io {
+                context: format!("cannot read {}", p.display()),
+                source: e,
+            })?,
+            p.display().to_string(),
+        ),
+        None => (DEFAULT_MANAGER_CONF.to_owned(), "built-in manager.conf".to_owned()),
+    };
+    let config = load_config(&text, &name)?;
+    let listener = TcpListener::bind(args.listen).await.map_err(|e| CliError::Io {
+        context: format!(
+            "cannot listen on {} (is another server using it? try --listen 127.0.0.1:0)",
+            args.listen
+        ),
+        source: e,
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::Io { context: "local address".into(), source: e })?;
+    println!("ami mock: listening on {local} ({} users from {name})", config.users.len());
+    let opts = MockOptions {
+        config,
+        calls_per_second: args.calls_per_second,
+        seed: args.seed.unwrap_or_else(random_u64),
+        log: !args.quiet,
+    };
+    let duration = args.duration;
+    let stop = async move {
+        match duration {
+            Some(s) if s.is_finite() && s >= 0.0 => {
+                tokio::select! {
+                    () = tokio::time::sleep(StdDuration::from_secs_f64(s)) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    let stats = serve(listener, opts, stop).await?;
+    if !args.quiet {
+        eprintln!(
+            "ami mock: stopped: {} connections, {} actions, {} events",
+            stats.connections, stats.actions, stats.events
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+enum Input {
+    Data(SessionId, Vec<u8>),
+    Eof(SessionId),
+    Written(SessionId),
+}
+
+struct Conn {
+    tx: Option<mpsc::Sender<Vec<u8>>>,
+    in_flight: bool,
+    closing: bool,
+    reader: JoinHandle<()>,
+    peer: SocketAddr,
+    user: Option<String>,
+}
+
+/// Serves AMI on `listener` until `stop` completes.
+pub async fn serve(
+    listener: TcpListener,
+    opts: MockOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<MockStats, CliError> {
+    let local = listener.local_addr().ok();
+    let unix_now =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let start = now();
+    let sopts = ServerOptions {
+        actions: ACTIONS.iter().filter(|a| pbx::MOCK_ACTIONS.contains(&a.name)).collect(),
+        unix_offset_ms: unix_now - start.as_millis() as i64,
+        started_at: Some(start),
+        last_reload_at: Some(start),
+        local_address: local,
+        ..ServerOptions::default()
+    };
+    let mut rng_state = opts.seed ^ random_u64();
+    let rng = move || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        (rng_state >> 32) as u32
+    };
+    let mut server = Server::new(opts.config, sopts, Box::new(rng));
+    let mut pbx =
+        Pbx::new(start, unix_now - start.as_millis() as i64, opts.calls_per_second, opts.seed);
+    let (in_tx, mut in_rx) = mpsc::channel::<Input>(256);
+    let mut conns: HashMap<SessionId, Conn> = HashMap::new();
+    let mut stats = MockStats::default();
+    let log = opts.log;
+    tokio::pin!(stop);
+    loop {
+        let due = [server.poll_timeout(), pbx.next_due()].into_iter().flatten().min();
+        let sleep = async {
+            match due {
+                Some(at) => {
+                    let wait = at.as_millis().saturating_sub(now().as_millis());
+                    tokio::time::sleep(StdDuration::from_millis(wait)).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                match server.accept(peer, now()) {
+                    Ok(sid) => {
+                        stats.connections += 1;
+                        let (mut rd, mut wr) = stream.into_split();
+                        let tx_in = in_tx.clone();
+                        let reader = tokio::spawn(async move {
+                            let mut buf = vec![0u8; 16 * 1024];
+                            loop {
+                                match rd.read(&mut buf).await {
+                                    Ok(0) | Err(_) => {
+                                        let _ = tx_in.send(Input::Eof(sid)).await;
+                                        return;
+                                    }
+                                    Ok(n) => {
+                                        if tx_in.send(Input::Data(sid, buf[..n].to_vec())).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                        });
+                        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
+                        let tx_done = in_tx.clone();
+                        tokio::spawn(async move {
+                            while let Some(chunk) = rx.recv().await {
+                                if wr.write_all(&chunk).await.is_err() {
+                                    let _ = tx_done.send(Input::Eof(sid)).await;
+                                    return;
+                                }
+                                if tx_done.send(Input::Written(sid)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            let _ = wr.shutdown().await;
+                        });
+                        if log {
+                            eprintln!("ami mock: {peer} connected");
+                        }
+                        conns.insert(sid, Conn { tx: Some(tx), in_flight: false, closing: false, reader, peer, user: None });
+                    }
+                    Err(refused) => {
+                        if log {
+                            eprintln!("ami mock: {peer} refused: {refused}");
+                        }
+                        drop(stream);
+                    }
+                }
+            }
+            Some(input) = in_rx.recv() => match input {
+                Input::Data(sid, data) => server.handle_input(sid, &data, now()),
+                Input::Eof(sid) => {
+                    if conns.contains_key(&sid) {
+                        server.handle_eof(sid, now());
+                    }
+                }
+                Input::Written(sid) => {
+                    if let Some(c) = conns.get_mut(&sid) {
+                        c.in_flight = false;
+                    }
+                }
+            },
+            () = sleep => {
+                let t = now();
+                server.handle_timeout(t);
+                pbx.tick(&mut server, t);
+            }
+        }
+        // 1. Drain what the core has to say.
+        while let Some((sid, ev)) = server.poll_event() {
+            match ev {
+                ServerEvent::ActionReceived { action } => {
+                    stats.actions += 1;
+                    pbx.handle_action(&mut server, sid, action, now());
+                }
+                ServerEvent::LoggedIn { username } => {
+                    if let Some(c) = conns.get_mut(&sid) {
+                        let user = String::from_utf8_lossy(&username).into_owned();
+                        if log {
+                            eprintln!("ami mock: {} logged in as {user}", c.peer);
+                        }
+                        c.user = Some(user);
+                    }
+                }
+                ServerEvent::LoginFailed { username, failure } => {
+                    if log && let Some(c) = conns.get(&sid) {
+                        eprintln!(
+                            "ami mock: {} login as {} failed: {failure:?}",
+                            c.peer,
+                            String::from_utf8_lossy(&username)
+                        );
+                    }
+                }
+                ServerEvent::SlowConsumer { queued } => {
+                    if log && let Some(c) = conns.get(&sid) {
+                        eprintln!(
+                            "ami mock: {} is not reading: {queued} bytes queued, events for it are dropped",
+                            c.peer
+                        );
+                    }
+                }
+                ServerEvent::Disconnect { reason } => {
+                    if let Some(c) = conns.get_mut(&sid) {
+                        if log {
+                            eprintln!("ami mock: {} disconnected: {reason}", c.peer);
+                        }
+                        c.closing = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // 2. Send what is queued, one chunk in flight per connection; close finished ones.
+        let mut gone = Vec::new();
+        for (sid, c) in &mut conns {
+            let pending = server.poll_transmit(*sid);
+            if !c.in_flight && !pending.is_empty() {
+                if let Some(tx) = &c.tx {
+                    let n = pending.len();
+                    if tx.try_send(pending.to_vec()).is_ok() {
+                        c.in_flight = true;
+                        server.consume_transmit(*sid, n);
+                    }
+                }
+            }
+            if c.closing && server.poll_transmit(*sid).is_empty() {
+                // Dropping the sender ends the writer after its last chunk; it then shuts the
+                // socket down.
+                c.tx = None;
+                c.reader.abort();
+                gone.push(*sid);
+            }
+        }
+        for sid in gone {
+            conns.remove(&sid);
+            server.remove(sid);
+        }
+    }
+    stats.events = pbx.published();
+    Ok(stats)
+}

@@ -1,0 +1,110 @@
+//! How messages are printed: readable blocks (AMI's own `Name: value` lines) or JSON lines.
+
+use ami_proto::Message;
+use serde_json::{Map, Value};
+
+/// Text of header bytes; invalid UTF-8 is shown with replacement characters.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A message as `Name: value` lines followed by a blank line (bare lines as they came).
+pub fn block(m: &Message<'_>) -> String {
+    let mut out = String::with_capacity(m.raw().len());
+    for h in m.iter() {
+        if h.is_bare() {
+            out.push_str(&text(h.line()));
+        } else {
+            out.push_str(&text(h.name()));
+            out.push_str(": ");
+            out.push_str(&text(h.value()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A message as one JSON object: header names as keys in order; a repeated header becomes an
+/// array of its values; bare lines go under `"_lines"`.
+pub fn json(m: &Message<'_>) -> Value {
+    let mut obj = Map::new();
+    let mut bare = Vec::new();
+    for h in m.iter() {
+        if h.is_bare() {
+            bare.push(Value::String(text(h.line())));
+            continue;
+        }
+        let (k, v) = (text(h.name()), Value::String(text(h.value())));
+        match obj.get_mut(&k) {
+            Some(Value::Array(a)) => a.push(v),
+            Some(old) => {
+                let first = old.take();
+                *old = Value::Array(vec![first, v]);
+            }
+            None => {
+                obj.insert(k, v);
+            }
+        }
+    }
+    if !bare.is_empty() {
+        obj.insert("_lines".into(), Value::Array(bare));
+    }
+    Value::Object(obj)
+}
+
+/// Shell-style wildcard match (`*`, `?`), ASCII case-insensitive.
+pub fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p].eq_ignore_ascii_case(&text[t])) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ami_proto::{Decoder, Frame, Role};
+
+    fn with_message(raw: &[u8], f: impl FnOnce(Message<'_>)) {
+        let mut d = Decoder::new(Role::Client);
+        d.feed(raw);
+        match d.next_frame() {
+            Some(Ok(Frame::Message(m))) => f(m),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn blocks_and_json() {
+        with_message(b"Event: UserEvent\r\nH: 1\r\nH: 2\r\nE: \r\n\r\n", |m| {
+            assert_eq!(block(&m), "Event: UserEvent\nH: 1\nH: 2\nE: \n");
+            assert_eq!(json(&m).to_string(), r#"{"Event":"UserEvent","H":["1","2"],"E":""}"#);
+        });
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard(b"new*", b"Newchannel"));
+        assert!(wildcard(b"*", b""));
+        assert!(wildcard(b"PJSIP/10?-*", b"PJSIP/101-00000001"));
+        assert!(!wildcard(b"PJSIP/10?-*", b"PJSIP/1010-00000001"));
+        assert!(!wildcard(b"Hangup", b"HangupRequest"));
+        assert!(wildcard(b"*a*b*", b"xxaxxbxx"));
+        assert!(!wildcard(b"*a*b", b"xxaxxbxx"));
+    }
+}
