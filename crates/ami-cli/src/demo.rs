@@ -351,7 +351,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         if interrupted { " (interrupted)" } else { "" }
     );
     println!(
-        "  operator received {op_total} events, monitor {mon_total}; the mock published {}",
+        "  operator received {op_total} events, monitor {mon_total} (the simulated PBX published {}; \
+         the rest are the core's own FullyBooted and security events)",
         stats.events
     );
     if dropped > 0 {
