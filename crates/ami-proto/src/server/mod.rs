@@ -907,7 +907,7 @@ impl Server {
             details,
         };
         if event.is_publishable() {
-            self.publish_bytes(kind.name().as_bytes(), Privilege::SECURITY, &event.body());
+            self.publish_bytes(kind.name().as_bytes(), Privilege::SECURITY, &event.body(), None);
         }
         self.events.push_back((SessionId(sid), ServerEvent::Security(event)));
     }
@@ -932,10 +932,24 @@ impl Server {
     /// that took it (written, or held behind an action in progress); 0 if `disabledevents`
     /// names it.
     pub fn publish(&mut self, event: &PublishedEvent) -> usize {
-        self.publish_bytes(event.name(), event.category(), event.body())
+        self.publish_bytes(event.name(), event.category(), event.body(), None)
     }
 
-    fn publish_bytes(&mut self, name: &[u8], category: Privilege, body: &[u8]) -> usize {
+    /// Publishes an event to one session only, under the same rules as
+    /// [`publish`](Server::publish) (logged in, event mask, filters, `disabledevents`).
+    /// Returns whether the session took it. For events that belong to one client, such as the
+    /// `OriginateResponse` a proxy routes back to the session that originated the call.
+    pub fn publish_to(&mut self, id: SessionId, event: &PublishedEvent) -> bool {
+        self.publish_bytes(event.name(), event.category(), event.body(), Some(id.0)) > 0
+    }
+
+    fn publish_bytes(
+        &mut self,
+        name: &[u8],
+        category: Privilege,
+        body: &[u8],
+        only: Option<u64>,
+    ) -> usize {
         if self.config.general.is_event_disabled(name) {
             return 0;
         }
@@ -964,7 +978,7 @@ impl Server {
         let mut count = 0;
         let Server { sessions, events, .. } = self;
         for (&sid, s) in sessions.iter_mut() {
-            if !s.may_receive(category) {
+            if only.is_some_and(|o| o != sid) || !s.may_receive(category) {
                 continue;
             }
             if s.holds() {
@@ -1625,6 +1639,27 @@ impl Server {
         }
         s.out.extend_from_slice(b"\r\n");
         self.complete(id.0);
+        Ok(())
+    }
+
+    /// Writes part of an answer exactly as given, without completing the action: for a proxy
+    /// relaying a list start or list items it rewrote (the action stays pending; end it with
+    /// a completion call such as [`respond_raw`](Server::respond_raw)). `bytes` must be whole
+    /// messages (end with an empty line); refused with [`ServerError::OutboundFull`] when the
+    /// session's queue is at [`ServerOptions::max_outbound`].
+    pub fn write_raw(
+        &mut self,
+        id: SessionId,
+        action: &ActionRef,
+        bytes: &[u8],
+    ) -> Result<(), ServerError> {
+        if !bytes.ends_with(b"\r\n\r\n") {
+            return Err(ServerError::IncompleteMessage);
+        }
+        let max = self.options.max_outbound;
+        let s = self.pending(id, action)?;
+        Self::room(s, max)?;
+        s.out.extend_from_slice(bytes);
         Ok(())
     }
 

@@ -1439,3 +1439,53 @@ fn held_events_are_bounded_and_the_accepted_ones_survive() {
     assert!(msgs[0].contains("Message: ok") && msgs[2].starts_with("Event: Hangup"));
     assert_eq!(h.server.publish(&e), 1, "drained: delivering again");
 }
+
+#[test]
+fn publish_to_reaches_one_session_under_the_usual_rules() {
+    let mut h = H::new();
+    let a = h.logged_in("admin", "s3cret");
+    let b = h.logged_in("admin", "s3cret");
+    for id in [a, b] {
+        h.send(id, "Action: Events\r\nEventMask: on\r\n\r\n");
+        h.take(id);
+    }
+    let e = PublishedEvent::new("OriginateResponse", Privilege::CALL).unwrap();
+    assert!(h.server.publish_to(b, &e));
+    assert_eq!(h.take(a), "");
+    assert_eq!(h.take(b), "Event: OriginateResponse\r\nPrivilege: call,all\r\n\r\n");
+    // The event mask still applies: with events off the session does not take it.
+    h.send(b, "Action: Events\r\nEventMask: off\r\n\r\n");
+    h.take(b);
+    assert!(!h.server.publish_to(b, &e));
+    assert_eq!(h.take(b), "");
+    // Unknown sessions take nothing.
+    h.server.remove(a);
+    assert!(!h.server.publish_to(a, &e));
+}
+
+#[test]
+fn write_raw_relays_parts_of_an_answer_without_completing_it() {
+    let mut h = H::new();
+    let id = h.logged_in("admin", "s3cret");
+    h.send(id, "Action: CoreShowChannels\r\nActionID: c\r\n\r\nAction: Ping\r\n\r\n");
+    let a = h.actions().pop().unwrap();
+    assert!(matches!(
+        h.server.write_raw(id, &a, b"Response: Success\r\n"),
+        Err(ServerError::IncompleteMessage)
+    ));
+    h.server
+        .write_raw(id, &a, b"Response: Success\r\nActionID: c\r\nEventList: start\r\n\r\n")
+        .unwrap();
+    h.pump();
+    // Still pending: the pipelined Ping waits.
+    assert_eq!(h.take(id), "Response: Success\r\nActionID: c\r\nEventList: start\r\n\r\n");
+    h.server
+        .respond_raw(id, &a, b"Event: CoreShowChannelsComplete\r\nActionID: c\r\n\r\n")
+        .unwrap();
+    h.pump();
+    let msgs = messages(&h.take(id));
+    assert_eq!(msgs[0], "Event: CoreShowChannelsComplete\r\nActionID: c\r\n\r\n");
+    assert!(msgs[1].contains("Ping: Pong"));
+    // Once answered, the action can take no more parts.
+    assert!(h.server.write_raw(id, &a, b"Event: X\r\n\r\n").is_err());
+}
