@@ -907,7 +907,9 @@ impl Server {
             details,
         };
         if event.is_publishable() {
-            self.publish_bytes(kind.name().as_bytes(), Privilege::SECURITY, &event.body(), None);
+            self.publish_bytes(kind.name().as_bytes(), Privilege::SECURITY, &event.body(), &|_| {
+                true
+            });
         }
         self.events.push_back((SessionId(sid), ServerEvent::Security(event)));
     }
@@ -932,7 +934,17 @@ impl Server {
     /// that took it (written, or held behind an action in progress); 0 if `disabledevents`
     /// names it.
     pub fn publish(&mut self, event: &PublishedEvent) -> usize {
-        self.publish_bytes(event.name(), event.category(), event.body(), None)
+        self.publish_bytes(event.name(), event.category(), event.body(), &|_| true)
+    }
+
+    /// [`publish`](Server::publish) restricted to the sessions `to` accepts (e.g. the clients a
+    /// proxy has bound to one upstream server). Returns the number of sessions that took it.
+    pub fn publish_filtered(
+        &mut self,
+        event: &PublishedEvent,
+        to: &dyn Fn(SessionId) -> bool,
+    ) -> usize {
+        self.publish_bytes(event.name(), event.category(), event.body(), &|sid| to(SessionId(sid)))
     }
 
     /// Publishes an event to one session only, under the same rules as
@@ -940,7 +952,7 @@ impl Server {
     /// Returns whether the session took it. For events that belong to one client, such as the
     /// `OriginateResponse` a proxy routes back to the session that originated the call.
     pub fn publish_to(&mut self, id: SessionId, event: &PublishedEvent) -> bool {
-        self.publish_bytes(event.name(), event.category(), event.body(), Some(id.0)) > 0
+        self.publish_bytes(event.name(), event.category(), event.body(), &|sid| sid == id.0) > 0
     }
 
     fn publish_bytes(
@@ -948,7 +960,7 @@ impl Server {
         name: &[u8],
         category: Privilege,
         body: &[u8],
-        only: Option<u64>,
+        only: &dyn Fn(u64) -> bool,
     ) -> usize {
         if self.config.general.is_event_disabled(name) {
             return 0;
@@ -978,7 +990,7 @@ impl Server {
         let mut count = 0;
         let Server { sessions, events, .. } = self;
         for (&sid, s) in sessions.iter_mut() {
-            if only.is_some_and(|o| o != sid) || !s.may_receive(category) {
+            if !only(sid) || !s.may_receive(category) {
                 continue;
             }
             if s.holds() {

@@ -1458,6 +1458,13 @@ fn publish_to_reaches_one_session_under_the_usual_rules() {
     h.take(b);
     assert!(!h.server.publish_to(b, &e));
     assert_eq!(h.take(b), "");
+    // publish_filtered: only the sessions the predicate accepts.
+    h.send(b, "Action: Events\r\nEventMask: on\r\n\r\n");
+    h.take(b);
+    assert_eq!(h.server.publish_filtered(&e, &|sid| sid == a), 1);
+    assert_eq!(h.take(a), "Event: OriginateResponse\r\nPrivilege: call,all\r\n\r\n");
+    assert_eq!(h.take(b), "");
+    assert_eq!(h.server.publish_filtered(&e, &|_| true), 2);
     // Unknown sessions take nothing.
     h.server.remove(a);
     assert!(!h.server.publish_to(a, &e));
