@@ -8,6 +8,7 @@ mod check;
 mod conn;
 mod decode;
 mod demo;
+mod downstream;
 mod mock;
 mod output;
 mod secret;

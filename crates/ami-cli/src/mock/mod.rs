@@ -6,7 +6,6 @@
 
 pub mod pbx;
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,13 +14,12 @@ use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 
 use ami_proto::authority::ACTIONS;
 use ami_proto::config::{ConfigOptions, ManagerConfig, NoIncludes, parse_manager_conf};
-use ami_proto::server::{Server, ServerEvent, ServerOptions, SessionId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ami_proto::server::{Server, ServerEvent, ServerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::conn::{CliError, now};
+use crate::downstream::{Conns, Input};
 pub use pbx::Pbx;
 
 /// The manager.conf `ami mock` and `ami demo` use when none is given.
@@ -173,21 +171,6 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-enum Input {
-    Data(SessionId, Vec<u8>),
-    Eof(SessionId),
-    Written(SessionId),
-}
-
-struct Conn {
-    tx: Option<mpsc::Sender<Vec<u8>>>,
-    in_flight: bool,
-    closing: bool,
-    reader: JoinHandle<()>,
-    peer: SocketAddr,
-    user: Option<String>,
-}
-
 /// Serves AMI on `listener` until `stop` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -217,7 +200,7 @@ pub async fn serve(
     let mut pbx =
         Pbx::new(start, unix_now - start.as_millis() as i64, opts.calls_per_second, opts.seed);
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(256);
-    let mut conns: HashMap<SessionId, Conn> = HashMap::new();
+    let mut conns = Conns::new(in_tx);
     let mut stats = MockStats::default();
     let log = opts.log;
     tokio::pin!(stop);
@@ -237,67 +220,21 @@ pub async fn serve(
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                match server.accept(peer, now()) {
-                    Ok(sid) => {
+                match conns.accept(&mut server, stream, peer) {
+                    Ok(_) => {
                         stats.connections += 1;
-                        let (mut rd, mut wr) = stream.into_split();
-                        let tx_in = in_tx.clone();
-                        let reader = tokio::spawn(async move {
-                            let mut buf = vec![0u8; 16 * 1024];
-                            loop {
-                                match rd.read(&mut buf).await {
-                                    Ok(0) | Err(_) => {
-                                        let _ = tx_in.send(Input::Eof(sid)).await;
-                                        return;
-                                    }
-                                    Ok(n) => {
-                                        if tx_in.send(Input::Data(sid, buf[..n].to_vec())).await.is_err() {
-                                            return;
-                                        }
-                                    }
-                                }
-                            }
-                        });
-                        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
-                        let tx_done = in_tx.clone();
-                        tokio::spawn(async move {
-                            while let Some(chunk) = rx.recv().await {
-                                if wr.write_all(&chunk).await.is_err() {
-                                    let _ = tx_done.send(Input::Eof(sid)).await;
-                                    return;
-                                }
-                                if tx_done.send(Input::Written(sid)).await.is_err() {
-                                    return;
-                                }
-                            }
-                            let _ = wr.shutdown().await;
-                        });
                         if log {
                             eprintln!("ami mock: {peer} connected");
                         }
-                        conns.insert(sid, Conn { tx: Some(tx), in_flight: false, closing: false, reader, peer, user: None });
                     }
                     Err(refused) => {
                         if log {
                             eprintln!("ami mock: {peer} refused: {refused}");
                         }
-                        drop(stream);
                     }
                 }
             }
-            Some(input) = in_rx.recv() => match input {
-                Input::Data(sid, data) => server.handle_input(sid, &data, now()),
-                Input::Eof(sid) => {
-                    if conns.contains_key(&sid) {
-                        server.handle_eof(sid, now());
-                    }
-                }
-                Input::Written(sid) => {
-                    if let Some(c) = conns.get_mut(&sid) {
-                        c.in_flight = false;
-                    }
-                }
-            },
+            Some(input) = in_rx.recv() => conns.handle(&mut server, input),
             () = sleep => {
                 let t = now();
                 server.handle_timeout(t);
@@ -306,73 +243,45 @@ pub async fn serve(
         }
         // 1. Drain what the core has to say.
         while let Some((sid, ev)) = server.poll_event() {
+            let peer = conns.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string());
             match ev {
                 ServerEvent::ActionReceived { action } => {
                     stats.actions += 1;
                     pbx.handle_action(&mut server, sid, action, now());
                 }
                 ServerEvent::LoggedIn { username } => {
-                    if let Some(c) = conns.get_mut(&sid) {
-                        let user = String::from_utf8_lossy(&username).into_owned();
-                        if log {
-                            eprintln!("ami mock: {} logged in as {user}", c.peer);
-                        }
-                        c.user = Some(user);
+                    let user = String::from_utf8_lossy(&username).into_owned();
+                    if log {
+                        eprintln!("ami mock: {peer} logged in as {user}");
                     }
+                    conns.set_user(sid, user);
                 }
                 ServerEvent::LoginFailed { username, failure } => {
-                    if log && let Some(c) = conns.get(&sid) {
+                    if log {
                         eprintln!(
-                            "ami mock: {} login as {} failed: {failure:?}",
-                            c.peer,
+                            "ami mock: {peer} login as {} failed: {failure:?}",
                             String::from_utf8_lossy(&username)
                         );
                     }
                 }
                 ServerEvent::SlowConsumer { queued } => {
-                    if log && let Some(c) = conns.get(&sid) {
+                    if log {
                         eprintln!(
-                            "ami mock: {} is not reading: {queued} bytes queued, events for it are dropped",
-                            c.peer
+                            "ami mock: {peer} is not reading: {queued} bytes queued, events for it are dropped"
                         );
                     }
                 }
                 ServerEvent::Disconnect { reason } => {
-                    if let Some(c) = conns.get_mut(&sid) {
-                        if log {
-                            eprintln!("ami mock: {} disconnected: {reason}", c.peer);
-                        }
-                        c.closing = true;
+                    if log {
+                        eprintln!("ami mock: {peer} disconnected: {reason}");
                     }
+                    conns.close_after_flush(sid);
                 }
                 _ => {}
             }
         }
-        // 2. Send what is queued, one chunk in flight per connection; close finished ones.
-        let mut gone = Vec::new();
-        for (sid, c) in &mut conns {
-            let pending = server.poll_transmit(*sid);
-            if !c.in_flight && !pending.is_empty() {
-                if let Some(tx) = &c.tx {
-                    let n = pending.len();
-                    if tx.try_send(pending.to_vec()).is_ok() {
-                        c.in_flight = true;
-                        server.consume_transmit(*sid, n);
-                    }
-                }
-            }
-            if c.closing && server.poll_transmit(*sid).is_empty() {
-                // Dropping the sender ends the writer after its last chunk; it then shuts the
-                // socket down.
-                c.tx = None;
-                c.reader.abort();
-                gone.push(*sid);
-            }
-        }
-        for sid in gone {
-            conns.remove(&sid);
-            server.remove(sid);
-        }
+        // 2. Send what is queued; close finished connections.
+        conns.flush(&mut server);
     }
     stats.events = pbx.published();
     Ok(stats)
