@@ -1,0 +1,570 @@
+//! `ami check manager.conf`: load the file as Asterisk would and report what it grants.
+//!
+//! The file is loaded by `ami_proto::config::parse_manager_conf` in Asterisk-compatible mode,
+//! with `#include`s read from disk ([`include`]) and named ACLs from acl.conf. The report lists,
+//! per user, the effective read and write classes, the network filter and the event filters,
+//! followed by findings ([`findings`]) with a stable code, a severity and a hint.
+//! Exit status: 0 = no error, 1 = the file does not load or a finding is an error, 2 = usage.
+
+mod findings;
+mod include;
+mod network;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ami_proto::acl::NamedAcls;
+use ami_proto::authority::list_commands;
+use ami_proto::config::{
+    ConfigError, ConfigErrorKind, ConfigOptions, MANAGER_CONF, ManagerConfig, User, parse_acl_conf,
+    parse_manager_conf,
+};
+use ami_proto::perm::{CLASSES, Privilege};
+use serde_json::{Value, json};
+
+use findings::{Finding, SecretState, Severity};
+use include::FsResolver;
+use network::Reach;
+
+/// Arguments of `ami check`.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Load a manager.conf as Asterisk would and report, per user, the effective read \
+                  and write classes, the network filter (permit/deny/acl) and the event filters, \
+                  with findings: shell-equivalent write classes, what `originate` allows, ACLs \
+                  open to every address, permission strings whose quirks grant more than they \
+                  seem, users who can never log in, ACL errors that delete a user, weak or empty \
+                  secrets. Secrets are never printed.\n\n\
+                  #include/#tryinclude paths are resolved like Asterisk does, relative to the \
+                  configuration directory (taken to be the directory of the checked file); `*` \
+                  and `?` work in the last path component. Named ACLs (`acl = name`) come from \
+                  --acl-conf, or from acl.conf next to the checked file if it exists.\n\n\
+                  Exit status: 0 = no errors (warnings allowed), 1 = the file does not load or \
+                  a finding is an error (invalid ACL that deletes a user, empty secret, invalid \
+                  port; with --strict also every dangerous grant), 2 = bad usage.",
+    after_help = "Examples:\n  \
+                  ami check /etc/asterisk/manager.conf\n  \
+                  ami check --strict /etc/asterisk/manager.conf   # fail on any dangerous grant\n  \
+                  ami check --acl-conf /etc/asterisk/acl.conf manager.conf\n  \
+                  ami check --json manager.conf | jq '.users[] | {name, write, findings: [.findings[].code]}'"
+)]
+pub struct CheckArgs {
+    /// The manager.conf to load
+    pub config: PathBuf,
+    /// Print the report as one JSON document
+    #[arg(long)]
+    pub json: bool,
+    /// Treat dangerous grants (shell-write, config-write, originate-escalation, open-network,
+    /// ipv6-open, perm-quirk, weak-secret) as errors
+    #[arg(long)]
+    pub strict: bool,
+    /// The acl.conf defining the named ACLs of `acl = name` lines (default: acl.conf next to
+    /// the checked file, if any)
+    #[arg(long, value_name = "FILE")]
+    pub acl_conf: Option<PathBuf>,
+}
+
+/// One user as reported.
+#[derive(Debug)]
+struct UserReport<'a> {
+    /// The loaded user.
+    user: &'a User,
+    /// Its secret, classified.
+    secret: SecretState,
+    /// What its ACL admits.
+    reach: Reach,
+    /// Its findings, loader diagnostics first.
+    findings: Vec<Finding>,
+}
+
+/// A user Asterisk deletes because of an invalid ACL line.
+#[derive(Debug)]
+struct DeletedUser {
+    /// The name.
+    name: String,
+    /// The findings about it.
+    findings: Vec<Finding>,
+}
+
+/// The whole report.
+#[derive(Debug)]
+struct Report<'a> {
+    /// The checked file as given.
+    path: &'a Path,
+    /// The acl.conf used, if any.
+    acl_conf: Option<PathBuf>,
+    /// The loaded configuration.
+    cfg: &'a ManagerConfig,
+    /// The users Asterisk keeps.
+    users: Vec<UserReport<'a>>,
+    /// The users Asterisk deletes.
+    deleted: Vec<DeletedUser>,
+    /// Findings not about a user.
+    global: Vec<Finding>,
+}
+
+impl Report<'_> {
+    /// Every finding.
+    fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.users
+            .iter()
+            .flat_map(|u| u.findings.iter())
+            .chain(self.deleted.iter().flat_map(|d| d.findings.iter()))
+            .chain(self.global.iter())
+    }
+
+    /// How many findings have `severity`.
+    fn count(&self, severity: Severity) -> usize {
+        self.all_findings().filter(|f| f.severity == severity).count()
+    }
+}
+
+/// Runs `ami check`; exit 0 = loaded without errors, 1 = errors (or unreadable file).
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let text = match include::read_limited(&args.config) {
+        Ok(t) => t,
+        Err(kind) => {
+            eprintln!(
+                "ami check: error: cannot read {}: {}\n  hint: pass the path of a readable \
+                 manager.conf (UTF-8 text)",
+                args.config.display(),
+                describe_io(kind),
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let config_dir = match args.config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (named_acls, acl_conf) = match load_named_acls(args, &config_dir) {
+        Ok(found) => found,
+        Err(()) => return ExitCode::from(1),
+    };
+    let opts = ConfigOptions { named_acls, ..ConfigOptions::default() };
+    let mut resolver = FsResolver::new(config_dir.clone());
+    let cfg = match parse_manager_conf(&text, &mut resolver, &opts) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            report_fatal(&args.config, &config_dir, &e, args.json);
+            return ExitCode::from(1);
+        }
+    };
+    let report = build_report(&args.config, acl_conf, &cfg, args.strict);
+    if args.json {
+        println!("{}", to_json(&report));
+    } else {
+        print!("{}", to_text(&report));
+    }
+    if report.count(Severity::Error) > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// The named ACLs to use and the file they came from; `Err` after printing the error.
+fn load_named_acls(
+    args: &CheckArgs,
+    config_dir: &Path,
+) -> Result<(NamedAcls, Option<PathBuf>), ()> {
+    let path = match &args.acl_conf {
+        Some(p) => p.clone(),
+        None => {
+            let p = config_dir.join("acl.conf");
+            if !p.is_file() {
+                return Ok((NamedAcls::default(), None));
+            }
+            p
+        }
+    };
+    let text = match include::read_limited(&path) {
+        Ok(t) => t,
+        Err(kind) => {
+            eprintln!(
+                "ami check: error: cannot read {}: {}\n  hint: pass a readable acl.conf with \
+                 --acl-conf",
+                path.display(),
+                describe_io(kind)
+            );
+            return Err(());
+        }
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    match parse_acl_conf(&text, &mut FsResolver::new(dir.clone())) {
+        Ok(acls) => Ok((acls, Some(path))),
+        Err(e) => {
+            report_fatal(&path, &dir, &e, false);
+            Err(())
+        }
+    }
+}
+
+/// An I/O error kind in words.
+fn describe_io(kind: std::io::ErrorKind) -> String {
+    match kind {
+        std::io::ErrorKind::InvalidData => "not valid UTF-8 text".to_owned(),
+        std::io::ErrorKind::FileTooLarge => "larger than 16 MiB".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The name shown for a file of a finding: the checked path for the top-level file.
+fn file_name(file: &Arc<str>, path: &Path) -> String {
+    if &**file == MANAGER_CONF { path.display().to_string() } else { file.to_string() }
+}
+
+/// What to do about a fatal error.
+fn fatal_hint(kind: &ConfigErrorKind, config_dir: &Path) -> String {
+    match kind {
+        ConfigErrorKind::MissingCloseBracket => "close the section header with `]`".to_owned(),
+        ConfigErrorKind::MissingCloseParen => "close the option list with `)`".to_owned(),
+        ConfigErrorKind::AppendTargetMissing { .. } => {
+            "define the section before appending to it with `(+)`, or drop the `(+)`".to_owned()
+        }
+        ConfigErrorKind::InheritTargetMissing { .. } => {
+            "define the template before the sections that inherit from it, or fix its name"
+                .to_owned()
+        }
+        ConfigErrorKind::UnsupportedAppendFilter { .. } => {
+            "name the section to append to explicitly instead of `(+filter)`".to_owned()
+        }
+        ConfigErrorKind::NoCategory => {
+            "put the line inside a section: add `[general]` or `[username]` above it".to_owned()
+        }
+        ConfigErrorKind::InvalidEscape => "remove the `\\` before the key".to_owned(),
+        ConfigErrorKind::CommentNestingTooDeep => "close the `;--` block comments".to_owned(),
+        ConfigErrorKind::IncludeNotFound { .. } => format!(
+            "create the file or fix the path (relative paths are resolved against {}), or use \
+             #tryinclude for an optional file",
+            config_dir.display()
+        ),
+        ConfigErrorKind::IncludeFailed { .. } => {
+            "make the included file readable UTF-8 text, or fix the path".to_owned()
+        }
+        ConfigErrorKind::IncludeDepthExceeded { .. } | ConfigErrorKind::IncludeCycle { .. } => {
+            "remove the recursive #include".to_owned()
+        }
+        ConfigErrorKind::LimitExceeded(_) => "split or shrink the configuration".to_owned(),
+        ConfigErrorKind::AclGeneralCategory
+        | ConfigErrorKind::AclUnknownOption { .. }
+        | ConfigErrorKind::AclRule { .. } => {
+            "fix acl.conf: only named sections with permit/deny rules are allowed".to_owned()
+        }
+        _ => "fix the line".to_owned(),
+    }
+}
+
+/// Prints a fatal load error: where, what, what Asterisk does, what to do.
+fn report_fatal(path: &Path, config_dir: &Path, e: &ConfigError, json: bool) {
+    let file = if &*e.file == MANAGER_CONF || &*e.file == ami_proto::config::ACL_CONF {
+        path.display().to_string()
+    } else {
+        e.file.to_string()
+    };
+    let hint = fatal_hint(&e.kind, config_dir);
+    eprintln!(
+        "ami check: {file}:{}: error: {}\n  Asterisk rejects the whole file (AMI stays disabled \
+         at startup, a reload keeps the old settings).\n  hint: {hint}",
+        e.line, e.kind
+    );
+    if json {
+        let doc = json!({
+            "file": path.display().to_string(),
+            "loaded": false,
+            "error": {"file": file, "line": e.line, "message": e.kind.to_string(), "hint": hint},
+            "users": [],
+            "findings": [],
+            "errors": 1,
+            "warnings": 0,
+        });
+        println!("{doc}");
+    }
+}
+
+/// The labels of the classes in `p`: `all` alone for every class, empty for none.
+fn class_list(p: Privilege) -> Vec<&'static str> {
+    if p == Privilege::ALL {
+        return vec!["all"];
+    }
+    CLASSES
+        .iter()
+        .filter(|&&(label, class)| {
+            label != "all" && label != "none" && !class.is_empty() && p.contains(class)
+        })
+        .map(|&(label, _)| label)
+        .collect()
+}
+
+/// Rendered classes: `all`, `none` or the labels.
+fn class_text(p: Privilege) -> String {
+    let list = class_list(p);
+    if list.is_empty() { "none".to_owned() } else { list.join(",") }
+}
+
+/// The ACL rules, one string per rule (`acl NAME: …` for named ACLs).
+fn acl_rules(user: &User) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, acl) in user.acl.iter() {
+        let prefix = if name.is_empty() { String::new() } else { format!("acl {name}: ") };
+        if acl.is_undefined() || acl.rules().is_empty() {
+            out.push(format!("{prefix}{acl}"));
+        }
+        for rule in acl.rules() {
+            out.push(format!("{prefix}{rule}"));
+        }
+    }
+    out
+}
+
+/// One line describing the network filter.
+fn network_text(user: &User, reach: Reach) -> String {
+    if user.acl.is_empty() {
+        return "any address (no permit/deny/acl lines)".to_owned();
+    }
+    let verdict = if reach.open_to_all() {
+        "admits every address"
+    } else if reach.admits_none() {
+        "admits no address"
+    } else if reach.all_v6 {
+        "restricts IPv4 only; every IPv6 address is admitted"
+    } else if reach.all_v4 {
+        "restricts IPv6 only; every IPv4 address is admitted"
+    } else {
+        "restricted"
+    };
+    format!("{} ({verdict})", user.acl)
+}
+
+/// Assembles the report from the loaded configuration.
+fn build_report<'a>(
+    path: &'a Path,
+    acl_conf: Option<PathBuf>,
+    cfg: &'a ManagerConfig,
+    strict: bool,
+) -> Report<'a> {
+    let mut users: Vec<UserReport<'a>> = cfg
+        .users
+        .iter()
+        .map(|user| UserReport {
+            user,
+            secret: findings::secret_state(user),
+            reach: network::reach(&user.acl),
+            findings: Vec::new(),
+        })
+        .collect();
+    let mut deleted: Vec<DeletedUser> = Vec::new();
+    let mut global = Vec::new();
+    for d in &cfg.diagnostics {
+        let owner = findings::diagnostic_user(&d.kind);
+        let kept = owner.and_then(|name| users.iter().position(|u| u.user.name == name));
+        let is_deleted = owner.is_some() && kept.is_none();
+        let Some(finding) = findings::from_diagnostic(&d.file, d.line, &d.kind, is_deleted, strict)
+        else {
+            continue;
+        };
+        match (owner, kept) {
+            (Some(_), Some(i)) => {
+                if let Some(u) = users.get_mut(i) {
+                    u.findings.push(finding);
+                }
+            }
+            (Some(name), None) => match deleted.iter_mut().find(|x| x.name == name) {
+                Some(x) => x.findings.push(finding),
+                None => {
+                    deleted.push(DeletedUser { name: name.to_owned(), findings: vec![finding] })
+                }
+            },
+            (None, _) => global.push(finding),
+        }
+    }
+    let g = &cfg.general;
+    let ipv4_only = g.bind_addr.is_ipv4() && !g.web_enabled && !g.tls.enabled;
+    for u in &mut users {
+        if ipv4_only {
+            // IPv6 clients cannot reach an IPv4 listener: an open IPv6 side does not matter.
+            for f in u.findings.iter_mut().filter(|f| f.code == "ipv6-open") {
+                f.severity = Severity::Info;
+                f.message.push_str(&format!(" (AMI listens on {} only)", g.bind_addr));
+            }
+        }
+        u.findings.extend(findings::user_findings(cfg, u.user, u.reach, strict));
+        u.findings.sort_by_key(|f| f.severity);
+    }
+    for d in &mut deleted {
+        d.findings.sort_by_key(|f| f.severity);
+    }
+    if !cfg.general.enabled && !cfg.users.is_empty() {
+        global.push(Finding {
+            severity: Severity::Warning,
+            code: "ami-disabled",
+            file: Arc::from(MANAGER_CONF),
+            line: 0,
+            message: "[general] enabled is not yes: AMI is off and no user can log in".to_owned(),
+            hint: "set `enabled = yes` in [general] if AMI should run".to_owned(),
+            user: None,
+        });
+    }
+    Report { path, acl_conf, cfg, users, deleted, global }
+}
+
+/// `file:line` of a finding (`file` alone for line 0).
+fn location(f: &Finding, path: &Path) -> String {
+    let file = file_name(&f.file, path);
+    if f.line == 0 { file } else { format!("{file}:{}", f.line) }
+}
+
+/// Appends one finding in the human format.
+fn finding_text(out: &mut String, f: &Finding, path: &Path, indent: &str) {
+    out.push_str(&format!(
+        "{indent}{}[{}] {}: {}\n{indent}    hint: {}\n",
+        f.severity.word(),
+        f.code,
+        location(f, path),
+        f.message,
+        f.hint
+    ));
+}
+
+/// The human-readable report.
+fn to_text(r: &Report<'_>) -> String {
+    let g = &r.cfg.general;
+    let mut out = format!(
+        "{}: {} user{}; AMI {} on {}:{}{}{}\n",
+        r.path.display(),
+        r.users.len(),
+        if r.users.len() == 1 { "" } else { "s" },
+        if g.enabled { "enabled" } else { "disabled" },
+        if g.bind_addr.is_ipv6() { format!("[{}]", g.bind_addr) } else { g.bind_addr.to_string() },
+        g.port,
+        if g.tls.enabled { ", TLS enabled" } else { "" },
+        if g.web_enabled { ", HTTP enabled" } else { "" },
+    );
+    if let Some(acl) = &r.acl_conf {
+        out.push_str(&format!("named ACLs from {}\n", acl.display()));
+    }
+    for u in &r.users {
+        let user = u.user;
+        out.push_str(&format!(
+            "\n[{}] ({}:{})\n",
+            user.name,
+            file_name(&user.file, r.path),
+            user.line
+        ));
+        out.push_str(&format!("  secret:  {}\n", u.secret.word()));
+        out.push_str(&format!("  read:    {}\n", class_text(user.read)));
+        let actions = privileged_actions(user.write);
+        out.push_str(&format!(
+            "  write:   {} ({actions} privileged action{})\n",
+            class_text(user.write),
+            if actions == 1 { "" } else { "s" }
+        ));
+        out.push_str(&format!("  network: {}\n", network_text(user, u.reach)));
+        if user.filters.is_empty() {
+            out.push_str("  filters: none (every event its read classes allow)\n");
+        } else {
+            out.push_str("  filters:\n");
+            for f in user.filters.iter() {
+                out.push_str(&format!("    {f}\n"));
+            }
+        }
+        for f in &u.findings {
+            finding_text(&mut out, f, r.path, "  ");
+        }
+    }
+    for d in &r.deleted {
+        out.push_str(&format!(
+            "\n[{}] DELETED by Asterisk: logins fail as for an unknown user\n",
+            d.name
+        ));
+        for f in &d.findings {
+            finding_text(&mut out, f, r.path, "  ");
+        }
+    }
+    if !r.global.is_empty() {
+        out.push('\n');
+        for f in &r.global {
+            finding_text(&mut out, f, r.path, "");
+        }
+    }
+    let (errors, warnings) = (r.count(Severity::Error), r.count(Severity::Warning));
+    out.push_str(&format!(
+        "\n{errors} error{}, {warnings} warning{}\n",
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+/// Actions with a non-zero authority that `write` may run.
+fn privileged_actions(write: Privilege) -> usize {
+    list_commands(write).filter(|a| !a.authority.is_empty()).count()
+}
+
+/// A finding as JSON.
+fn finding_json(f: &Finding, path: &Path) -> Value {
+    json!({
+        "severity": f.severity.word(),
+        "code": f.code,
+        "file": file_name(&f.file, path),
+        "line": f.line,
+        "user": f.user,
+        "message": f.message,
+        "hint": f.hint,
+    })
+}
+
+/// The JSON report.
+fn to_json(r: &Report<'_>) -> Value {
+    let g = &r.cfg.general;
+    let users: Vec<Value> = r
+        .users
+        .iter()
+        .map(|u| {
+            let user = u.user;
+            json!({
+                "name": user.name,
+                "file": file_name(&user.file, r.path),
+                "line": user.line,
+                "secret": u.secret.word(),
+                "read": class_list(user.read),
+                "write": class_list(user.write),
+                "privileged_actions": privileged_actions(user.write),
+                "acl": acl_rules(user),
+                "open_to_all": u.reach.open_to_all(),
+                "admits_none": u.reach.admits_none(),
+                "filters": user.filters.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "allow_multiple_login": user.allow_multiple_login,
+                "findings": u.findings.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let deleted: Vec<Value> = r
+        .deleted
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.name,
+                "findings": d.findings.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "file": r.path.display().to_string(),
+        "loaded": true,
+        "acl_conf": r.acl_conf.as_ref().map(|p| p.display().to_string()),
+        "general": {
+            "enabled": g.enabled,
+            "webenabled": g.web_enabled,
+            "port": g.port,
+            "bindaddr": g.bind_addr.to_string(),
+            "tlsenable": g.tls.enabled,
+            "tlsbindaddr": g.tls.bind_addr,
+            "allowmultiplelogin": g.allow_multiple_login,
+            "authtimeout": g.auth_timeout,
+            "authlimit": g.auth_limit,
+        },
+        "users": users,
+        "deleted_users": deleted,
+        "findings": r.global.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
+        "errors": r.count(Severity::Error),
+        "warnings": r.count(Severity::Warning),
+    })
+}

@@ -1,0 +1,127 @@
+//! Which peer addresses a user's ACL lets in, decided exactly for prefix rules.
+//!
+//! An [`AclList`] answers for one address at a time. Its verdict only changes at the edges of
+//! the rules' networks, and prefix networks nest or are disjoint, so every region of equal
+//! verdict contains one of these probes: the first and last address of every rule's network,
+//! the addresses just outside them, and the ends of the address space. Evaluating the list on
+//! those probes tells whether it admits every address, some, or none, per address family.
+//! (Non-contiguous netmasks make the regions scattered; the answer is then a best effort.)
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ami_proto::acl::AclList;
+
+/// What a user's ACL admits, per address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Reach {
+    /// Some IPv4 address (or IPv4-mapped IPv6 address) may log in.
+    pub(super) any_v4: bool,
+    /// Every IPv4 address may log in.
+    pub(super) all_v4: bool,
+    /// Some native IPv6 address may log in.
+    pub(super) any_v6: bool,
+    /// Every native IPv6 address may log in.
+    pub(super) all_v6: bool,
+}
+
+impl Reach {
+    /// Every address may log in.
+    pub(super) fn open_to_all(self) -> bool {
+        self.all_v4 && self.all_v6
+    }
+
+    /// No address may log in.
+    pub(super) fn admits_none(self) -> bool {
+        !self.any_v4 && !self.any_v6
+    }
+}
+
+/// The IPv4-mapped range `::ffff:0:0/96`, which Asterisk evaluates as IPv4.
+const MAPPED_FIRST: u128 = 0xffff_0000_0000;
+const MAPPED_LAST: u128 = 0xffff_ffff_ffff;
+
+/// Evaluates `acl` on the probes of every rule.
+pub(super) fn reach(acl: &AclList) -> Reach {
+    let mut v4: Vec<u32> = vec![0, u32::MAX, 0x7f00_0001];
+    let mut v6: Vec<u128> = vec![0, 1, u128::MAX, MAPPED_FIRST - 1, MAPPED_LAST + 1];
+    for (_, list) in acl.iter() {
+        for rule in list.rules() {
+            match (rule.address(), rule.netmask()) {
+                (IpAddr::V4(a), IpAddr::V4(m)) => {
+                    let (first, last) = (a.to_bits(), a.to_bits() | !m.to_bits());
+                    v4.extend([first, last]);
+                    v4.extend(first.checked_sub(1));
+                    v4.extend(last.checked_add(1));
+                }
+                (IpAddr::V6(a), IpAddr::V6(m)) => {
+                    let (first, last) = (a.to_bits(), a.to_bits() | !m.to_bits());
+                    v6.extend([first, last]);
+                    v6.extend(first.checked_sub(1));
+                    v6.extend(last.checked_add(1));
+                }
+                _ => {}
+            }
+        }
+    }
+    let v4: Vec<bool> =
+        v4.into_iter().map(|a| acl.permits(IpAddr::V4(Ipv4Addr::from_bits(a)))).collect();
+    // Probes inside the mapped range are IPv4 peers: leave them to the IPv4 side.
+    let v6: Vec<bool> = v6
+        .into_iter()
+        .filter(|a| !(MAPPED_FIRST..=MAPPED_LAST).contains(a))
+        .map(|a| acl.permits(IpAddr::V6(Ipv6Addr::from_bits(a))))
+        .collect();
+    Reach {
+        any_v4: v4.iter().any(|&p| p),
+        all_v4: v4.iter().all(|&p| p),
+        any_v6: v6.iter().any(|&p| p),
+        all_v6: v6.iter().all(|&p| p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ami_proto::acl::NamedAcls;
+
+    fn list(lines: &[(&str, &str)]) -> AclList {
+        let mut acl = AclList::default();
+        for (k, v) in lines {
+            acl.add_line(k, v, &NamedAcls::default()).unwrap();
+        }
+        acl
+    }
+
+    #[test]
+    fn empty_is_open() {
+        assert!(reach(&AclList::default()).open_to_all());
+    }
+
+    #[test]
+    fn ipv4_lockdown_leaves_ipv6() {
+        let r = reach(&list(&[("deny", "0.0.0.0/0"), ("permit", "10.0.0.0/8")]));
+        assert!(r.any_v4 && !r.all_v4 && r.all_v6 && !r.open_to_all());
+    }
+
+    #[test]
+    fn deny_everything() {
+        let r = reach(&list(&[("deny", "0.0.0.0/0"), ("deny", "::/0")]));
+        assert!(r.admits_none());
+    }
+
+    #[test]
+    fn hole_punched_in_deny() {
+        // Deny 10/8 except 10.1/16: a permit between the deny's edges must be found.
+        let r = reach(&list(&[("deny", "0.0.0.0/0,::/0"), ("permit", "10.1.0.0/16")]));
+        assert!(r.any_v4 && !r.any_v6);
+        let r = reach(&list(&[("deny", "10.0.0.0/8"), ("permit", "10.1.0.0/16")]));
+        assert!(r.any_v4 && !r.all_v4 && r.all_v6);
+    }
+
+    #[test]
+    fn undefined_named_acl_admits_none() {
+        let mut acl = AclList::default();
+        acl.add_line("acl", "nosuch", &NamedAcls::default()).unwrap();
+        assert!(reach(&acl).admits_none());
+    }
+}
