@@ -341,6 +341,7 @@ fn secrets_never_appear_in_any_output() {
         "syntax.conf",
         "include.conf",
         "named/manager.conf",
+        "misc.conf",
     ];
     for file in files {
         let path = data(file);
@@ -375,4 +376,21 @@ fn unreadable_file_is_an_error() {
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
     assert!(stderr.contains("cannot read") && stderr.contains("no-such-file.conf"), "{stderr}");
+}
+
+#[test]
+fn forgiven_acl_error_invalid_port_and_latin1_bytes() {
+    let (code, doc) = json(&data("misc.conf"), &[]);
+    // The invalid port is an error: Asterisk would listen on an unpredictable port.
+    assert_eq!(code, 1, "{doc}");
+    let ops = user(&doc, "ops");
+    assert_eq!(severity(ops, "acl-error-forgiven"), "warning");
+    assert!(codes(ops).contains(&"duplicate-user".to_owned()));
+    // The later section dropped the ACL: the user is open again.
+    assert_eq!(ops["open_to_all"], true);
+    assert!(doc["deleted_users"].as_array().unwrap().is_empty());
+    let global: Vec<&str> =
+        doc["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert_eq!(global, ["invalid-port", "not-utf8"]);
+    assert_eq!(doc["findings"][0]["line"], 4);
 }

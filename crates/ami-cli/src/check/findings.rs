@@ -370,12 +370,22 @@ pub(super) fn from_diagnostic(
     strict: bool,
 ) -> Option<Finding> {
     let (severity, code, hint) = classify(kind, deleted, strict)?;
+    let mut message = kind.to_string();
+    if code == "acl-error-forgiven" {
+        // The loader's text ends with "the user is deleted", which a later section undid.
+        if let Some(start) = message.rfind("; the user is deleted") {
+            message.truncate(start);
+        }
+        message.push_str(
+            "; Asterisk deletes the user here, but a later section of the same user undoes that",
+        );
+    }
     Some(Finding {
         severity,
         code,
         file: file.clone(),
         line,
-        message: kind.to_string(),
+        message,
         hint,
         user: diagnostic_user(kind).map(str::to_owned),
     })

@@ -21,12 +21,14 @@ const MAX_FILE_BYTES: u64 = 16 << 20;
 pub(super) struct FsResolver {
     /// The directory relative paths are resolved against.
     config_dir: PathBuf,
+    /// The files read that were not valid UTF-8 (their invalid bytes were replaced).
+    pub(super) lossy: Vec<String>,
 }
 
 impl FsResolver {
     /// A resolver for configuration files in `config_dir`.
     pub(super) fn new(config_dir: PathBuf) -> FsResolver {
-        FsResolver { config_dir }
+        FsResolver { config_dir, lossy: Vec::new() }
     }
 
     /// The candidates for `path`, in glob order.
@@ -73,28 +75,31 @@ impl IncludeResolver for FsResolver {
             if name.is_dir() {
                 return Err(IncludeError::Refused { reason: format!("{shown} is a directory") });
             }
-            let text = read_limited(&name).map_err(|kind| {
-                if kind == std::io::ErrorKind::InvalidData {
-                    IncludeError::NotUtf8 { name: shown.clone() }
-                } else {
-                    IncludeError::Unreadable { name: shown.clone(), kind }
-                }
-            })?;
+            let (text, lossy) = read_limited(&name)
+                .map_err(|kind| IncludeError::Unreadable { name: shown.clone(), kind })?;
+            if lossy {
+                self.lossy.push(shown.clone());
+            }
             out.push((shown, text));
         }
         Ok(out)
     }
 }
 
-/// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`] (`/dev/zero` must not hang `ami check`).
-pub(super) fn read_limited(path: &Path) -> Result<String, std::io::ErrorKind> {
+/// Reads a file of at most [`MAX_FILE_BYTES`] (`/dev/zero` must not hang `ami check`) as
+/// text. Asterisk reads bytes; invalid UTF-8 (a Latin-1 comment, say) is replaced by U+FFFD
+/// and reported through the `bool` (`true` = replaced).
+pub(super) fn read_limited(path: &Path) -> Result<(String, bool), std::io::ErrorKind> {
     let file = fs::File::open(path).map_err(|e| e.kind())?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.kind())?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(std::io::ErrorKind::FileTooLarge);
     }
-    String::from_utf8(bytes).map_err(|_| std::io::ErrorKind::InvalidData)
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, false)),
+        Err(e) => Ok((String::from_utf8_lossy(e.as_bytes()).into_owned(), true)),
+    }
 }
 
 /// `*` and `?` wildcard match.

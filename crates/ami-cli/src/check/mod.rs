@@ -122,15 +122,26 @@ impl Report<'_> {
 
 /// Runs `ami check`; exit 0 = loaded without errors, 1 = errors (or unreadable file).
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let text = match include::read_limited(&args.config) {
+    let (text, lossy) = match include::read_limited(&args.config) {
         Ok(t) => t,
         Err(kind) => {
             eprintln!(
                 "ami check: error: cannot read {}: {}\n  hint: pass the path of a readable \
-                 manager.conf (UTF-8 text)",
+                 manager.conf",
                 args.config.display(),
                 describe_io(kind),
             );
+            if args.json {
+                let message = format!("cannot read: {}", describe_io(kind));
+                let shown = args.config.display().to_string();
+                print_json_failure(
+                    &args.config,
+                    &shown,
+                    0,
+                    &message,
+                    "pass a readable manager.conf",
+                );
+            }
             return ExitCode::from(1);
         }
     };
@@ -138,7 +149,11 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let (named_acls, acl_conf) = match load_named_acls(args, &config_dir) {
+    let mut lossy_files: Vec<String> = Vec::new();
+    if lossy {
+        lossy_files.push(MANAGER_CONF.to_owned());
+    }
+    let (named_acls, acl_conf) = match load_named_acls(args, &config_dir, &mut lossy_files) {
         Ok(found) => found,
         Err(()) => return ExitCode::from(1),
     };
@@ -147,13 +162,28 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let cfg = match parse_manager_conf(&text, &mut resolver, &opts) {
         Ok(cfg) => cfg,
         Err(e) => {
-            report_fatal(&args.config, &config_dir, &e, args.json);
+            report_fatal(&args.config, &args.config, &config_dir, &e, args.json);
             return ExitCode::from(1);
         }
     };
-    let report = build_report(&args.config, acl_conf, &cfg, args.strict);
+    lossy_files.append(&mut resolver.lossy);
+    let mut report = build_report(&args.config, acl_conf, &cfg, args.strict);
+    for file in lossy_files {
+        report.global.push(Finding {
+            severity: Severity::Warning,
+            code: "not-utf8",
+            file: Arc::from(file),
+            line: 0,
+            message: "the file is not valid UTF-8: its invalid bytes were read as U+FFFD, \
+                      so names and values containing them may differ from what Asterisk sees"
+                .to_owned(),
+            hint: "convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".to_owned(),
+            user: None,
+        });
+    }
+    report.global.sort_by_key(|f| f.severity);
     if args.json {
-        println!("{}", to_json(&report));
+        println!("{:#}", to_json(&report));
     } else {
         print!("{}", to_text(&report));
     }
@@ -164,6 +194,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 fn load_named_acls(
     args: &CheckArgs,
     config_dir: &Path,
+    lossy_files: &mut Vec<String>,
 ) -> Result<(NamedAcls, Option<PathBuf>), ()> {
     let path = match &args.acl_conf {
         Some(p) => p.clone(),
@@ -176,7 +207,12 @@ fn load_named_acls(
         }
     };
     let text = match include::read_limited(&path) {
-        Ok(t) => t,
+        Ok((text, lossy)) => {
+            if lossy {
+                lossy_files.push(path.display().to_string());
+            }
+            text
+        }
         Err(kind) => {
             eprintln!(
                 "ami check: error: cannot read {}: {}\n  hint: pass a readable acl.conf with \
@@ -184,14 +220,22 @@ fn load_named_acls(
                 path.display(),
                 describe_io(kind)
             );
+            if args.json {
+                let message = format!("cannot read: {}", describe_io(kind));
+                let hint = "pass a readable acl.conf with --acl-conf";
+                print_json_failure(&args.config, &path.display().to_string(), 0, &message, hint);
+            }
             return Err(());
         }
     };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    match parse_acl_conf(&text, &mut FsResolver::new(dir.clone())) {
+    let mut resolver = FsResolver::new(dir.clone());
+    let result = parse_acl_conf(&text, &mut resolver);
+    lossy_files.append(&mut resolver.lossy);
+    match result {
         Ok(acls) => Ok((acls, Some(path))),
         Err(e) => {
-            report_fatal(&path, &dir, &e, false);
+            report_fatal(&args.config, &path, &dir, &e, args.json);
             Err(())
         }
     }
@@ -200,7 +244,6 @@ fn load_named_acls(
 /// An I/O error kind in words.
 fn describe_io(kind: std::io::ErrorKind) -> String {
     match kind {
-        std::io::ErrorKind::InvalidData => "not valid UTF-8 text".to_owned(),
         std::io::ErrorKind::FileTooLarge => "larger than 16 MiB".to_owned(),
         other => other.to_string(),
     }
@@ -252,8 +295,9 @@ fn fatal_hint(kind: &ConfigErrorKind, config_dir: &Path) -> String {
     }
 }
 
-/// Prints a fatal load error: where, what, what Asterisk does, what to do.
-fn report_fatal(path: &Path, config_dir: &Path, e: &ConfigError, json: bool) {
+/// Prints a fatal load error of `path` (the checked file `checked` or its acl.conf): where,
+/// what, what Asterisk does, what to do.
+fn report_fatal(checked: &Path, path: &Path, config_dir: &Path, e: &ConfigError, json: bool) {
     let file = if &*e.file == MANAGER_CONF || &*e.file == ami_proto::config::ACL_CONF {
         path.display().to_string()
     } else {
@@ -266,17 +310,23 @@ fn report_fatal(path: &Path, config_dir: &Path, e: &ConfigError, json: bool) {
         e.line, e.kind
     );
     if json {
-        let doc = json!({
-            "file": path.display().to_string(),
-            "loaded": false,
-            "error": {"file": file, "line": e.line, "message": e.kind.to_string(), "hint": hint},
-            "users": [],
-            "findings": [],
-            "errors": 1,
-            "warnings": 0,
-        });
-        println!("{doc}");
+        print_json_failure(checked, &file, e.line, &e.kind.to_string(), &hint);
     }
+}
+
+/// The `--json` document of a check that could not load the configuration.
+fn print_json_failure(checked: &Path, file: &str, line: u32, message: &str, hint: &str) {
+    let doc = json!({
+        "file": checked.display().to_string(),
+        "loaded": false,
+        "error": {"file": file, "line": line, "message": message, "hint": hint},
+        "users": [],
+        "deleted_users": [],
+        "findings": [],
+        "errors": 1,
+        "warnings": 0,
+    });
+    println!("{doc}");
 }
 
 /// The labels of the classes in `p`: `all` alone for every class, empty for none.
