@@ -114,6 +114,13 @@ fn conformance_config_reports_the_five_users_and_their_classes() {
     assert_eq!(filters.len(), 6, "{filters:?}");
     assert!(filters[4].starts_with("exclude name=\"Newchannel\" header=\"Channel:\""));
     assert!(user(&doc, "admin")["filters"].as_array().unwrap().is_empty());
+
+    // --strict: write=all is shell access, an error now.
+    let (code, doc) = json(&conformance(), &["--strict"]);
+    assert_eq!(code, 1);
+    assert_eq!(severity(user(&doc, "admin"), "shell-write"), "error");
+    // An open ACL behind a loopback listener stays informational.
+    assert_eq!(severity(user(&doc, "admin"), "open-network"), "info");
 }
 
 #[test]
@@ -365,6 +372,7 @@ fn help_has_examples_and_usage_errors_exit_2() {
     assert!(stdout.contains("Examples:"), "{stdout}");
     assert!(stdout.contains("ami check --json manager.conf"), "{stdout}");
     assert!(stdout.contains("--strict") && stdout.contains("--acl-conf"), "{stdout}");
+    assert!(stdout.contains("Exit status: 0 = no errors"), "{stdout}");
     let (code, _, stderr) = ami(&[]);
     assert_eq!(code, 2, "{stderr}");
 }

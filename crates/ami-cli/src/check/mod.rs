@@ -29,26 +29,29 @@ use network::Reach;
 
 /// Arguments of `ami check`.
 #[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Load a manager.conf as Asterisk would and report, per user, the effective read \
-                  and write classes, the network filter (permit/deny/acl) and the event filters, \
-                  with findings: shell-equivalent write classes, what `originate` allows, ACLs \
-                  open to every address, permission strings whose quirks grant more than they \
-                  seem, users who can never log in, ACL errors that delete a user, weak or empty \
-                  secrets. Secrets are never printed.\n\n\
-                  #include/#tryinclude paths are resolved like Asterisk does, relative to the \
-                  configuration directory (taken to be the directory of the checked file); `*` \
-                  and `?` work in the last path component. Named ACLs (`acl = name`) come from \
-                  --acl-conf, or from acl.conf next to the checked file if it exists.\n\n\
-                  Exit status: 0 = no errors (warnings allowed), 1 = the file does not load or \
-                  a finding is an error (invalid ACL that deletes a user, empty secret, invalid \
-                  port; with --strict also every dangerous grant), 2 = bad usage.",
-    after_help = "Examples:\n  \
-                  ami check /etc/asterisk/manager.conf\n  \
-                  ami check --strict /etc/asterisk/manager.conf   # fail on any dangerous grant\n  \
-                  ami check --acl-conf /etc/asterisk/acl.conf manager.conf\n  \
-                  ami check --json manager.conf | jq '.users[] | {name, write, findings: [.findings[].code]}'"
-)]
+// The doc comment of `Command::Check` in main.rs sets `about`/`long_about`, so everything
+// else goes in `after_help`.
+#[command(after_help = "\
+Per user: effective read and write classes, network filter (permit/deny/acl) and event
+filters, then findings with a stable code, file:line and a hint. Secrets are never printed.
+
+Findings: shell-write (write system/command), config-write, originate-escalation,
+open-network, ipv6-open, perm-quirk (spec 4.2: `,call` or `c,log` grant more than they
+seem), perm-ignored, never-login (no secret, ACL admits nobody), acl-deletes-user,
+empty-secret, weak-secret, invalid-port, and every ignored or surprising line.
+
+#include/#tryinclude paths are resolved like Asterisk does, relative to the configuration
+directory (the directory of CONFIG); `*` and `?` work in the last path component.
+
+Exit status: 0 = no errors (warnings allowed); 1 = the file does not load, or an error
+(acl-deletes-user, empty-secret, invalid-port; with --strict also every dangerous grant);
+2 = bad usage.
+
+Examples:
+  ami check /etc/asterisk/manager.conf
+  ami check --strict /etc/asterisk/manager.conf   # fail on any dangerous grant
+  ami check --acl-conf /etc/asterisk/acl.conf manager.conf
+  ami check --json manager.conf | jq '.users[] | {name, write, codes: [.findings[].code]}'")]
 pub struct CheckArgs {
     /// The manager.conf to load
     pub config: PathBuf,
