@@ -349,6 +349,7 @@ fn secrets_never_appear_in_any_output() {
         "include.conf",
         "named/manager.conf",
         "misc.conf",
+        "family.conf",
     ];
     for file in files {
         let path = data(file);
@@ -401,4 +402,23 @@ fn forgiven_acl_error_invalid_port_and_latin1_bytes() {
         doc["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     assert_eq!(global, ["invalid-port", "not-utf8"]);
     assert_eq!(doc["findings"][0]["line"], 4);
+}
+
+#[test]
+fn only_the_families_the_listener_accepts_count() {
+    let (code, doc) = json(&data("family.conf"), &[]);
+    assert_eq!(code, 0, "{doc}");
+    // Only IPv6 permitted, AMI on 0.0.0.0: nobody can log in.
+    let v6only = user(&doc, "v6only");
+    assert_eq!(v6only["admits_none"], false);
+    assert_eq!(severity(v6only, "never-login"), "warning");
+    // Only IPv6 denied: every IPv4 client, i.e. every client, gets in.
+    let v6denied = user(&doc, "v6denied");
+    assert_eq!(v6denied["open_to_all"], false);
+    assert_eq!(severity(v6denied, "open-network"), "warning");
+    // IPv4 restricted, IPv6 open but unreachable: informational only.
+    let v4locked = user(&doc, "v4locked");
+    assert_eq!(codes(v4locked), ["ipv6-open"]);
+    assert_eq!(severity(v4locked, "ipv6-open"), "info");
+    assert_eq!(json(&data("family.conf"), &["--strict"]).0, 1);
 }

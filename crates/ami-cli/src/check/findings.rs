@@ -20,7 +20,7 @@ use ami_proto::authority::check_originate;
 use ami_proto::config::{DiagnosticKind, ManagerConfig, User};
 use ami_proto::perm::{PermDiagnostic, Privilege};
 
-use super::network::Reach;
+use super::network::{Listener, Reach};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -480,6 +480,8 @@ pub(super) fn user_findings(
         );
     }
     let can_authenticate = user.secret.is_some();
+    let g = &cfg.general;
+    let listener = Listener::of(g.bind_addr, g.web_enabled || g.tls.enabled);
     if reach.admits_none() {
         push(
             Severity::Warning,
@@ -488,8 +490,20 @@ pub(super) fn user_findings(
             "permit the networks that need access (`permit = 192.0.2.0/24`), define the named \
              ACLs in acl.conf, or remove the user",
         );
-    } else if reach.open_to_all() && can_authenticate {
-        let g = &cfg.general;
+    } else if listener.admits_none(reach) {
+        let family = if listener.v4 { "IPv4" } else { "IPv6" };
+        push(
+            Severity::Warning,
+            "never-login",
+            format!(
+                "user `{name}`: the ACL admits no {family} address, and AMI listens on {} only, \
+                 so the user can never log in",
+                g.bind_addr
+            ),
+            "permit the networks that need access (`permit = 192.0.2.0/24`), define the named \
+             ACLs in acl.conf, or remove the user",
+        );
+    } else if listener.open_to_all(reach) && can_authenticate {
         let local_only = g.bind_addr.is_loopback() && !g.web_enabled && !g.tls.enabled;
         let (severity, scope) = if local_only {
             (Severity::Info, format!(" (AMI listens on {} only)", g.bind_addr))

@@ -429,9 +429,9 @@ fn build_report<'a>(
         }
     }
     let g = &cfg.general;
-    let ipv4_only = g.bind_addr.is_ipv4() && !g.web_enabled && !g.tls.enabled;
+    let listener = network::Listener::of(g.bind_addr, g.web_enabled || g.tls.enabled);
     for u in &mut users {
-        if ipv4_only {
+        if !listener.v6 {
             // IPv6 clients cannot reach an IPv4 listener: an open IPv6 side does not matter.
             for f in u.findings.iter_mut().filter(|f| f.code == "ipv6-open") {
                 f.severity = Severity::Info;

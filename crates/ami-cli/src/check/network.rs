@@ -36,6 +36,42 @@ impl Reach {
     }
 }
 
+/// Which address families can reach AMI at all, from the `[general]` listener settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Listener {
+    /// IPv4 clients can connect.
+    pub(super) v4: bool,
+    /// Native IPv6 clients can connect.
+    pub(super) v6: bool,
+}
+
+impl Listener {
+    /// The families reaching `bind` (TCP listener); TLS and HTTP listen elsewhere (TLS on
+    /// `tlsbindaddr`, HTTP on http.conf's address), so with either enabled both families count.
+    pub(super) fn of(bind: IpAddr, other_listeners: bool) -> Listener {
+        if other_listeners {
+            return Listener { v4: true, v6: true };
+        }
+        match bind {
+            IpAddr::V4(_) => Listener { v4: true, v6: false },
+            IpAddr::V6(a) if a.to_ipv4_mapped().is_some() => Listener { v4: true, v6: false },
+            // `::` is dual-stack on Linux by default: IPv4 clients arrive as mapped addresses.
+            IpAddr::V6(a) if a.is_unspecified() => Listener { v4: true, v6: true },
+            IpAddr::V6(_) => Listener { v4: false, v6: true },
+        }
+    }
+
+    /// Every client that can reach the listener passes the ACL.
+    pub(super) fn open_to_all(self, r: Reach) -> bool {
+        (!self.v4 || r.all_v4) && (!self.v6 || r.all_v6)
+    }
+
+    /// No client that can reach the listener passes the ACL.
+    pub(super) fn admits_none(self, r: Reach) -> bool {
+        (!self.v4 || !r.any_v4) && (!self.v6 || !r.any_v6)
+    }
+}
+
 /// The IPv4-mapped range `::ffff:0:0/96`, which Asterisk evaluates as IPv4.
 const MAPPED_FIRST: u128 = 0xffff_0000_0000;
 const MAPPED_LAST: u128 = 0xffff_ffff_ffff;
@@ -116,6 +152,20 @@ mod tests {
         assert!(r.any_v4 && !r.any_v6);
         let r = reach(&list(&[("deny", "10.0.0.0/8"), ("permit", "10.1.0.0/16")]));
         assert!(r.any_v4 && !r.all_v4 && r.all_v6);
+    }
+
+    #[test]
+    fn listener_families() {
+        let v4 = Listener::of("0.0.0.0".parse().unwrap(), false);
+        let dual = Listener::of("::".parse().unwrap(), false);
+        let v6 = Listener::of("::1".parse().unwrap(), false);
+        // Only IPv6 permitted: nobody reaches an IPv4 listener through this ACL.
+        let r = reach(&list(&[("deny", "0.0.0.0/0"), ("deny", "::/0"), ("permit", "::1")]));
+        assert!(v4.admits_none(r) && !dual.admits_none(r) && !v6.admits_none(r));
+        // IPv6 left open: all that matters on an IPv6-only listener.
+        let r = reach(&list(&[("deny", "::/0")]));
+        assert!(v4.open_to_all(r) && !dual.open_to_all(r) && !v6.open_to_all(r));
+        assert_eq!(Listener::of("127.0.0.1".parse().unwrap(), true), dual);
     }
 
     #[test]
