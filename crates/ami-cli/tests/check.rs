@@ -273,6 +273,10 @@ fn weak_secrets_are_reported_without_printing_them() {
     assert_eq!(strong["secret"], "set");
     assert!(!codes(strong).contains(&"weak-secret".to_owned()));
     assert_eq!(json(&data("weak.conf"), &["--strict"]).0, 1);
+    // `secret S3cr3t-…` (no `=`) is ignored; its text is not echoed.
+    let ignored = &doc["findings"][0];
+    assert_eq!(ignored["code"], "no-equals");
+    assert_eq!(ignored["line"], 21);
 }
 
 #[test]

@@ -361,6 +361,12 @@ fn classify(
     Some((found.0, found.1, found.2.to_owned()))
 }
 
+/// Whether an ignored line looks like a mistyped secret assignment.
+fn may_hold_secret(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["secret", "pass", "pwd"].iter().any(|word| lower.contains(word))
+}
+
 /// Turns a loader diagnostic into a finding.
 pub(super) fn from_diagnostic(
     file: &Arc<str>,
@@ -371,6 +377,14 @@ pub(super) fn from_diagnostic(
 ) -> Option<Finding> {
     let (severity, code, hint) = classify(kind, deleted, strict)?;
     let mut message = kind.to_string();
+    if let DiagnosticKind::NoEquals { text } = kind
+        && may_hold_secret(text)
+    {
+        // `secret hunter2` or `secret: hunter2` is meant as a secret: never print it.
+        message = "line has no `=` and is ignored (its text is not shown: it looks like a \
+                   secret)"
+            .to_owned();
+    }
     if code == "acl-error-forgiven" {
         // The loader's text ends with "the user is deleted", which a later section undid.
         if let Some(start) = message.rfind("; the user is deleted") {
