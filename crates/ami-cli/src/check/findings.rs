@@ -377,13 +377,20 @@ pub(super) fn from_diagnostic(
 ) -> Option<Finding> {
     let (severity, code, hint) = classify(kind, deleted, strict)?;
     let mut message = kind.to_string();
-    if let DiagnosticKind::NoEquals { text } = kind
-        && may_hold_secret(text)
-    {
-        // `secret hunter2` or `secret: hunter2` is meant as a secret: never print it.
-        message = "line has no `=` and is ignored (its text is not shown: it looks like a \
-                   secret)"
-            .to_owned();
+    // `secret hunter2`, `secret: hunter2` or `[bob] secret=hunter2` are meant as secrets but
+    // ignored by Asterisk: never print their text.
+    match kind {
+        DiagnosticKind::NoEquals { text } if may_hold_secret(text) => {
+            message = "line has no `=` and is ignored (its text is not shown: it looks like a \
+                       secret)"
+                .to_owned();
+        }
+        DiagnosticKind::TextAfterCategoryIgnored { text } if may_hold_secret(text) => {
+            message = "text after the category header is ignored (not shown: it looks like a \
+                       secret; put `secret = …` on a line of its own)"
+                .to_owned();
+        }
+        _ => {}
     }
     if code == "acl-error-forgiven" {
         // The loader's text ends with "the user is deleted", which a later section undid.
