@@ -175,6 +175,17 @@ fn originate_escalation_is_explained() {
 }
 
 #[test]
+fn config_and_agi_writes_are_near_shell_access() {
+    let (code, doc) = json(&data("originate.conf"), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(codes(user(&doc, "configurator")), ["config-write"]);
+    assert_eq!(codes(user(&doc, "asyncagi")), ["agi-write"]);
+    let (_, doc) = json(&data("originate.conf"), &["--strict"]);
+    assert_eq!(severity(user(&doc, "asyncagi"), "agi-write"), "error");
+    assert_eq!(doc["errors"], 3);
+}
+
+#[test]
 fn open_network_filters() {
     let (code, doc) = json(&data("open.conf"), &[]);
     assert_eq!(code, 0, "{doc}");

@@ -8,8 +8,9 @@
 //!   secret that lets anyone log in without one (`empty-secret`), an invalid `port`
 //!   (`invalid-port`, Asterisk then listens on an unpredictable port).
 //! * **warning**: dangerous or surprising grants and ignored lines. With `--strict` the
-//!   dangerous-grant warnings (`shell-write`, `config-write`, `originate-escalation`,
-//!   `open-network`, `perm-quirk`, `weak-secret`) become errors.
+//!   dangerous-grant warnings (`shell-write`, `config-write`, `agi-write`,
+//!   `originate-escalation`, `open-network`, `ipv6-open`, `perm-quirk`, `weak-secret`) become
+//!   errors.
 //! * **info**: worth knowing, never an error (for example an open ACL while AMI only listens
 //!   on a loopback address).
 
@@ -486,6 +487,18 @@ pub(super) fn user_findings(
             ),
             "grant `originate` only to trusted applications, restrict the user's network, and \
              make sure no reachable dialplan context runs System(), AGI or outbound trunks",
+        );
+    }
+    if user.write.contains(Privilege::AGI) && !shell {
+        push(
+            dangerous(strict),
+            "agi-write",
+            format!(
+                "user `{name}` may write `agi`: the AGI action queues commands on any channel \
+                 running AsyncAGI, and the AGI command `EXEC` runs any dialplan application \
+                 there, System() included"
+            ),
+            "grant `agi` only to the application driving AsyncAGI, and restrict its network",
         );
     }
     if user.write.contains(Privilege::CONFIG) && !shell {

@@ -35,7 +35,7 @@ use network::Reach;
 Per user: effective read and write classes, network filter (permit/deny/acl) and event
 filters, then findings with a stable code, file:line and a hint. Secrets are never printed.
 
-Findings: shell-write (write system/command), config-write, originate-escalation,
+Findings: shell-write (write system/command), config-write, agi-write, originate-escalation,
 open-network, ipv6-open, perm-quirk (spec 4.2: `,call` or `c,log` grant more than they
 seem), perm-ignored, never-login (no secret, ACL admits nobody), acl-deletes-user,
 empty-secret, weak-secret, invalid-port, and every ignored or surprising line.
@@ -58,8 +58,8 @@ pub struct CheckArgs {
     /// Print the report as one JSON document
     #[arg(long)]
     pub json: bool,
-    /// Treat dangerous grants (shell-write, config-write, originate-escalation, open-network,
-    /// ipv6-open, perm-quirk, weak-secret) as errors
+    /// Treat dangerous grants (shell-write, config-write, agi-write, originate-escalation,
+    /// open-network, ipv6-open, perm-quirk, weak-secret) as errors
     #[arg(long)]
     pub strict: bool,
     /// The acl.conf defining the named ACLs of `acl = name` lines (default: acl.conf next to
