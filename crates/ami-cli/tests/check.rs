@@ -259,6 +259,7 @@ fn acl_error_deleting_a_user_fails_the_check() {
     let (code, stdout, _) = ami(&[path.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(stdout.contains("[ops] DELETED"), "{stdout}");
+    assert!(stdout.lines().next().unwrap().contains(": 1 user (1 more deleted by Asterisk);"));
     assert!(stdout.contains("acl-delete.conf:9:"), "{stdout}");
 }
 

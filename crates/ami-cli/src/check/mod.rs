@@ -480,10 +480,15 @@ fn finding_text(out: &mut String, f: &Finding, path: &Path, indent: &str) {
 fn to_text(r: &Report<'_>) -> String {
     let g = &r.cfg.general;
     let mut out = format!(
-        "{}: {} user{}; AMI {} on {}:{}{}{}\n",
+        "{}: {} user{}{}; AMI {} on {}:{}{}{}\n",
         r.path.display(),
         r.users.len(),
         if r.users.len() == 1 { "" } else { "s" },
+        if r.deleted.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} more deleted by Asterisk)", r.deleted.len())
+        },
         if g.enabled { "enabled" } else { "disabled" },
         if g.bind_addr.is_ipv6() { format!("[{}]", g.bind_addr) } else { g.bind_addr.to_string() },
         g.port,
