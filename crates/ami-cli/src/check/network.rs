@@ -168,6 +168,44 @@ mod tests {
         assert_eq!(Listener::of("127.0.0.1".parse().unwrap(), true), dual);
     }
 
+    /// Random prefix ACLs: the probes never contradict random addresses.
+    #[test]
+    fn probes_agree_with_random_addresses() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed
+        };
+        for _ in 0..300 {
+            let mut acl = AclList::default();
+            for _ in 0..(next() % 5 + 1) {
+                let key = if next() % 2 == 0 { "permit" } else { "deny" };
+                // Few distinct high bits so that networks overlap often.
+                let v4 =
+                    Ipv4Addr::from_bits(((next() % 4) as u32) << 30 | ((next() % 4) as u32) << 24);
+                let v6 = Ipv6Addr::from_bits(u128::from(next() % 4) << 126);
+                let value = if next() % 3 == 0 {
+                    format!("{v6}/{}", next() % 8)
+                } else {
+                    format!("{v4}/{}", next() % 10)
+                };
+                acl.add_line(key, &value, &NamedAcls::default()).unwrap();
+            }
+            let r = reach(&acl);
+            for _ in 0..200 {
+                let a4 = IpAddr::V4(Ipv4Addr::from_bits(next() as u32));
+                let a6 = IpAddr::V6(Ipv6Addr::from_bits(u128::from(next()) << 64 | 1 << 100));
+                let (p4, p6) = (acl.permits(a4), acl.permits(a6));
+                assert!(!p4 || r.any_v4, "{acl}: {a4} permitted");
+                assert!(p4 || !r.all_v4, "{acl}: {a4} denied");
+                assert!(!p6 || r.any_v6, "{acl}: {a6} permitted");
+                assert!(p6 || !r.all_v6, "{acl}: {a6} denied");
+            }
+        }
+    }
+
     #[test]
     fn undefined_named_acl_admits_none() {
         let mut acl = AclList::default();
