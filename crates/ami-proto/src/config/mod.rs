@@ -319,7 +319,8 @@ pub enum DiagnosticKind {
     /// Text after `]` (or after the `)` of the option list) is ignored; in particular
     /// `[name] (!)` with a space is **not** a template.
     TextAfterCategoryIgnored {
-        /// The ignored text.
+        /// The ignored text. It may hold a secret (`[bob] secret=…`): `Display` shows only its
+        /// first word.
         text: String,
     },
     /// A category name longer than 79 bytes was cut.
@@ -366,7 +367,8 @@ pub enum DiagnosticKind {
     },
     /// A line without `=`: ignored.
     NoEquals {
-        /// The line.
+        /// The line. It may hold a secret (`secret hunter2`): `Display` shows only its first
+        /// word.
         text: String,
     },
     /// A `= value` line with an empty name: ignored.
@@ -553,6 +555,22 @@ impl DiagnosticKind {
     }
 }
 
+/// Shows a line that may hold a secret by its first word and length only.
+struct Redacted<'a>(&'a str);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.trim();
+        let first =
+            text.split(|c: char| c.is_whitespace() || c == ':' || c == '=').next().unwrap_or("");
+        if first.len() == text.len() {
+            write!(f, "`{first}`")
+        } else {
+            write!(f, "`{first} …` ({} bytes, the rest not shown)", text.len())
+        }
+    }
+}
+
 impl fmt::Display for DiagnosticKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -573,8 +591,9 @@ impl fmt::Display for DiagnosticKind {
             ),
             DiagnosticKind::TextAfterCategoryIgnored { text } => write!(
                 f,
-                "text `{text}` after the category header is ignored (options must follow `]` \
-                 immediately)"
+                "text after the category header is ignored ({}; options must follow `]` \
+                 immediately)",
+                Redacted(text)
             ),
             DiagnosticKind::CategoryNameTruncated { name } => {
                 write!(f, "category name cut to 79 bytes: `{name}`")
@@ -602,7 +621,7 @@ impl fmt::Display for DiagnosticKind {
                 "included file abandoned after an error (the including file goes on): {error}"
             ),
             DiagnosticKind::NoEquals { text } => {
-                write!(f, "line `{text}` has no `=` and is ignored")
+                write!(f, "line {} has no `=` and is ignored", Redacted(text))
             }
             DiagnosticKind::NoVariableName => {
                 f.write_str("variable line without a name is ignored")
@@ -2198,5 +2217,27 @@ mod tests {
             let text = format!("[general]\n{key}={value}\n[u]\n{key}={value}\n");
             let _ = parse_manager_conf(&text, &mut NoIncludes, &ConfigOptions::default());
         }
+    }
+
+    #[test]
+    fn diagnostics_never_print_a_mistyped_secret() {
+        let cfg =
+            load("[general]\nenabled = yes\n[bob] secret=hunter2\nsecret hunter2\nread = all\n");
+        let shown: Vec<String> = cfg.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(shown.iter().all(|d| !d.contains("hunter2")), "{shown:?}");
+        assert!(
+            shown[0].contains("ignored (`secret …` (14 bytes, the rest not shown);"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].contains("line `secret …` (14 bytes, the rest not shown) has no `=`"),
+            "{shown:?}"
+        );
+        assert!(shown[2].contains("has no secret"), "{shown:?}");
+        // The text itself stays available to programs.
+        assert!(
+            matches!(&cfg.diagnostics[1].kind, DiagnosticKind::NoEquals { text } if text == "secret hunter2")
+        );
     }
 }
