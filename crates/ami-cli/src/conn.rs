@@ -338,15 +338,19 @@ impl AmiClient {
         };
         client.replies.insert(login_id.clone(), (Reply::default(), false));
         let reply = client.wait(&login_id, "the login").await?;
+        if let Some(failure) = reply.failure {
+            // No answer (connection lost, timeout): not a refusal, so worth retrying.
+            return Err(CliError::Closed {
+                target: client.login.target(),
+                reason: format!("before the login was answered: {failure}"),
+            });
+        }
         match reply.response.as_ref().and_then(|r| r.as_message().response()) {
-            Some(r) if r.eq_ignore_ascii_case(b"Success") && reply.failure.is_none() => Ok(client),
+            Some(r) if r.eq_ignore_ascii_case(b"Success") => Ok(client),
             _ => Err(CliError::LoginFailed {
                 target: client.login.target(),
                 user: client.login.user.clone(),
-                message: reply
-                    .message_text()
-                    .or(reply.failure)
-                    .unwrap_or_else(|| "no answer".into()),
+                message: reply.message_text().unwrap_or_else(|| "no message".into()),
             }),
         }
     }

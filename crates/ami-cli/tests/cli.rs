@@ -234,11 +234,12 @@ fn tail(target: &str, user: &str, secret: &str, extra: &[&str]) -> (Child, mpsc:
 
 /// Waits for a stderr line of `ami tail` containing `needle`.
 fn wait_stderr(rx: &mpsc::Receiver<String>, needle: &str) {
+    let mut seen = Vec::new();
     loop {
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(line) if line.starts_with("ERR:") && line.contains(needle) => return,
-            Ok(_) => {}
-            Err(e) => panic!("no {needle:?} from ami tail: {e}"),
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("no {needle:?} from ami tail ({e}); it said {seen:?}"),
         }
     }
 }
