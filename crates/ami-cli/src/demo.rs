@@ -171,6 +171,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         calls_per_second: args.calls_per_second,
         seed: args.seed,
         log: false,
+        record: None,
     };
     let server = tokio::spawn(mock::serve(listener, opts, async move {
         let _ = stop_rx.await;

@@ -53,11 +53,6 @@ impl Conns {
         Conns { conns: HashMap::new(), input_tx }
     }
 
-    /// Number of open connections.
-    pub fn len(&self) -> usize {
-        self.conns.len()
-    }
-
     /// Admits a new connection (any stream: TCP, TLS) through the core, starting its tasks.
     pub fn accept<S>(
         &mut self,
@@ -190,10 +185,5 @@ impl Conns {
             server.remove(*sid);
         }
         gone
-    }
-
-    /// The sessions of connections still open.
-    pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
-        self.conns.keys().copied()
     }
 }

@@ -11,8 +11,10 @@ mod demo;
 mod downstream;
 mod mock;
 mod output;
+mod proxy;
 mod secret;
 mod tail;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Send one action and print its response (or the collected list)
     Action(action::ActionArgs),
+    /// Run a permission-enforcing AMI gateway in front of Asterisk servers
+    Proxy(proxy::ProxyArgs),
     /// Load a manager.conf as Asterisk would and report what it grants
     Check(check::CheckArgs),
     /// Print the frames of a captured AMI byte stream
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Mock(a) => run_async("mock", mock::run(a)),
         Command::Tail(a) => run_async("tail", tail::run(a)),
         Command::Action(a) => run_async("action", action::run(a)),
+        Command::Proxy(a) => run_async("proxy", proxy::run(a)),
     }
 }
 

@@ -353,7 +353,7 @@ fn demo_shows_both_users_views_and_exits() {
 
 #[test]
 fn every_subcommand_has_help_with_examples() {
-    for sub in ["demo", "mock", "tail", "action", "check", "decode"] {
+    for sub in ["demo", "mock", "tail", "action", "check", "proxy", "decode"] {
         let out = Command::new(AMI).args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub}");
         let help = text(&out.stdout);

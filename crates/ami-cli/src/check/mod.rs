@@ -23,6 +23,7 @@ use ami_proto::config::{
 use ami_proto::perm::{CLASSES, Privilege};
 use serde_json::{Value, json};
 
+use crate::proxy::config::{ProxySections, SecretSource, is_upstream_section, parse_sections};
 use findings::{Finding, SecretState, Severity};
 use include::FsResolver;
 use network::Reach;
@@ -105,6 +106,8 @@ struct Report<'a> {
     deleted: Vec<DeletedUser>,
     /// Findings not about a user.
     global: Vec<Finding>,
+    /// The upstream sections, for an `ami proxy` configuration.
+    proxy: Option<ProxySections>,
 }
 
 impl Report<'_> {
@@ -170,7 +173,35 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
     };
     lossy_files.append(&mut resolver.lossy);
+    // A proxy configuration (`ami proxy`): its [upstream:NAME] sections are not users.
+    let mut cfg = cfg;
+    let mut proxy = None;
+    let mut proxy_error = None;
+    if cfg.users.iter().any(|u| is_upstream_section(&u.name)) {
+        match parse_sections(MANAGER_CONF, &text) {
+            Ok(sections) => {
+                sections.strip(&mut cfg);
+                proxy = Some(sections);
+            }
+            Err(e) => proxy_error = Some(e),
+        }
+    }
     let mut report = build_report(&args.config, acl_conf, &cfg, args.strict);
+    if let Some(e) = proxy_error {
+        report.global.push(Finding {
+            severity: Severity::Error,
+            code: "proxy-config",
+            file: Arc::from(MANAGER_CONF),
+            line: e.line,
+            message: format!("`ami proxy` cannot use this file: {}", e.message),
+            hint: "fix the [upstream:NAME] section (see `ami proxy --help`)".to_owned(),
+            user: None,
+        });
+    }
+    if let Some(sections) = &proxy {
+        report.global.extend(upstream_findings(sections, args.strict));
+    }
+    report.proxy = proxy;
     for file in lossy_files {
         report.global.push(Finding {
             severity: Severity::Warning,
@@ -455,7 +486,7 @@ fn build_report<'a>(
             user: None,
         });
     }
-    Report { path, acl_conf, cfg, users, deleted, global }
+    Report { path, acl_conf, cfg, users, deleted, global, proxy: None }
 }
 
 /// `file:line` of a finding (`file` alone for line 0).
@@ -498,6 +529,22 @@ fn to_text(r: &Report<'_>) -> String {
     if let Some(acl) = &r.acl_conf {
         out.push_str(&format!("named ACLs from {}\n", acl.display()));
     }
+    if let Some(p) = &r.proxy {
+        out.push_str("ami proxy configuration; upstream servers:\n");
+        for u in &p.upstreams {
+            out.push_str(&format!(
+                "  [upstream:{}] (line {}) {}:{} as {}, {} login, {}, secret from {}\n",
+                u.name,
+                u.line,
+                u.host,
+                u.port,
+                u.username,
+                if u.method == ami_proto::client::LoginMethod::Md5 { "MD5" } else { "plain" },
+                if u.tls.is_some() { "TLS" } else { "no TLS" },
+                secret_source_text(&u.secret_source),
+            ));
+        }
+    }
     for u in &r.users {
         let user = u.user;
         out.push_str(&format!(
@@ -507,6 +554,9 @@ fn to_text(r: &Report<'_>) -> String {
             user.line
         ));
         out.push_str(&format!("  secret:  {}\n", u.secret.word()));
+        if let Some(p) = &r.proxy {
+            out.push_str(&format!("  upstream: {}\n", bound_upstream(p, &user.name)));
+        }
         out.push_str(&format!("  read:    {}\n", class_text(user.read)));
         let actions = privileged_actions(user.write);
         out.push_str(&format!(
@@ -590,6 +640,7 @@ fn to_json(r: &Report<'_>) -> Value {
                 "admits_none": u.reach.admits_none(),
                 "filters": user.filters.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "allow_multiple_login": user.allow_multiple_login,
+                "upstream": r.proxy.as_ref().map(|p| bound_upstream(p, &user.name)),
                 "findings": u.findings.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
             })
         })
@@ -619,10 +670,89 @@ fn to_json(r: &Report<'_>) -> Value {
             "authtimeout": g.auth_timeout,
             "authlimit": g.auth_limit,
         },
+        "upstreams": r.proxy.as_ref().map(|p| p.upstreams.iter().map(|u| json!({
+            "name": u.name,
+            "line": u.line,
+            "host": u.host,
+            "port": u.port,
+            "username": u.username,
+            "auth": if u.method == ami_proto::client::LoginMethod::Md5 { "md5" } else { "plain" },
+            "tls": u.tls.is_some(),
+            "secret_from": secret_source_text(&u.secret_source),
+        })).collect::<Vec<_>>()),
         "users": users,
         "deleted_users": deleted,
         "findings": r.global.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
         "errors": r.count(Severity::Error),
         "warnings": r.count(Severity::Warning),
     })
+}
+
+/// The name of the upstream a proxy user reaches.
+fn bound_upstream(p: &ProxySections, user: &str) -> String {
+    let i = p.bindings.get(&user.to_ascii_lowercase()).copied().unwrap_or(0);
+    p.upstreams.get(i).map(|u| u.name.clone()).unwrap_or_default()
+}
+
+/// Where an upstream secret comes from, never the secret.
+fn secret_source_text(s: &SecretSource) -> String {
+    match s {
+        SecretSource::Inline => "this file".to_owned(),
+        SecretSource::Env(v) => format!("${v}"),
+        SecretSource::File(p) => p.display().to_string(),
+    }
+}
+
+/// Findings about the upstream sections of a proxy configuration.
+fn upstream_findings(p: &ProxySections, strict: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let severity = if strict { Severity::Error } else { Severity::Warning };
+    for u in &p.upstreams {
+        let loopback = u.host == "localhost"
+            || u.host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+        if u.tls.is_none() && !loopback {
+            out.push(Finding {
+                severity,
+                code: "upstream-cleartext",
+                file: Arc::from(MANAGER_CONF),
+                line: u.line,
+                message: format!(
+                    "upstream {} ({}) is reached without TLS: every event and action of all \
+                     clients crosses the network in clear",
+                    u.name, u.host
+                ),
+                hint: "set `tls = yes` and `tls_ca = …`, or keep the proxy on the Asterisk host"
+                    .to_owned(),
+                user: None,
+            });
+        }
+        if u.method == ami_proto::client::LoginMethod::Plain && u.tls.is_none() {
+            out.push(Finding {
+                severity,
+                code: "upstream-plain-login",
+                file: Arc::from(MANAGER_CONF),
+                line: u.line,
+                message: format!(
+                    "upstream {} logs in with `auth = plain` without TLS: the proxy's \
+                     (full-rights) secret is sent in clear",
+                    u.name
+                ),
+                hint: "use `auth = md5` (the default) or TLS".to_owned(),
+                user: None,
+            });
+        }
+        if u.secret_source == SecretSource::Inline {
+            out.push(Finding {
+                severity: Severity::Info,
+                code: "upstream-inline-secret",
+                file: Arc::from(MANAGER_CONF),
+                line: u.line,
+                message: format!("upstream {}: its secret is written in this file", u.name),
+                hint: "`secret_env = VAR` or `secret_file = PATH` keeps it out of the file"
+                    .to_owned(),
+                user: None,
+            });
+        }
+    }
+    out
 }

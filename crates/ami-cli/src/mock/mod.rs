@@ -78,6 +78,11 @@ pub struct MockArgs {
     /// Print nothing but the listening line
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Append every message received from any client to FILE, one JSON object per line
+    /// (`Secret` and `Key` values are replaced by `***`), for tests that check what reached
+    /// the PBX
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// Loads a manager.conf text as Asterisk would.
@@ -97,6 +102,8 @@ pub struct MockOptions {
     pub seed: u64,
     /// Log connections and logins to standard error.
     pub log: bool,
+    /// Record every received message here (see `--record`).
+    pub record: Option<PathBuf>,
 }
 
 /// What a mock did, reported when it stops.
@@ -146,6 +153,7 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
         calls_per_second: args.calls_per_second,
         seed: args.seed.unwrap_or_else(random_u64),
         log: !args.quiet,
+        record: args.record.clone(),
     };
     let duration = args.duration;
     let stop = async move {
@@ -203,6 +211,10 @@ pub async fn serve(
     let mut conns = Conns::new(in_tx);
     let mut stats = MockStats::default();
     let log = opts.log;
+    let mut recorder = match &opts.record {
+        Some(path) => Some(Recorder::open(path)?),
+        None => None,
+    };
     tokio::pin!(stop);
     loop {
         let due = [server.poll_timeout(), pbx.next_due()].into_iter().flatten().min();
@@ -234,7 +246,12 @@ pub async fn serve(
                     }
                 }
             }
-            Some(input) = in_rx.recv() => conns.handle(&mut server, input),
+            Some(input) = in_rx.recv() => {
+                if let Some(r) = &mut recorder {
+                    r.input(&input, &conns);
+                }
+                conns.handle(&mut server, input);
+            }
             () = sleep => {
                 let t = now();
                 server.handle_timeout(t);
@@ -256,20 +273,16 @@ pub async fn serve(
                     }
                     conns.set_user(sid, user);
                 }
-                ServerEvent::LoginFailed { username, failure } => {
-                    if log {
-                        eprintln!(
-                            "ami mock: {peer} login as {} failed: {failure:?}",
-                            String::from_utf8_lossy(&username)
-                        );
-                    }
+                ServerEvent::LoginFailed { username, failure } if log => {
+                    eprintln!(
+                        "ami mock: {peer} login as {} failed: {failure:?}",
+                        String::from_utf8_lossy(&username)
+                    );
                 }
-                ServerEvent::SlowConsumer { queued } => {
-                    if log {
-                        eprintln!(
-                            "ami mock: {peer} is not reading: {queued} bytes queued, events for it are dropped"
-                        );
-                    }
+                ServerEvent::SlowConsumer { queued } if log => {
+                    eprintln!(
+                        "ami mock: {peer} is not reading: {queued} bytes queued, events for it are dropped"
+                    );
                 }
                 ServerEvent::Disconnect { reason } => {
                     if log {
@@ -285,4 +298,48 @@ pub async fn serve(
     }
     stats.events = pbx.published();
     Ok(stats)
+}
+
+/// `--record`: every message from every client as a JSON line.
+struct Recorder {
+    file: std::fs::File,
+    decoders: std::collections::HashMap<ami_proto::server::SessionId, ami_proto::Decoder>,
+}
+
+impl Recorder {
+    fn open(path: &std::path::Path) -> Result<Recorder, CliError> {
+        let file =
+            std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
+                CliError::Io { context: format!("cannot open {}", path.display()), source: e }
+            })?;
+        Ok(Recorder { file, decoders: std::collections::HashMap::new() })
+    }
+
+    fn input(&mut self, input: &Input, conns: &Conns) {
+        use std::io::Write;
+        let Input::Data(sid, data) = input else { return };
+        let peer = conns.peer(*sid).map(|p| p.to_string()).unwrap_or_default();
+        let dec = self
+            .decoders
+            .entry(*sid)
+            .or_insert_with(|| ami_proto::Decoder::new(ami_proto::Role::Server));
+        dec.feed(data);
+        while let Some(frame) = dec.next_frame() {
+            let Ok(ami_proto::Frame::Message(m)) = frame else { continue };
+            let mut obj = serde_json::Map::new();
+            obj.insert("peer".into(), peer.clone().into());
+            let mut headers = Vec::new();
+            for h in m.iter() {
+                let name = String::from_utf8_lossy(h.name()).into_owned();
+                let value = if h.is(b"Secret") || h.is(b"Key") {
+                    "***".to_owned()
+                } else {
+                    String::from_utf8_lossy(h.value()).into_owned()
+                };
+                headers.push(serde_json::json!([name, value]));
+            }
+            obj.insert("headers".into(), headers.into());
+            let _ = writeln!(self.file, "{}", serde_json::Value::Object(obj));
+        }
+    }
 }

@@ -1,0 +1,442 @@
+//! The proxy's configuration: a manager.conf (downstream users, read exactly as Asterisk reads
+//! it) plus one `[upstream:NAME]` section per Asterisk server.
+//!
+//! ```ini
+//! [general]
+//! enabled = yes
+//! bindaddr = 127.0.0.1
+//! port = 5038
+//!
+//! [upstream:pbx1]
+//! host = 10.0.0.5            ; required
+//! port = 5038
+//! username = proxy           ; the proxy's own full-rights account on that Asterisk
+//! secret_env = PBX1_SECRET   ; or secret_file = /etc/ami-proxy/pbx1.secret, or secret = …
+//! auth = md5                 ; or plain
+//! tls = no                   ; yes: tls_ca = ca.pem (required), tls_server_name = pbx1.example
+//!
+//! [crm]                      ; a downstream user, as in manager.conf
+//! secret = …
+//! read = call
+//! write = originate
+//! upstream = pbx1            ; which Asterisk this user reaches (default: the first)
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ami_proto::client::LoginMethod;
+use ami_proto::config::ini::{self, IniOptions};
+use ami_proto::config::{
+    ConfigOptions, DiagnosticKind, ManagerConfig, NoIncludes, ast_false, ast_true,
+    parse_manager_conf,
+};
+
+use crate::secret::Secret;
+
+/// Prefix of the section names that describe upstream servers.
+pub const UPSTREAM_PREFIX: &str = "upstream:";
+
+/// TLS to an upstream server.
+#[derive(Clone, Debug)]
+pub struct UpstreamTls {
+    /// PEM file with the certificate authorities to trust.
+    pub ca_file: PathBuf,
+    /// Name to verify the server's certificate against (default: `host`).
+    pub server_name: String,
+}
+
+/// Where the upstream secret is written in the file (for `ami check`; the value is never shown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `secret = …` in the file itself.
+    Inline,
+    /// `secret_env = VAR`.
+    Env(String),
+    /// `secret_file = PATH`.
+    File(PathBuf),
+}
+
+/// One `[upstream:NAME]` section.
+#[derive(Clone, Debug)]
+pub struct UpstreamConfig {
+    /// NAME.
+    pub name: String,
+    /// Line of the section header.
+    pub line: u32,
+    /// Host name or address.
+    pub host: String,
+    /// Port (default 5038).
+    pub port: u16,
+    /// The proxy's user on that server.
+    pub username: String,
+    /// Where the secret comes from.
+    pub secret_source: SecretSource,
+    /// MD5 challenge (default) or plain.
+    pub method: LoginMethod,
+    /// TLS settings, if `tls = yes`.
+    pub tls: Option<UpstreamTls>,
+    /// Time limit of one action upstream (default 30 s).
+    pub action_timeout: Duration,
+}
+
+impl UpstreamConfig {
+    /// Reads the secret (environment, file or inline value).
+    pub fn secret(&self, inline: Option<&str>) -> Result<Secret, String> {
+        match &self.secret_source {
+            SecretSource::Inline => {
+                inline.map(Secret::new).ok_or_else(|| "no inline secret".to_owned())
+            }
+            SecretSource::Env(var) => std::env::var(var).map(Secret::new).map_err(|_| {
+                format!("upstream {}: the environment variable {var} is not set", self.name)
+            }),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|t| {
+                    let t = t.strip_suffix('\n').unwrap_or(&t);
+                    Secret::new(t.strip_suffix('\r').unwrap_or(t))
+                })
+                .map_err(|e| {
+                    format!("upstream {}: cannot read {}: {e}", self.name, path.display())
+                }),
+        }
+    }
+}
+
+/// A loaded proxy configuration.
+#[derive(Debug)]
+pub struct ProxyConfig {
+    /// The downstream users and `[general]` (upstream sections removed).
+    pub manager: ManagerConfig,
+    /// The upstream servers, in file order (at least one).
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Inline secrets of upstreams, by index (never printed).
+    inline_secrets: Vec<Option<String>>,
+    /// User name (lower case) → upstream index, from `upstream = NAME` lines.
+    pub bindings: HashMap<String, usize>,
+}
+
+impl ProxyConfig {
+    /// Reads upstream `i`'s secret.
+    pub fn upstream_secret(&self, i: usize) -> Result<Secret, String> {
+        let up = self.upstreams.get(i).ok_or_else(|| format!("no upstream {i}"))?;
+        up.secret(self.inline_secrets.get(i).and_then(|s| s.as_deref()))
+    }
+}
+
+/// What is wrong with a proxy configuration: where and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyConfigError {
+    /// 1-based line (0: the file as a whole).
+    pub line: u32,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for ProxyConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+/// Whether a category name is an upstream section.
+pub fn is_upstream_section(name: &str) -> bool {
+    name.len() > UPSTREAM_PREFIX.len()
+        && name
+            .get(..UPSTREAM_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(UPSTREAM_PREFIX))
+}
+
+/// The proxy-only parts of a configuration text.
+#[derive(Debug)]
+pub struct ProxySections {
+    /// The upstream servers, in file order (at least one).
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Inline secrets, by index.
+    inline_secrets: Vec<Option<String>>,
+    /// User name (lower case) → upstream index.
+    pub bindings: HashMap<String, usize>,
+    /// Line ranges `[start, end)` of the upstream sections.
+    ranges: Vec<(u32, u32)>,
+}
+
+impl ProxySections {
+    /// Removes what the upstream sections and `upstream =` lines look like to a manager.conf
+    /// loader: the pseudo-users `upstream:NAME` (whose `secret` must never become a downstream
+    /// login) and the findings about them.
+    pub fn strip(&self, manager: &mut ManagerConfig) {
+        manager.users.retain(|u| !is_upstream_section(&u.name));
+        let ranges = &self.ranges;
+        manager.diagnostics.retain(|d| {
+            !ranges.iter().any(|(a, b)| d.line >= *a && d.line < *b)
+                && !matches!(&d.kind, DiagnosticKind::UnknownUserKey { key, .. } if key.eq_ignore_ascii_case("upstream"))
+        });
+    }
+}
+
+/// Loads a proxy configuration from its text (`file` names it in messages).
+pub fn load(file: &str, text: &str) -> Result<ProxyConfig, ProxyConfigError> {
+    let sections = parse_sections(file, text)?;
+    let mut manager = parse_manager_conf(text, &mut NoIncludes, &ConfigOptions::default())
+        .map_err(|e| ProxyConfigError { line: 0, message: e.to_string() })?;
+    sections.strip(&mut manager);
+    Ok(ProxyConfig {
+        manager,
+        upstreams: sections.upstreams,
+        inline_secrets: sections.inline_secrets,
+        bindings: sections.bindings,
+    })
+}
+
+/// Reads the `[upstream:NAME]` sections and the users' `upstream =` lines.
+pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConfigError> {
+    let err = |line: u32, message: String| ProxyConfigError { line, message };
+    let parsed = ini::parse(file, text, &mut NoIncludes, &IniOptions::default())
+        .map_err(|e| err(0, e.to_string()))?;
+    let mut upstreams = Vec::new();
+    let mut inline_secrets = Vec::new();
+    let mut ranges = Vec::new();
+    let mut cats = parsed.browse().peekable();
+    while let Some(cat) = cats.next() {
+        if !is_upstream_section(&cat.name) {
+            continue;
+        }
+        let end = cats.peek().map_or(u32::MAX, |c| c.line);
+        ranges.push((cat.line, end));
+        let name = cat.name[UPSTREAM_PREFIX.len()..].to_owned();
+        let mut host = None;
+        let mut port = ami_proto::config::DEFAULT_PORT;
+        let mut username = None;
+        let mut source = None;
+        let mut inline = None;
+        let mut method = LoginMethod::Md5;
+        let (mut tls_on, mut ca, mut server_name) = (false, None, None);
+        let mut timeout = Duration::from_secs(30);
+        for v in &cat.variables {
+            let value = v.value.trim();
+            let mut set_source = |s: SecretSource| {
+                if source.replace(s).is_some() {
+                    Err(err(
+                        v.line,
+                        format!(
+                            "upstream {name}: more than one of secret, secret_env, secret_file"
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            match v.name.to_ascii_lowercase().as_str() {
+                "host" => host = Some(value.to_owned()),
+                "port" => {
+                    port = value.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                        err(v.line, format!("upstream {name}: port {value:?} is not 1-65535"))
+                    })?;
+                }
+                "username" => username = Some(value.to_owned()),
+                "secret" => {
+                    set_source(SecretSource::Inline)?;
+                    inline = Some(v.value.clone());
+                }
+                "secret_env" => set_source(SecretSource::Env(value.to_owned()))?,
+                "secret_file" => set_source(SecretSource::File(PathBuf::from(value)))?,
+                "auth" => {
+                    method = match value.to_ascii_lowercase().as_str() {
+                        "md5" => LoginMethod::Md5,
+                        "plain" => LoginMethod::Plain,
+                        _ => {
+                            return Err(err(
+                                v.line,
+                                format!(
+                                    "upstream {name}: auth must be md5 or plain, not {value:?}"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                "tls" => {
+                    tls_on = if ast_true(value) {
+                        true
+                    } else if ast_false(value) {
+                        false
+                    } else {
+                        return Err(err(v.line, format!("upstream {name}: tls must be yes or no")));
+                    }
+                }
+                "tls_ca" => ca = Some(PathBuf::from(value)),
+                "tls_server_name" => server_name = Some(value.to_owned()),
+                "action_timeout" => {
+                    let secs: f64 =
+                        value.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(
+                            || {
+                                err(
+                                    v.line,
+                                    format!("upstream {name}: action_timeout must be seconds > 0"),
+                                )
+                            },
+                        )?;
+                    timeout = Duration::from_secs_f64(secs);
+                }
+                other => {
+                    return Err(err(
+                        v.line,
+                        format!(
+                            "upstream {name}: unknown key {other:?} (known: host, port, username, \
+                         secret, secret_env, secret_file, auth, tls, tls_ca, tls_server_name, \
+                         action_timeout)"
+                        ),
+                    ));
+                }
+            }
+        }
+        let host = host
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| err(cat.line, format!("upstream {name}: `host = …` is required")))?;
+        let username = username
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| err(cat.line, format!("upstream {name}: `username = …` is required")))?;
+        let secret_source = source.ok_or_else(|| {
+            err(cat.line, format!(
+                "upstream {name}: give the secret with secret_env = VAR, secret_file = PATH or secret = …"
+            ))
+        })?;
+        let tls = if tls_on {
+            let ca_file = ca.ok_or_else(|| {
+                err(cat.line, format!("upstream {name}: tls = yes needs tls_ca = <PEM file>"))
+            })?;
+            Some(UpstreamTls { ca_file, server_name: server_name.unwrap_or_else(|| host.clone()) })
+        } else {
+            None
+        };
+        if upstreams.iter().any(|u: &UpstreamConfig| u.name.eq_ignore_ascii_case(&name)) {
+            return Err(err(cat.line, format!("upstream {name} is defined twice")));
+        }
+        upstreams.push(UpstreamConfig {
+            name,
+            line: cat.line,
+            host,
+            port,
+            username,
+            secret_source,
+            method,
+            tls,
+            action_timeout: timeout,
+        });
+        inline_secrets.push(inline);
+    }
+    if upstreams.is_empty() {
+        return Err(err(
+            0,
+            format!(
+                "{file}: no [upstream:NAME] section: the proxy needs at least one Asterisk server"
+            ),
+        ));
+    }
+    // Bindings of downstream users.
+    let mut bindings = HashMap::new();
+    for cat in parsed.browse().filter(|c| !is_upstream_section(&c.name) && c.name != "general") {
+        if let Some(v) = cat.variables_named("upstream").last() {
+            let i = upstreams
+                .iter()
+                .position(|u| u.name.eq_ignore_ascii_case(v.value.trim()))
+                .ok_or_else(|| {
+                    err(v.line, format!("user {}: no upstream named {:?}", cat.name, v.value))
+                })?;
+            bindings.insert(cat.name.to_ascii_lowercase(), i);
+        }
+    }
+    Ok(ProxySections { upstreams, inline_secrets, bindings, ranges })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "\
+[general]
+enabled = yes
+bindaddr = 127.0.0.1
+port = 6038
+
+[upstream:pbx1]
+host = 10.0.0.5
+username = proxy
+secret = up-secret
+
+[upstream:pbx2]
+host = pbx2.example
+port = 5039
+username = proxy2
+secret_env = PBX2_SECRET
+auth = plain
+tls = yes
+tls_ca = /etc/ca.pem
+
+[crm]
+secret = crm-secret
+read = call
+write = originate
+upstream = pbx2
+
+[wall]
+secret = wall-secret
+read = call
+";
+
+    #[test]
+    fn upstreams_users_and_bindings() {
+        let cfg = load("proxy.conf", CONF).unwrap();
+        assert_eq!(cfg.upstreams.len(), 2);
+        let (a, b) = (&cfg.upstreams[0], &cfg.upstreams[1]);
+        assert_eq!((a.name.as_str(), a.host.as_str(), a.port), ("pbx1", "10.0.0.5", 5038));
+        assert_eq!(a.secret_source, SecretSource::Inline);
+        assert_eq!(a.method, LoginMethod::Md5);
+        assert!(a.tls.is_none());
+        assert_eq!((b.port, b.method), (5039, LoginMethod::Plain));
+        assert_eq!(b.secret_source, SecretSource::Env("PBX2_SECRET".into()));
+        let tls = b.tls.as_ref().unwrap();
+        assert_eq!(tls.server_name, "pbx2.example");
+        assert_eq!(cfg.upstream_secret(0).unwrap().expose(), "up-secret");
+        // Users: the upstream sections are not users, and `upstream =` is not a finding.
+        let names: Vec<&str> = cfg.manager.users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["crm", "wall"]);
+        assert!(cfg.manager.diagnostics.is_empty(), "{:?}", cfg.manager.diagnostics);
+        assert_eq!(cfg.bindings.get("crm"), Some(&1));
+        assert_eq!(cfg.bindings.get("wall"), None);
+        assert_eq!(cfg.manager.general.port, 6038);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases: [(&str, u32, &str); 6] = [
+            ("[upstream:a]\nhost = h\nusername = u\n", 1, "give the secret"),
+            ("[upstream:a]\nusername = u\nsecret = s\n", 1, "`host = …` is required"),
+            ("[upstream:a]\nhost = h\nusername = u\nsecret = s\nport = 0\n", 5, "port"),
+            (
+                "[upstream:a]\nhost = h\nusername = u\nsecret = s\nsecret_env = X\n",
+                5,
+                "more than one",
+            ),
+            ("[upstream:a]\nhost = h\nusername = u\nsecret = s\ncolour = red\n", 5, "unknown key"),
+            (
+                "[upstream:a]\nhost = h\nusername = u\nsecret = s\n[x]\nupstream = b\n",
+                6,
+                "no upstream named",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let e = load("p.conf", text).unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(needle), "{text}: {e}");
+        }
+        let e = load("p.conf", "[general]\nenabled = yes\n").unwrap_err();
+        assert!(e.message.contains("no [upstream:NAME] section"));
+        let e = load("p.conf", "[upstream:a]\nhost = h\nusername = u\nsecret = s\ntls = yes\n")
+            .unwrap_err();
+        assert!(e.message.contains("tls_ca"));
+    }
+}
