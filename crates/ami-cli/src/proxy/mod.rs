@@ -570,22 +570,37 @@ pub fn category_of(m: &Message<'_>) -> Privilege {
     }
 }
 
-/// A message's bytes with every `ActionID` set to the client's (or removed if it had none).
+/// A message's bytes with every `ActionID` header set to the client's (or removed if it had
+/// none); every other byte as it came, the legacy Command output included.
 pub fn rewrite(m: &Message<'_>, down_id: Option<&[u8]>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(m.raw().len() + 16);
-    for h in m.iter() {
-        if !h.is_bare() && h.is(b"ActionID") {
-            if let Some(id) = down_id {
-                out.extend_from_slice(b"ActionID: ");
-                out.extend_from_slice(id);
-                out.extend_from_slice(b"\r\n");
-            }
+    let raw = m.raw();
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let mut pos = 0;
+    for (slot, h) in m.slots().iter().zip(m.iter()) {
+        if h.is_bare() || !h.is(b"ActionID") {
             continue;
         }
-        out.extend_from_slice(h.line());
-        out.extend_from_slice(b"\r\n");
+        let line = slot.line_range();
+        out.extend_from_slice(raw.get(pos..line.start).unwrap_or_default());
+        match down_id {
+            Some(id) => {
+                out.extend_from_slice(b"ActionID: ");
+                out.extend_from_slice(id);
+                pos = line.end;
+            }
+            None => {
+                // Drop the line with its terminator.
+                let rest = raw.get(line.end..).unwrap_or_default();
+                let term = if rest.starts_with(b"\r\n") {
+                    2
+                } else {
+                    usize::from(rest.starts_with(b"\n"))
+                };
+                pos = line.end + term;
+            }
+        }
     }
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(raw.get(pos..).unwrap_or_default());
     out
 }
 
