@@ -34,7 +34,7 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind miri install bench fuzz-smoke clean
+	c-examples c-install-test c-sanitize c-valgrind miri install bench bench-proxy fuzz-smoke clean
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
 ## errors), the C header against the code, and the C tests
@@ -153,6 +153,11 @@ miri:
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:
 	$(CARGO) bench -p ami-benches --locked
+
+## bench-proxy: events/s and added latency of `ami proxy` against `ami mock` directly
+bench-proxy:
+	$(CARGO) build --release --locked -p ami-cli
+	$(CARGO) run --release --locked -p ami-benches --example proxy_bench -- target/release/ami
 
 # cargo-fuzz, installed into .tools/ by the Makefile itself.
 $(CARGO_FUZZ):

@@ -17,6 +17,8 @@ const AMI: &str = env!("CARGO_BIN_EXE_ami");
 struct Proc {
     child: Child,
     addr: SocketAddr,
+    /// The TLS listener's address, if the line names one (`…, TLS on ADDR; …`).
+    tls_addr: Option<SocketAddr>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -37,6 +39,11 @@ impl Proc {
             .map(|a| a.trim_end_matches([';', ',']))
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let tls_addr = line
+            .split("TLS on ")
+            .nth(1)
+            .and_then(|rest| rest.split([';', ' ']).next())
+            .and_then(|a| a.parse().ok());
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let mut err = child.stderr.take().unwrap();
@@ -49,7 +56,7 @@ impl Proc {
                 sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        Proc { child, addr, stderr }
+        Proc { child, addr, tls_addr, stderr }
     }
 
     fn stderr(&self) -> String {
@@ -477,5 +484,97 @@ fn ami_check_understands_a_proxy_configuration() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("proxy-config") && stdout.contains("give the secret"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tls_on_the_listener_and_to_the_upstream() {
+    // proxy A (TLS listener) in front of the mock; proxy B reaches A over TLS, verifying A's
+    // certificate against the CA file; a plain client talks to B.
+    let dir = temp_dir("tls");
+    let record = dir.join("record.jsonl");
+    let mock = start_mock("127.0.0.1:0", &record);
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = dir.join("a.pem");
+    let key_pem = dir.join("a.key");
+    std::fs::write(&cert_pem, key.cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.signing_key.serialize_pem()).unwrap();
+    let a_conf = dir.join("a.conf");
+    std::fs::write(
+        &a_conf,
+        format!(
+            "[general]\nenabled = yes\nbindaddr = 127.0.0.1\ntlsenable = yes\ntlsbindaddr = 127.0.0.1:0\n\
+             tlscertfile = {}\ntlsprivatekey = {}\n\n[upstream:pbx]\nhost = 127.0.0.1\nport = {}\n\
+             username = operator\nsecret_env = PBX_SECRET\n\n[chain]\nsecret = chain-secret\nread = all\nwrite = all\n",
+            cert_pem.display(),
+            key_pem.display(),
+            mock.addr.port()
+        ),
+    )
+    .unwrap();
+    let a = Proc::spawn(
+        &["proxy", "--config", a_conf.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[("PBX_SECRET", "operator-secret")],
+    );
+    // "ami proxy: listening on ADDR, TLS on ADDR; …"
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !a.stderr().contains("upstream pbx logged in") {
+        assert!(Instant::now() < deadline, "{}", a.stderr());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let tls_port = a.tls_addr.expect("TLS address in the listening line").port();
+    let b_conf = dir.join("b.conf");
+    std::fs::write(
+        &b_conf,
+        format!(
+            "[general]\nenabled = yes\nbindaddr = 127.0.0.1\n\n[upstream:a]\nhost = 127.0.0.1\nport = {tls_port}\n\
+             username = chain\nsecret = chain-secret\ntls = yes\ntls_ca = {}\ntls_server_name = localhost\n\n{USERS}",
+            cert_pem.display()
+        ),
+    )
+    .unwrap();
+    let b = Proc::spawn(
+        &["proxy", "--config", b_conf.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !b.stderr().contains("upstream a logged in") {
+        assert!(Instant::now() < deadline, "B never logged in to A over TLS: {}", b.stderr());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut alice = Client::login(b.addr, "alice", "alice-secret");
+    alice.send("Action: Setvar\r\nActionID: s\r\nVariable: T\r\nValue: over-tls\r\n\r\nAction: Getvar\r\nActionID: g\r\nVariable: T\r\n\r\n");
+    assert_eq!(text(alice.response("g").get("Value")), "over-tls");
+    // A plain TCP client on A's TLS port gets no AMI banner.
+    let mut plain = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+    plain.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    plain.write_all(b"Action: Login\r\n\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = plain.read(&mut buf).unwrap_or(0);
+    assert!(!buf[..n].starts_with(b"Asterisk Call Manager"));
+    // A proxy that does not trust the certificate refuses to log in (and says why).
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let wrong_ca = dir.join("wrong.pem");
+    std::fs::write(&wrong_ca, other.cert.pem()).unwrap();
+    let c_conf = dir.join("c.conf");
+    std::fs::write(
+        &c_conf,
+        format!(
+            "[general]\nenabled = yes\n\n[upstream:a]\nhost = 127.0.0.1\nport = {tls_port}\nusername = chain\n\
+             secret = chain-secret\ntls = yes\ntls_ca = {}\ntls_server_name = localhost\n\n{USERS}",
+            wrong_ca.display()
+        ),
+    )
+    .unwrap();
+    let c = Proc::spawn(
+        &["proxy", "--config", c_conf.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.stderr().contains("TLS handshake") {
+        assert!(Instant::now() < deadline, "{}", c.stderr());
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!c.stderr().contains("upstream a logged in"));
     let _ = std::fs::remove_dir_all(&dir);
 }

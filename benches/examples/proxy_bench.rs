@@ -1,0 +1,287 @@
+//! Throughput and latency of `ami proxy` against `ami mock` directly, in the same run.
+//!
+//! `make bench-proxy` (or `cargo run --release -p ami-benches --example proxy_bench --
+//! target/release/ami`). Starts one `ami mock` and one `ami proxy` in front of it, then for
+//! 1, 10 and 100 clients with mixed rights (half read `all`, a quarter `user`, a quarter `call`,
+//! which does not receive the UserEvent flood) measures events delivered per second, first
+//! with the clients straight on the mock, then through the proxy (the events come from a sender
+//! connected to the mock in both cases, in windows of 200 that every receiver must have
+//! received before the next, so nothing is dropped); and the p50/p99 round trip of sequential
+//! `Ping` (which the proxy answers itself) and `Getvar` (which it forwards).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ami_proto::{Decoder, Frame, Role};
+
+const USERS: &str = "\
+[all]
+secret = s
+read = all
+write = all
+
+[user]
+secret = s
+read = user
+write = user
+
+[call]
+secret = s
+read = call
+write = call
+";
+
+struct Proc(Child, SocketAddr);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(ami: &str, args: &[&str]) -> Proc {
+    let mut child = Command::new(ami)
+        .args(args)
+        .env("PBX_SECRET", "s")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ami");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line
+        .split_whitespace()
+        .nth(4)
+        .map(|a| a.trim_end_matches([';', ',']))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Proc(child, addr)
+}
+
+fn login(addr: SocketAddr, user: &str) -> (TcpStream, Decoder) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(format!("Action: Login\r\nUsername: {user}\r\nSecret: s\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut d = Decoder::new(Role::Client);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed during login");
+        d.feed(&buf[..n]);
+        while let Some(f) = d.next_frame() {
+            if let Ok(Frame::Message(m)) = f
+                && m.response().is_some()
+            {
+                assert_eq!(m.get("Message"), Some(&b"Authentication accepted"[..]));
+                return (s, d);
+            }
+        }
+    }
+}
+
+/// Events/s delivered to `clients` receivers (mixed rights) connected to `addr` while one
+/// sender, connected straight to the mock at `source`, floods UserEvents.
+fn throughput(source: SocketAddr, addr: SocketAddr, clients: usize, events: u64) -> (f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut counters = Vec::new();
+    let mut handles = Vec::new();
+    let mut receivers = 0;
+    for i in 0..clients {
+        let user = match i % 4 {
+            0 | 1 => "all",
+            2 => "user",
+            _ => "call",
+        };
+        if user != "call" {
+            receivers += 1;
+        }
+        let (mut s, mut d) = login(addr, user);
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let count = Arc::new(AtomicU64::new(0));
+        counters.push((user, count.clone()));
+        let stop = stop.clone();
+        handles.push(thread::spawn(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            while !stop.load(Ordering::Relaxed) {
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        d.feed(&buf[..n]);
+                        let mut got = 0;
+                        while let Some(f) = d.next_frame() {
+                            if let Ok(Frame::Message(m)) = f
+                                && m.get("UserEvent") == Some(&b"Bench"[..])
+                            {
+                                got += 1;
+                            }
+                        }
+                        count.fetch_add(got, Ordering::Relaxed);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }));
+    }
+    let (mut sender, mut sd) = login(source, "all");
+    let batch = 200u64;
+    let pad = "p".repeat(200);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    while sent < events {
+        let mut text = String::new();
+        for i in sent..(sent + batch).min(events) {
+            text.push_str(&format!(
+                "Action: UserEvent\r\nActionID: {i}\r\nUserEvent: Bench\r\nSeq: {i}\r\nPad: {pad}\r\n\r\n"
+            ));
+        }
+        sender.write_all(text.as_bytes()).unwrap();
+        sent = (sent + batch).min(events);
+        // Wait for the sender's last response and for every receiver to catch up, so nothing
+        // is dropped for a slow consumer and the figure is end-to-end.
+        let last = (sent - 1).to_string();
+        'resp: loop {
+            let n = sender.read(&mut buf).unwrap();
+            sd.feed(&buf[..n]);
+            while let Some(f) = sd.next_frame() {
+                if let Ok(Frame::Message(m)) = f
+                    && m.response().is_some()
+                    && m.get("ActionID") == Some(last.as_bytes())
+                {
+                    break 'resp;
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while counters.iter().any(|(u, c)| *u != "call" && c.load(Ordering::Relaxed) < sent) {
+            assert!(Instant::now() < deadline, "receivers stalled at {sent}");
+            thread::sleep(Duration::from_micros(200));
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let delivered: u64 = counters.iter().map(|(_, c)| c.load(Ordering::Relaxed)).sum();
+    assert_eq!(
+        delivered,
+        events * receivers as u64,
+        "events lost or duplicated: {:?}",
+        counters.iter().map(|(u, c)| (*u, c.load(Ordering::Relaxed))).collect::<Vec<_>>()
+    );
+    // The sender (read = all) receives its own events too.
+    (delivered as f64 / elapsed, delivered)
+}
+
+/// Round-trip times of `n` sequential actions.
+fn latency(addr: SocketAddr, action: &str, n: usize) -> (f64, f64) {
+    let (mut s, mut d) = login(addr, "call");
+    let mut buf = [0u8; 8192];
+    let mut rtts = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        s.write_all(format!("{action}ActionID: l{i}\r\n\r\n").as_bytes()).unwrap();
+        let want = format!("l{i}");
+        'wait: loop {
+            let k = s.read(&mut buf).unwrap();
+            d.feed(&buf[..k]);
+            while let Some(f) = d.next_frame() {
+                if let Ok(Frame::Message(m)) = f
+                    && m.get("ActionID") == Some(want.as_bytes())
+                {
+                    break 'wait;
+                }
+            }
+        }
+        rtts.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    rtts.sort_by(f64::total_cmp);
+    (rtts[n / 2], rtts[n * 99 / 100])
+}
+
+fn main() {
+    let ami = std::env::args().nth(1).unwrap_or_else(|| "target/release/ami".to_owned());
+    let dir = std::env::temp_dir().join(format!("ami-proxy-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mock_conf = dir.join("mock.conf");
+    std::fs::write(
+        &mock_conf,
+        format!(
+            "[general]\nenabled = yes\n\n[operator]\nsecret = s\nread = all\nwrite = all\n\n{USERS}"
+        ),
+    )
+    .unwrap();
+    let mock = spawn(
+        &ami,
+        &["mock", "--quiet", "--listen", "127.0.0.1:0", "--config", mock_conf.to_str().unwrap()],
+    );
+    let proxy_conf = dir.join("proxy.conf");
+    std::fs::write(
+        &proxy_conf,
+        format!(
+            "[general]\nenabled = yes\n\n[upstream:pbx]\nhost = 127.0.0.1\nport = {}\nusername = operator\nsecret_env = PBX_SECRET\n\n{USERS}",
+            mock.1.port()
+        ),
+    )
+    .unwrap();
+    let proxy = spawn(
+        &ami,
+        &[
+            "proxy",
+            "--quiet",
+            "--config",
+            proxy_conf.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--max-queue",
+            "16777216",
+        ],
+    );
+    thread::sleep(Duration::from_millis(500)); // the proxy logs in upstream
+    let events: u64 =
+        std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    println!(
+        "events/s delivered (UserEvent flood, {events} events; mixed rights: 1/2 all, 1/4 user, 1/4 call)"
+    );
+    println!("{:>8} {:>16} {:>16} {:>8}", "clients", "direct (mock)", "via proxy", "ratio");
+    let counts: Vec<usize> = std::env::var("BENCH_CLIENTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 10, 100]);
+    for clients in counts {
+        let (direct, _) = throughput(mock.1, mock.1, clients, events);
+        let (proxied, delivered) = throughput(mock.1, proxy.1, clients, events);
+        println!(
+            "{clients:>8} {direct:>16.0} {proxied:>16.0} {:>8.2}   ({delivered} deliveries)",
+            proxied / direct
+        );
+    }
+    let n = 2000;
+    println!("\nround trip, {n} sequential actions (microseconds)");
+    println!(
+        "{:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "action", "direct p50", "p99", "proxy p50", "p99", "added p50", "added p99"
+    );
+    for (name, action) in
+        [("Ping", "Action: Ping\r\n"), ("Getvar", "Action: Getvar\r\nVariable: X\r\n")]
+    {
+        let (d50, d99) = latency(mock.1, action, n);
+        let (p50, p99) = latency(proxy.1, action, n);
+        println!(
+            "{name:>10} {d50:>10.0} {d99:>10.0} {p50:>10.0} {p99:>10.0} {:>12.0} {:>12.0}",
+            p50 - d50,
+            p99 - d99
+        );
+    }
+    drop(proxy);
+    drop(mock);
+    let _ = std::fs::remove_dir_all(&dir);
+}
