@@ -362,3 +362,20 @@ fn every_subcommand_has_help_with_examples() {
         assert!(!help.contains("--secret "), "{sub}: a plain --secret option exists");
     }
 }
+
+#[test]
+fn a_bad_config_line_is_reported_with_its_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("ami-cli-badconf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broken.conf");
+    std::fs::write(&path, "[general]\nenabled = yes\n[broken\nsecret = x\n").unwrap();
+    let out = Command::new(AMI)
+        .args(["mock", "--listen", "127.0.0.1:0", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{}:3: no closing `]`", path.display())), "{err}");
+    assert!(err.contains("ami check"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -87,8 +87,14 @@ pub struct MockArgs {
 
 /// Loads a manager.conf text as Asterisk would.
 pub fn load_config(text: &str, name: &str) -> Result<ManagerConfig, CliError> {
-    parse_manager_conf(text, &mut NoIncludes, &ConfigOptions::default())
-        .map_err(|e| CliError::Config(format!("{name}: {e} (run `ami check {name}` for details)")))
+    parse_manager_conf(text, &mut NoIncludes, &ConfigOptions::default()).map_err(|e| {
+        // The core names the top-level file `manager.conf`; say which file it was.
+        let file = if &*e.file == ami_proto::config::MANAGER_CONF { name } else { &e.file };
+        CliError::Config(format!(
+            "{file}:{}: {} (Asterisk refuses the whole file; run `ami check {name}` for details)",
+            e.line, e.kind
+        ))
+    })
 }
 
 /// Settings of a running mock.

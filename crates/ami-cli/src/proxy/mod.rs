@@ -91,7 +91,7 @@ pub async fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     let text = std::fs::read_to_string(&args.config)
         .map_err(|e| CliError::Io { context: format!("cannot read {name}"), source: e })?;
     let cfg = config::load(&name, &text).map_err(|e| {
-        CliError::Config(format!("{name}: {e} (run `ami check {name}` for the users' part)"))
+        CliError::Config(format!("{name}: {e} (run `ami check {name}` for a full report)"))
     })?;
     for d in &cfg.manager.diagnostics {
         eprintln!("ami proxy: warning: {d}");
