@@ -187,3 +187,30 @@ impl Conns {
         gone
     }
 }
+
+/// Sleeps until the core's instant `due` (forever for `None`).
+pub async fn sleep_until(due: Option<ami_proto::time::Instant>) {
+    match due {
+        Some(at) => {
+            let wait = at.as_millis().saturating_sub(now().as_millis());
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes after `seconds` (if given, finite and not negative) or at Ctrl-C, whichever
+/// comes first.
+pub async fn stop_after(seconds: Option<f64>) {
+    match seconds {
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs_f64(s)) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

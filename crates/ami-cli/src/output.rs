@@ -1,6 +1,7 @@
 //! How messages are printed: readable blocks (AMI's own `Name: value` lines) or JSON lines.
 
 use ami_proto::Message;
+use ami_proto::config::ini::glob_match;
 use serde_json::{Map, Value};
 
 /// Text of header bytes; invalid UTF-8 is shown with replacement characters.
@@ -54,40 +55,23 @@ pub fn json(m: &Message<'_>) -> Value {
 
 /// Shell-style wildcard match (`*`, `?`), ASCII case-insensitive.
 pub fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p].eq_ignore_ascii_case(&text[t])) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some(p);
-            mark = t;
-            p += 1;
-        } else if let Some(s) = star {
-            p = s + 1;
-            mark += 1;
-            t = mark;
-        } else {
-            return false;
-        }
+    glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
+}
+
+/// Test helper: hands the first message of `raw` (server output) to `f`.
+#[cfg(test)]
+pub fn with_message(raw: &[u8], f: impl FnOnce(Message<'_>)) {
+    let mut d = ami_proto::Decoder::new(ami_proto::Role::Client);
+    d.feed(raw);
+    match d.next_frame() {
+        Some(Ok(ami_proto::Frame::Message(m))) => f(m),
+        other => panic!("not a message: {other:?}"),
     }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ami_proto::{Decoder, Frame, Role};
-
-    fn with_message(raw: &[u8], f: impl FnOnce(Message<'_>)) {
-        let mut d = Decoder::new(Role::Client);
-        d.feed(raw);
-        match d.next_frame() {
-            Some(Ok(Frame::Message(m))) => f(m),
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn blocks_and_json() {

@@ -7,6 +7,7 @@
 //! (`#include manager.d/*.conf`), matches are loaded in name order like `glob(3)`; directory
 //! components are taken literally. Files are named by their canonical path in findings.
 
+use ami_proto::config::ini::glob_match;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -102,36 +103,9 @@ pub(super) fn read_limited(path: &Path) -> Result<(String, bool), std::io::Error
     }
 }
 
-/// `*` and `?` wildcard match.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    let (mut p, mut n) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || name.get(n) == Some(&c) => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    p = sp + 1;
-                    n = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use ami_proto::config::ini::glob_match;
 
     #[test]
     fn wildcards() {

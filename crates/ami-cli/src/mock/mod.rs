@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ami_proto::authority::ACTIONS;
 use ami_proto::config::{ConfigOptions, ManagerConfig, NoIncludes, parse_manager_conf};
@@ -161,20 +161,7 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
         log: !args.quiet,
         record: args.record.clone(),
     };
-    let duration = args.duration;
-    let stop = async move {
-        match duration {
-            Some(s) if s.is_finite() && s >= 0.0 => {
-                tokio::select! {
-                    () = tokio::time::sleep(StdDuration::from_secs_f64(s)) => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
+    let stop = crate::downstream::stop_after(args.duration);
     let stats = serve(listener, opts, stop).await?;
     if !args.quiet {
         eprintln!(
@@ -224,15 +211,7 @@ pub async fn serve(
     tokio::pin!(stop);
     loop {
         let due = [server.poll_timeout(), pbx.next_due()].into_iter().flatten().min();
-        let sleep = async {
-            match due {
-                Some(at) => {
-                    let wait = at.as_millis().saturating_sub(now().as_millis());
-                    tokio::time::sleep(StdDuration::from_millis(wait)).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = crate::downstream::sleep_until(due);
         tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => {

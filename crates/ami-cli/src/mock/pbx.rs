@@ -281,9 +281,23 @@ impl Pbx {
     }
 
     fn chan_event(&mut self, server: &mut Server, name: &str, chan: &str, extra: &[(&str, &str)]) {
-        let Some(c) = self.chan(chan) else { return };
-        let mut f = Vec::with_capacity(16);
-        Self::snapshot(&mut f, c, "");
+        self.snapshots_event(server, name, &[(chan, "")], extra);
+    }
+
+    /// An event with the snapshot block of each `(channel, prefix)`, then `extra`; nothing if
+    /// a channel is gone.
+    fn snapshots_event(
+        &mut self,
+        server: &mut Server,
+        name: &str,
+        chans: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) {
+        let mut f = Vec::with_capacity(16 * chans.len() + extra.len());
+        for (chan, prefix) in chans {
+            let Some(c) = self.chan(chan) else { return };
+            Self::snapshot(&mut f, c, prefix);
+        }
         f.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         self.publish(server, name, &f);
     }
@@ -358,12 +372,7 @@ impl Pbx {
         b: &str,
         extra: &[(&str, &str)],
     ) {
-        let (Some(ca), Some(cb)) = (self.chan(a), self.chan(b)) else { return };
-        let mut f = Vec::with_capacity(32);
-        Self::snapshot(&mut f, ca, "");
-        Self::snapshot(&mut f, cb, "Dest");
-        f.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        self.publish(server, name, &f);
+        self.snapshots_event(server, name, &[(a, ""), (b, "Dest")], extra);
     }
 
     fn bridge_event(

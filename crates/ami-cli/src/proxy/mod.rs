@@ -137,20 +137,7 @@ pub async fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let duration = args.duration;
-    let stop = async move {
-        match duration {
-            Some(s) if s.is_finite() && s >= 0.0 => {
-                tokio::select! {
-                    () = tokio::time::sleep(StdDuration::from_secs_f64(s)) => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
+    let stop = crate::downstream::stop_after(args.duration);
     let opts = ProxyOptions {
         max_queue: args.max_queue,
         max_backoff: StdDuration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0)),
@@ -262,16 +249,7 @@ pub async fn serve(
         mpsc::channel::<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, SocketAddr)>(64);
     tokio::pin!(stop);
     loop {
-        let due = p.server.poll_timeout();
-        let sleep = async {
-            match due {
-                Some(at) => {
-                    let wait = at.as_millis().saturating_sub(now().as_millis());
-                    tokio::time::sleep(StdDuration::from_millis(wait)).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = crate::downstream::sleep_until(p.server.poll_timeout());
         tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => {
@@ -636,16 +614,7 @@ fn published_with(m: &Message<'_>, down_id: Option<Option<&[u8]>>) -> Option<Pub
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ami_proto::{Decoder, Frame, Role};
-
-    fn with(raw: &[u8], f: impl FnOnce(Message<'_>)) {
-        let mut d = Decoder::new(Role::Client);
-        d.feed(raw);
-        match d.next_frame() {
-            Some(Ok(Frame::Message(m))) => f(m),
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::output::with_message as with;
 
     #[test]
     fn rewrite_restores_the_clients_action_id_in_place() {

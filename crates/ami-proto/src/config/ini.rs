@@ -178,8 +178,16 @@ impl IncludeResolver for MemoryResolver {
     }
 }
 
-/// `*` and `?` wildcard match (iterative, linear-ish, no recursion).
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+/// `*` and `?` wildcard match, byte for byte (iterative, no recursion): how
+/// [`MemoryResolver`] matches `#include` patterns; callers with their own resolvers may use it
+/// too.
+///
+/// ```
+/// use ami_proto::config::ini::glob_match;
+/// assert!(glob_match(b"users/*.conf", b"users/alice.conf"));
+/// assert!(!glob_match(b"*.conf", b"users.conf.bak"));
+/// ```
+pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {
