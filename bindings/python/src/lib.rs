@@ -1,13 +1,35 @@
 //! Python bindings of libami: the `libami._native` extension module.
 //!
-//! Built by maturin from `pyproject.toml`. It grows with the Python issue; today it exposes the
-//! library version.
+//! Built by maturin from `pyproject.toml` (abi3, one wheel for CPython 3.9+). Everything here is a
+//! thin layer over `ami-proto`: the sans-IO sessions ([`client::ClientConnection`],
+//! [`server::Server`]), the standalone [`message::Decoder`] and encoders, and the access rules
+//! ([`access`]). The pure-Python package `libami` (asyncio and blocking I/O) is built on top.
+//!
+//! Conventions (DESIGN.md, "Python API"): text is decoded as UTF-8 with `surrogateescape`, so
+//! that no byte is ever lost; text given by Python is encoded the same way. A frame is copied
+//! once into a [`message::Message`]; its values are built only when touched.
 
 use pyo3::prelude::*;
+
+pub mod access;
+pub mod client;
+pub mod convert;
+pub mod errors;
+pub mod events;
+pub mod message;
+pub mod server;
 
 /// The `libami._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    message::register(m)?;
+    events::register(m)?;
+    client::register(m)?;
+    server::register(m)?;
+    access::register(m)?;
+    m.add("NEED_DATA", events::need_data(py)?)?;
     Ok(())
 }

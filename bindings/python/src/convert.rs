@@ -1,0 +1,107 @@
+//! Conversions between Python objects and bytes: UTF-8 with `surrogateescape` both ways, so
+//! that any byte survives a round trip through `str`.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
+
+/// `bytes` decoded as UTF-8 with `surrogateescape` (a plain `str` when the bytes are valid).
+pub fn text<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Ok(PyString::new(py, s).into_any()),
+        Err(_) => PyBytes::new(py, b).call_method1("decode", ("utf-8", "surrogateescape")),
+    }
+}
+
+/// A `str` (encoded as UTF-8 with `surrogateescape`), `bytes`, `bytearray` or `memoryview` as
+/// bytes; `int` and `float` as their decimal text. `what` names the argument in errors.
+pub fn bytes_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return match s.extract::<String>() {
+            Ok(s) => Ok(s.into_bytes()),
+            Err(_) => {
+                let enc = s.call_method1("encode", ("utf-8", "surrogateescape"))?;
+                Ok(enc.cast::<PyBytes>()?.as_bytes().to_vec())
+            }
+        };
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyFloat>() {
+        return Ok(obj.str()?.extract::<String>()?.into_bytes());
+    }
+    if obj.hasattr("tobytes")? {
+        let b = obj.call_method0("tobytes")?;
+        return Ok(b.cast::<PyBytes>()?.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what}: expected str, bytes, bytearray, memoryview, int or float, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// Runs `f` on the bytes of a bytes-like object without copying when it is `bytes`.
+pub fn with_bytes<R>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    f: impl FnOnce(&[u8]) -> R,
+) -> PyResult<R> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!("{what}: expected a bytes-like object, got str")));
+    }
+    let owned = bytes_of(obj, what)?;
+    Ok(f(&owned))
+}
+
+/// Header fields given as a mapping (its `items()`), or an iterable of `(name, value)` pairs.
+pub fn fields_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    let Some(obj) = obj else { return Ok(Vec::new()) };
+    if obj.is_none() {
+        return Ok(Vec::new());
+    }
+    let iterable = if obj.hasattr("items")? { obj.call_method0("items")? } else { obj.clone() };
+    let mut out = Vec::new();
+    for (i, item) in iterable.try_iter()?.enumerate() {
+        let item = item?;
+        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
+            PyTypeError::new_err(format!("fields[{i}]: expected a (name, value) pair"))
+        })?;
+        out.push((
+            bytes_of(&name, &format!("fields[{i}] name"))?,
+            bytes_of(&value, &format!("fields[{i}] value"))?,
+        ));
+    }
+    Ok(out)
+}
+
+/// `now` in seconds of `time.monotonic()`, or the current `time.monotonic()`.
+pub fn now_or_monotonic(py: Python<'_>, now: Option<f64>) -> PyResult<ami_proto::time::Instant> {
+    let secs = match now {
+        Some(s) => s,
+        None => py.import("time")?.getattr("monotonic")?.call0()?.extract::<f64>()?,
+    };
+    Ok(ami_proto::time::Instant::from_millis(millis(secs)))
+}
+
+/// An [`ami_proto::time::Instant`] as seconds of `time.monotonic()`.
+pub fn seconds(t: ami_proto::time::Instant) -> f64 {
+    t.as_millis() as f64 / 1000.0
+}
+
+/// Seconds as whole milliseconds (negative and NaN are 0; huge values saturate).
+pub fn millis(secs: f64) -> u64 {
+    if secs.is_nan() || secs <= 0.0 {
+        0
+    } else if secs >= u64::MAX as f64 / 1000.0 {
+        u64::MAX
+    } else {
+        (secs * 1000.0).round() as u64
+    }
+}
