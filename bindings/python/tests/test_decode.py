@@ -1,0 +1,174 @@
+"""Decoding: the real Asterisk 22 captures in random chunks, the mapping behaviour of messages,
+surrogateescape, frame errors and pattern matching."""
+
+import random
+from collections.abc import Mapping
+
+import pytest
+
+import libami
+from conftest import CAPTURES, capture_files
+
+SERVER_OUTPUT = capture_files("server_to_client.bin")
+CLIENT_OUTPUT = capture_files("client_to_server.bin")
+
+
+def decode(data, role, chunks):
+    d = libami.Decoder(role)
+    out = []
+    for chunk in chunks(data):
+        d.feed(chunk)
+        out.extend(d)
+    return out
+
+
+def whole(data):
+    return [data]
+
+
+def random_chunks(seed):
+    def split(data):
+        rng = random.Random(seed)
+        i = 0
+        while i < len(data):
+            n = rng.randint(1, 97)
+            yield data[i : i + n]
+            i += n
+
+    return split
+
+
+def test_there_are_captures():
+    assert len(SERVER_OUTPUT) >= 30, CAPTURES
+    assert len(CLIENT_OUTPUT) >= 30
+
+
+@pytest.mark.parametrize("path", SERVER_OUTPUT, ids=lambda p: str(p.relative_to(CAPTURES)))
+def test_server_output_decodes_the_same_in_random_chunks(path):
+    data = path.read_bytes()
+    reference = decode(data, "client", whole)
+    assert reference, "every capture holds at least the banner"
+    assert isinstance(reference[0], libami.Banner)
+    assert reference[0].version == "11.0.0"
+    for seed in range(3):
+        assert decode(data, "client", random_chunks(seed)) == reference
+    # No byte is lost: the banner line and the messages' raw bytes give back the stream
+    # (up to a trailing partial message, which stays buffered).
+    rebuilt = reference[0].line.encode() + b"\r\n" + b"".join(m.raw for m in reference[1:])
+    if all(m.error is None for m in reference[1:]):
+        assert data.startswith(rebuilt)
+
+
+@pytest.mark.parametrize("path", CLIENT_OUTPUT, ids=lambda p: str(p.relative_to(CAPTURES)))
+def test_client_output_decodes_the_same_byte_by_byte(path):
+    data = path.read_bytes()
+    reference = decode(data, "server", whole)
+    one_by_one = decode(data, "server", lambda d: (d[i : i + 1] for i in range(len(d))))
+    assert one_by_one == reference
+    assert all(m.kind in ("action", "unknown") for m in reference)
+
+
+def test_pipelined_actions_capture_has_the_expected_actions():
+    data = (CAPTURES / "pipelined-actions" / "client_to_server.bin").read_bytes()
+    actions = [m for m in decode(data, "server", whole) if m.kind == "action"]
+    assert actions[0].name == "Login"
+    assert len({m.action_id for m in actions if m.action_id}) == len([m for m in actions if m.action_id])
+
+
+def message(text: bytes) -> libami.Message:
+    return libami.Message.parse(text)
+
+
+def test_message_is_a_case_insensitive_read_only_mapping():
+    m = message(b"Event: Newchannel\r\nChannel: PJSIP/100\r\nchannel: second\r\nOutput: a\r\n\r\n")
+    assert isinstance(m, Mapping)
+    assert m.kind == "event" and m.name == "Newchannel"
+    assert m["CHANNEL"] == "PJSIP/100"
+    assert m.get("channel") == "PJSIP/100"
+    assert m.get_all("Channel") == ["PJSIP/100", "second"]
+    assert m.get("Missing") is None and m.get("Missing", "x") == "x"
+    assert "event" in m and "Missing" not in m
+    with pytest.raises(KeyError):
+        m["Missing"]
+    assert list(m) == ["Event", "Channel", "Output"]
+    assert len(m) == 3
+    assert m.items() == [
+        ("Event", "Newchannel"),
+        ("Channel", "PJSIP/100"),
+        ("channel", "second"),
+        ("Output", "a"),
+    ]
+    assert dict(m) == {"Event": "Newchannel", "Channel": "PJSIP/100", "Output": "a"}
+    assert m.raw.endswith(b"\r\n\r\n")
+    with pytest.raises((AttributeError, TypeError)):
+        m["Channel"] = "x"  # type: ignore[index]
+
+
+def test_invalid_utf8_survives_with_surrogateescape():
+    raw = b"Event: UserEvent\r\nData: caf\xe9 \xff\r\n\r\n"
+    m = message(raw)
+    value = m["Data"]
+    assert value == "caf\udce9 \udcff"
+    assert value.encode("utf-8", "surrogateescape") == b"caf\xe9 \xff"
+    assert m.get_bytes("data") == b"caf\xe9 \xff"
+    assert m.raw == raw
+
+
+def test_values_follow_the_client_rule():
+    m = message(b"Response: Success\r\nMessage:  two spaces \r\n\r\n")
+    assert m["Message"] == " two spaces "
+
+
+def test_parse_refuses_incomplete_or_several_messages():
+    with pytest.raises(libami.RemoteProtocolError):
+        libami.Message.parse(b"Event: X\r\n")
+    with pytest.raises(libami.RemoteProtocolError):
+        libami.Message.parse(b"Event: X\r\n\r\nEvent: Y\r\n\r\n")
+
+
+def test_a_message_over_the_limits_keeps_its_lines_and_the_stream_goes_on():
+    d = libami.Decoder("server")
+    too_long = b"Action: Ping\r\nX: " + b"a" * 2000 + b"\r\n\r\nAction: Ping\r\n\r\n"
+    d.feed(too_long)
+    first, second = list(d)
+    assert first.error is not None
+    assert second.error is None and second.name == "Ping"
+
+
+def test_decoder_accepts_any_bytes_like_and_refuses_str():
+    d = libami.Decoder()
+    d.feed(bytearray(b"Asterisk Call Manager/11.0.0\r\n"))
+    d.feed(memoryview(b"Response: Success\r\n\r\n"))
+    assert [type(x) for x in d] == [libami.Banner, libami.Message]
+    with pytest.raises(TypeError):
+        d.feed("text")  # type: ignore[arg-type]
+
+
+def test_decoder_role_is_checked():
+    with pytest.raises(ValueError):
+        libami.Decoder("both")
+
+
+def test_events_match_with_match_args():
+    ev = libami.Event(message(b"Event: Hangup\r\nChannel: PJSIP/1\r\n\r\n"))
+    match ev:
+        case libami.Event(msg):
+            assert msg["Channel"] == "PJSIP/1"
+        case _:
+            pytest.fail("Event did not match")
+    assert ev.name == "Hangup" and ev["Channel"] == "PJSIP/1"
+    resp = libami.Response("a-1", message(b"Response: Success\r\n\r\n"), True)
+    match resp:
+        case libami.Response(action_id, _, complete):
+            assert (action_id, complete) == ("a-1", True)
+    assert libami.Response.__match_args__ == ("action_id", "message", "complete")
+
+
+def test_events_are_frozen_and_compare_by_value():
+    a = libami.ActionTimedOut("x")
+    assert a == libami.ActionTimedOut("x")
+    assert a != libami.ActionTimedOut("y")
+    with pytest.raises(AttributeError):
+        a.action_id = "z"  # type: ignore[misc]
+    assert repr(a) == "ActionTimedOut(action_id='x')"
+    assert repr(libami.NEED_DATA) == "NEED_DATA"
