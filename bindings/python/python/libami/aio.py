@@ -773,9 +773,9 @@ class AmiServer:
                 writer.write(data)
         for sid in disconnects:
             self._close_session(sid)
-        for sid, ev in self._can_read.items():
+        for sid, can_read in self._can_read.items():
             if self.core.wants_input(sid):
-                ev.set()
+                can_read.set()
         self._arm_timer()
 
     def _arm_timer(self) -> None:
