@@ -3,6 +3,9 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use std::sync::Mutex;
+
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 /// `bytes` decoded as UTF-8 with `surrogateescape` (a plain `str` when the bytes are valid).
@@ -104,4 +107,49 @@ pub fn millis(secs: f64) -> u64 {
     } else {
         (secs * 1000.0).round() as u64
     }
+}
+
+/// How many `str` keys [`with_key`] remembers.
+const KEY_CACHE_SIZE: usize = 64;
+
+/// Recently used `str` keys and their bytes, by object identity. Each entry holds a strong
+/// reference, so the object (and its address) stays alive while it is in the cache, and `str`
+/// objects are immutable: the same address always means the same text.
+struct KeyCache {
+    entries: Vec<(Py<PyString>, Box<[u8]>)>,
+    next: usize,
+}
+
+static KEY_CACHE: PyOnceLock<Mutex<KeyCache>> = PyOnceLock::new();
+
+/// Runs `f` on the bytes of a header name (`str` or bytes-like). Header names are usually
+/// literals in the caller's code, so the bytes of a `str` are remembered by identity: reading
+/// `msg["Channel"]` in a loop converts the key once.
+pub fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    let Ok(s) = obj.cast::<PyString>() else {
+        return Ok(f(&bytes_of(obj, "name")?));
+    };
+    let cache = KEY_CACHE.get_or_init(obj.py(), || {
+        Mutex::new(KeyCache { entries: Vec::with_capacity(KEY_CACHE_SIZE), next: 0 })
+    });
+    let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, bytes)) = cache.entries.iter().find(|(k, _)| k.as_ptr() == s.as_ptr()) {
+        return Ok(f(bytes));
+    }
+    let bytes = bytes_of(obj, "name")?.into_boxed_slice();
+    let result = f(&bytes);
+    let entry = (s.clone().unbind(), bytes);
+    if cache.entries.len() < KEY_CACHE_SIZE {
+        cache.entries.push(entry);
+    } else {
+        let i = cache.next % KEY_CACHE_SIZE;
+        if let Some(slot) = cache.entries.get_mut(i) {
+            *slot = entry;
+        }
+        cache.next = i + 1;
+    }
+    Ok(result)
 }

@@ -5,9 +5,9 @@ use ami_proto::frame::{Frame, FrameError};
 use ami_proto::{DecoderLimits, MessageKind, OwnedMessage, Role};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use crate::convert::{bytes_of, fields_of, text, with_bytes};
+use crate::convert::{bytes_of, fields_of, text, with_bytes, with_key};
 use crate::errors;
 
 /// One AMI message (action, response or event), as a read-only mapping.
@@ -22,17 +22,36 @@ use crate::errors;
 pub struct Message {
     pub(crate) inner: OwnedMessage,
     pub(crate) error: Option<String>,
+    kind: MessageKind,
 }
 
 impl Message {
     /// Wraps an owned message.
     pub fn new(inner: OwnedMessage) -> Message {
-        Message { inner, error: None }
+        let kind = inner.as_message().kind();
+        Message { inner, error: None, kind }
+    }
+
+    /// The first value of header `name` (a `str` or bytes key), as text.
+    fn lookup<'py>(&self, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = name.py();
+        let raw = self.inner.raw();
+        // The value is a slice of `raw`: keep its range, so that the key cache is released
+        // before the Python string is built.
+        let range = with_key(name, |key| {
+            self.inner.get(key).and_then(|v| {
+                let start = (v.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+                Some(start..start + v.len())
+            })
+        })?;
+        range.and_then(|r| raw.get(r)).map(|v| text(py, v)).transpose()
     }
 
     /// The message salvaged from a frame error, with the error's text.
     pub fn from_error(e: &FrameError<'_>) -> Message {
-        Message { inner: e.partial().to_owned_message(), error: Some(e.kind().to_string()) }
+        let inner = e.partial().to_owned_message();
+        let kind = inner.as_message().kind();
+        Message { inner, error: Some(e.kind().to_string()), kind }
     }
 
     fn unique_names(&self) -> Vec<&[u8]> {
@@ -84,8 +103,13 @@ impl Message {
 
     /// `"action"`, `"response"`, `"event"` or `"unknown"`, from the first line.
     #[getter]
-    fn kind(&self) -> &'static str {
-        self.inner.as_message().kind().as_str()
+    fn kind<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
+        match self.kind {
+            MessageKind::Event => pyo3::intern!(py, "event"),
+            MessageKind::Response => pyo3::intern!(py, "response"),
+            MessageKind::Action => pyo3::intern!(py, "action"),
+            _ => pyo3::intern!(py, "unknown"),
+        }
     }
 
     /// The value of the first line: the action, response status or event name (`None` for an
@@ -93,7 +117,7 @@ impl Message {
     #[getter]
     fn name<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let m = self.inner.as_message();
-        let v = match m.kind() {
+        let v = match self.kind {
             MessageKind::Action => m.action(),
             MessageKind::Response => m.response(),
             MessageKind::Event => m.event(),
@@ -137,15 +161,10 @@ impl Message {
     #[pyo3(signature = (name, default = None))]
     fn get<'py>(
         &self,
-        py: Python<'py>,
         name: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let key = bytes_of(name, "name")?;
-        match self.inner.get(&key) {
-            Some(v) => Ok(Some(text(py, v)?)),
-            None => Ok(default),
-        }
+        Ok(self.lookup(name)?.or(default))
     }
 
     /// The first value of header `name` as bytes, or `None`.
