@@ -38,7 +38,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
 ## errors), the C header against the code, and the C tests
-test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples
+test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples python-test
 	@echo "make test: all checks passed"
 
 check-tools:
@@ -172,6 +172,71 @@ fuzz-smoke: $(CARGO_FUZZ)
 	  (cd fuzz && RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) run --features libfuzzer $$t corpus/$$t seeds/$$t \
 	    -- -dict=ami.dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1) || exit 1; \
 	done
+
+# ---- Python package (bindings/python) -------------------------------------------------------
+# Everything is installed here from PyPI with pinned versions: maturin in a build venv, the
+# wheel plus pytest and mypy in a fresh test venv, panoramisk only in the bench venv.
+.PHONY: python-wheel python-test python-pip-install-test python-bench
+PYTHON ?= python3
+MATURIN_VERSION := 1.9.6
+PYTEST_VERSION := 8.3.4
+MYPY_VERSION := 1.13.0
+PANORAMISK_VERSION := 1.4
+PY_BUILD_VENV := $(BUILD)/py
+PY_TEST_VENV := $(BUILD)/py-test
+PY_PIP_VENV := $(BUILD)/py-pip
+PY_BENCH_VENV := $(BUILD)/py-bench
+PY_WHEELS := $(BUILD)/wheels
+MATURIN := $(PY_BUILD_VENV)/bin/maturin
+MATURIN_STAMP := $(PY_BUILD_VENV)/maturin-$(MATURIN_VERSION).stamp
+BENCH_CORPUS := $(BUILD)/corpus-8mb.bin
+
+$(MATURIN_STAMP):
+	rm -rf $(PY_BUILD_VENV)
+	$(PYTHON) -m venv $(PY_BUILD_VENV)
+	$(PY_BUILD_VENV)/bin/pip install -q --disable-pip-version-check maturin==$(MATURIN_VERSION)
+	touch $@
+
+## python-wheel: the abi3 wheel (one wheel for CPython 3.9+) in target/make/wheels
+python-wheel: $(MATURIN_STAMP)
+	rm -rf $(PY_WHEELS)
+	$(MATURIN) build --release --locked -q -m bindings/python/Cargo.toml -o $(PY_WHEELS)
+
+# $(1): venv directory, $(2): what to install into it
+define fresh_venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install -q --disable-pip-version-check $(2)
+endef
+
+## python-test: install the wheel in a fresh venv with pytest and mypy, check the .pyi stubs
+## with mypy.stubtest and run the pytest suite against the installed package (from a
+## directory where the source tree is not importable); then `pip install ./bindings/python`
+python-test: python-wheel
+	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION))
+	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
+	cd $(PY_TEST_VENV) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
+		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
+	@$(MAKE) --no-print-directory python-pip-install-test
+
+## python-pip-install-test: what a user does on a fresh machine: `pip install ./bindings/python`
+## (pip fetches maturin from PyPI and builds the extension), then import it and decode a message
+python-pip-install-test:
+	$(call fresh_venv,$(PY_PIP_VENV),./bindings/python)
+	cd $(PY_PIP_VENV) && bin/python -c 'import libami; d = libami.Decoder(); \
+		d.feed(b"Asterisk Call Manager/11.0.0\r\nEvent: Hangup\r\nChannel: PJSIP/1\r\n\r\n"); \
+		items = list(d); assert items[1]["channel"] == "PJSIP/1", items; \
+		print("pip install ./bindings/python: libami", libami.__version__, "OK")'
+
+$(BENCH_CORPUS):
+	@mkdir -p $(BUILD)
+	$(CARGO) run -q -p ami-benches --release --locked --example dump_corpus -- $@ 8
+
+## python-bench: events/s decoding the generated corpus with libami and with panoramisk's own
+## parser path (installed into the bench venv only), in the same run (not part of `make test`)
+python-bench: python-wheel $(BENCH_CORPUS)
+	$(call fresh_venv,$(PY_BENCH_VENV),$(PY_WHEELS)/libami-*.whl panoramisk==$(PANORAMISK_VERSION))
+	cd $(PY_BENCH_VENV) && bin/python $(CURDIR)/bindings/python/bench/bench_decode.py $(BENCH_CORPUS)
 
 clean:
 	$(CARGO) clean
