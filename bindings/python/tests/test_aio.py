@@ -197,3 +197,46 @@ def test_connect_timeout_when_nothing_answers():
         await listener.wait_closed()
 
     run(main())
+
+
+def make_tls_contexts(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (made with the openssl tool) and the two contexts."""
+    import shutil
+    import ssl
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl tool is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    return server_ctx, client_ctx
+
+
+def test_tls_client_and_server(tmp_path):
+    server_ctx, client_ctx = make_tls_contexts(tmp_path)
+
+    async def main():
+        server = await libami.aio.serve(MANAGER_CONF, Backend(), port=0, ssl=server_ctx)
+        async with server:
+            async with libami.aio.connect("127.0.0.1", server.port, "admin", "admin123", ssl=client_ctx) as ami:
+                assert (await ami.action("Ping"))["Ping"] == "Pong"
+                items = await ami.action_list("CoreShowChannels")
+                assert len(items) == 5
+            # A client that does not trust the certificate cannot connect.
+            import ssl
+
+            with pytest.raises(ssl.SSLError):
+                await libami.aio.connect(
+                    "127.0.0.1", server.port, "admin", "admin123", ssl=ssl.create_default_context(), reconnect=False
+                )
+
+    run(main())
