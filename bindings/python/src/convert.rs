@@ -8,12 +8,20 @@ use std::sync::Mutex;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-/// `bytes` decoded as UTF-8 with `surrogateescape` (a plain `str` when the bytes are valid).
+/// `bytes` decoded as UTF-8 with `surrogateescape` (a plain `str` when the bytes are valid), in
+/// one pass by CPython's decoder.
 pub fn text<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    match std::str::from_utf8(b) {
-        Ok(s) => Ok(PyString::new(py, s).into_any()),
-        Err(_) => PyBytes::new(py, b).call_method1("decode", ("utf-8", "surrogateescape")),
-    }
+    let len = pyo3::ffi::Py_ssize_t::try_from(b.len())
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("value too long for a str"))?;
+    // SAFETY: `b` points to `len` readable bytes for the whole call (CPython copies them into
+    // the new object), the error handler name is a NUL-terminated C string literal, and the
+    // thread is attached to the interpreter (we hold `py`).
+    let ptr = unsafe {
+        pyo3::ffi::PyUnicode_DecodeUTF8(b.as_ptr().cast(), len, c"surrogateescape".as_ptr())
+    };
+    // SAFETY: PyUnicode_DecodeUTF8 returns a new (owned) reference, or NULL with an exception
+    // set, which is exactly what `from_owned_ptr_or_err` takes.
+    unsafe { Bound::from_owned_ptr_or_err(py, ptr) }
 }
 
 /// A `str` (encoded as UTF-8 with `surrogateescape`), `bytes`, `bytearray` or `memoryview` as

@@ -8,6 +8,10 @@
 //! Conventions (DESIGN.md, "Python API"): text is decoded as UTF-8 with `surrogateescape`, so
 //! that no byte is ever lost; text given by Python is encoded the same way. A frame is copied
 //! once into a [`message::Message`]; its values are built only when touched.
+//!
+//! `unsafe` is used in one place, [`convert::text`], to call CPython's UTF-8 decoder with the
+//! `surrogateescape` handler directly (one pass instead of a validation and a copy); its
+//! `// SAFETY:` comments give the reasoning.
 
 use pyo3::prelude::*;
 

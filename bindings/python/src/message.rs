@@ -17,7 +17,7 @@ use crate::errors;
 /// `value.encode("utf-8", "surrogateescape")` gives back the exact bytes); `raw` is the
 /// message's bytes as framed. The message is copied once from the decoder; values are built
 /// when touched.
-#[pyclass(frozen, mapping, module = "libami")]
+#[pyclass(frozen, mapping, freelist = 256, module = "libami")]
 #[derive(Debug)]
 pub struct Message {
     pub(crate) inner: OwnedMessage,
@@ -145,14 +145,9 @@ impl Message {
         self.error.clone()
     }
 
-    fn __getitem__<'py>(
-        &self,
-        py: Python<'py>,
-        name: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let key = bytes_of(name, "key")?;
-        match self.inner.get(&key) {
-            Some(v) => text(py, v),
+    fn __getitem__<'py>(&self, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        match self.lookup(name)? {
+            Some(v) => Ok(v),
             None => Err(PyKeyError::new_err(name.clone().unbind())),
         }
     }
@@ -227,11 +222,8 @@ impl Message {
         self.unique_names().len()
     }
 
-    fn __contains__(&self, name: &Bound<'_, PyAny>) -> PyResult<bool> {
-        match bytes_of(name, "name") {
-            Ok(key) => Ok(self.inner.get(&key).is_some()),
-            Err(_) => Ok(false),
-        }
+    fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
+        with_key(name, |key| self.inner.get(key).is_some()).unwrap_or(false)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
