@@ -393,3 +393,41 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ClientConnection>()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infinite_timeout_means_no_limit() {
+        assert_eq!(duration_arg(f64::INFINITY), None);
+        assert_eq!(duration_arg(0.25), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn close_reasons_and_states_have_distinct_names() {
+        let reasons = [
+            CloseReason::Logoff,
+            CloseReason::LoginFailed,
+            CloseReason::PeerClosed,
+            CloseReason::KeepaliveTimeout,
+        ]
+        .map(close_reason);
+        let states = [
+            ClientState::AwaitingBanner,
+            ClientState::Connected,
+            ClientState::Authenticating,
+            ClientState::Ready,
+            ClientState::LoggingOff,
+            ClientState::Closed,
+        ]
+        .map(state_name);
+        for names in [&reasons[..], &states[..]] {
+            let mut sorted = names.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "{names:?}");
+        }
+        assert_eq!(reasons, ["logoff", "login-failed", "peer-closed", "keepalive-timeout"]);
+    }
+}

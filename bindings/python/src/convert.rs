@@ -161,3 +161,24 @@ pub fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResu
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::millis;
+
+    #[test]
+    fn seconds_become_rounded_milliseconds() {
+        assert_eq!(millis(1.5), 1500);
+        assert_eq!(millis(0.0004), 0);
+        assert_eq!(millis(0.0006), 1);
+        assert_eq!(millis(12_345.678_9), 12_345_679);
+    }
+
+    #[test]
+    fn negative_nan_and_huge_seconds_do_not_wrap() {
+        assert_eq!(millis(-3.0), 0);
+        assert_eq!(millis(f64::NAN), 0);
+        assert_eq!(millis(f64::INFINITY), u64::MAX);
+        assert_eq!(millis(1e300), u64::MAX);
+    }
+}
