@@ -240,3 +240,13 @@ def test_tls_client_and_server(tmp_path):
                 )
 
     run(main())
+
+
+def test_more_pipelined_actions_than_max_in_flight_wait_instead_of_failing():
+    async def main():
+        async with await start() as server:
+            async with libami.aio.connect("127.0.0.1", server.port, "admin", "admin123", max_in_flight=8) as ami:
+                answers = await asyncio.gather(*(ami.action("Getvar", {"Variable": f"V{n}"}) for n in range(100)))
+                assert [a["Value"] for a in answers] == [f"v{n}" for n in range(100)]
+
+    run(main())

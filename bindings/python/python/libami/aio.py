@@ -205,6 +205,7 @@ class Client:
         events: Optional[str] = None,
         keepalive: Optional[float] = None,
         event_queue_size: int = 10000,
+        max_in_flight: int = 1024,
     ) -> None:
         self.host = host
         self.port = port
@@ -220,6 +221,9 @@ class Client:
         self._events_mask = events
         self._keepalive = keepalive
         self._event_queue_size = event_queue_size
+        self._max_in_flight = max(1, max_in_flight)
+        # Callers beyond max_in_flight wait here instead of being refused by the session.
+        self._in_flight = asyncio.Semaphore(self._max_in_flight)
         self._conn: Optional[ClientConnection] = None
         self._writer: Optional[asyncio.StreamWriter] = None
         self._reader_task: Optional[asyncio.Task] = None
@@ -250,6 +254,7 @@ class Client:
             events=self._events_mask,
             action_timeout=self._action_timeout,
             keepalive_interval=self._keepalive,
+            max_in_flight=self._max_in_flight,
         )
         self._conn = conn
         self._writer = writer
@@ -403,19 +408,20 @@ class Client:
         action_id: Optional[str],
         collect: bool,
     ) -> Tuple[Message, List[Message]]:
-        conn = await self._wait_ready()
-        writer = self._writer
-        aid = conn.send_action(name, fields, action_id=action_id, timeout=timeout)
-        entry = _Pending(asyncio.get_running_loop().create_future(), collect)
-        self._pending[aid] = entry
-        self._flush(conn)
-        self._arm_timer(conn)
-        if writer is not None:
-            try:
-                await writer.drain()
-            except OSError:
-                pass  # the read loop reports the loss; the action is aborted there
-        return await entry.future
+        async with self._in_flight:
+            conn = await self._wait_ready()
+            writer = self._writer
+            aid = conn.send_action(name, fields, action_id=action_id, timeout=timeout)
+            entry = _Pending(asyncio.get_running_loop().create_future(), collect)
+            self._pending[aid] = entry
+            self._flush(conn)
+            self._arm_timer(conn)
+            if writer is not None:
+                try:
+                    await writer.drain()  # backpressure: wait while the socket is full
+                except OSError:
+                    pass  # the read loop reports the loss; the action is aborted there
+            return await entry.future
 
     async def action(
         self,
@@ -553,13 +559,15 @@ def connect(
     events: Optional[str] = None,
     keepalive: Optional[float] = None,
     event_queue_size: int = 10000,
+    max_in_flight: int = 1024,
 ) -> _Connect:
     """Connects and logs in: ``async with connect(...) as ami:`` or ``ami = await connect(...)``.
 
     ``auth`` is ``"md5"`` (challenge-response, the default) or ``"plain"``; ``ssl`` an
     ``ssl.SSLContext`` (or ``True``) for AMI over TLS; ``events`` the ``Events:`` mask sent
     with the login (``"off"``, ``"call,system"``; default: the user's ``read=``);
-    ``keepalive`` an idle interval after which a ``Ping`` checks the connection. When the
+    ``keepalive`` an idle interval after which a ``Ping`` checks the connection;
+    ``max_in_flight`` how many actions may await their answer at once (more wait). When the
     connection drops, the client reconnects after ``backoff`` seconds (doubling up to
     ``max_backoff``) and logs in again; actions in flight fail with :class:`ConnectionLost`.
     """
@@ -579,6 +587,7 @@ def connect(
             events=events,
             keepalive=keepalive,
             event_queue_size=event_queue_size,
+            max_in_flight=max_in_flight,
         )
     )
 
