@@ -260,6 +260,12 @@ impl Banner {
         Ok(PyTuple::new(py, ["version"])?.unbind())
     }
 
+    /// Always `"banner"`, so that a loop over decoded items can test `item.kind` alone.
+    #[getter]
+    fn kind<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
+        pyo3::intern!(py, "banner")
+    }
+
     /// The whole line, without its line end.
     #[getter]
     fn line<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -49,7 +49,8 @@ def test_server_output_decodes_the_same_in_random_chunks(path):
     reference = decode(data, "client", whole)
     assert reference, "every capture holds at least the banner"
     assert isinstance(reference[0], libami.Banner)
-    assert reference[0].version == "11.0.0"
+    assert reference[0].version == "11.0.0" and reference[0].kind == "banner"
+    assert all(m.kind in ("response", "event") for m in reference[1:] if m.error is None)
     for seed in range(3):
         assert decode(data, "client", random_chunks(seed)) == reference
     # No byte is lost: the banner line and the messages' raw bytes give back the stream

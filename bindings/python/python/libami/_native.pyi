@@ -88,6 +88,9 @@ class Banner:
 
     __match_args__: ClassVar[Tuple[str]]
     @property
+    def kind(self) -> str:
+        """Always ``"banner"``."""
+    @property
     def line(self) -> str:
         """The whole line, without its line end."""
     @property
