@@ -6,9 +6,11 @@ import pathlib
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
-CAPTURES = pathlib.Path(
-    os.environ.get("LIBAMI_CAPTURES", HERE.parents[2] / "crates/ami-proto/tests/data/asterisk-22")
-)
+# The Asterisk 22 captures: $LIBAMI_CAPTURES, or their place in the source tree.
+if "LIBAMI_CAPTURES" in os.environ:
+    CAPTURES = pathlib.Path(os.environ["LIBAMI_CAPTURES"])
+else:
+    CAPTURES = HERE.parents[2] / "crates/ami-proto/tests/data/asterisk-22"
 
 MANAGER_CONF = """\
 [general]
