@@ -297,7 +297,19 @@ impl<'a> Message<'a> {
     /// empty. `None` if there is no such header.
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
         let name = name.as_ref();
-        self.iter().find(|h| h.is(name)).map(|h| h.value())
+        // Compare names straight from the slots (length first) and cut out only the value
+        // found: lookups are the hot path of every binding.
+        self.slots
+            .iter()
+            .find(|s| {
+                s.colon != NO_COLON
+                    && (s.colon - s.start) as usize == name.len()
+                    && self
+                        .raw
+                        .get(s.start as usize..s.colon as usize)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .map(|&s| Header::from_slot(self.raw, s, self.role).value())
     }
 
     /// Values of every header called `name`, in order.
