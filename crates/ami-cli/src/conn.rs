@@ -13,10 +13,11 @@ use ami_proto::client::{
     ActionId, ClientConfig, ClientEvent, ClientSession, CloseReason, LocalError, LoginMethod,
 };
 use ami_proto::encode::Action;
-use ami_proto::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ami_proto::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::clock::{self, now};
 use crate::secret::{Secret, SecretSource};
 
 /// The AMI port of Asterisk.
@@ -237,19 +238,6 @@ impl Login {
     }
 }
 
-/// Monotonic milliseconds for the core, counted from the process's first use.
-pub fn now() -> Instant {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(std::time::Instant::now);
-    Instant::from_millis(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX))
-}
-
-/// The tokio instant at which the core's `at` falls.
-fn deadline(at: Instant) -> tokio::time::Instant {
-    let wait = at.as_millis().saturating_sub(now().as_millis());
-    tokio::time::Instant::now() + StdDuration::from_millis(wait)
-}
-
 /// Everything an action produced, up to its final event.
 #[derive(Clone, Debug, Default)]
 pub struct Reply {
@@ -426,26 +414,16 @@ impl AmiClient {
 
     /// One round of the run loop: flush, wait for input or the timer, feed, drain.
     async fn step(&mut self) -> Result<(), CliError> {
-        while !self.session.poll_transmit().is_empty() {
-            let out = self.session.poll_transmit();
-            match self.stream.write(out).await {
-                Ok(0) => {
-                    self.session.handle_eof();
-                    break;
-                }
-                Ok(n) => self.session.consume_transmit(n),
-                Err(e) if is_disconnect(&e) => {
-                    self.session.handle_eof();
-                    break;
-                }
-                Err(e) => return Err(CliError::io("writing to the server", e)),
-            }
+        match send_transmit(&mut self.session, &mut self.stream).await {
+            Ok(()) => {}
+            Err(e) if is_disconnect(&e) => self.session.handle_eof(),
+            Err(e) => return Err(CliError::io("writing to the server", e)),
         }
         self.drain();
         if self.closed.is_some() {
             return Ok(());
         }
-        let timer = self.session.poll_timeout().map(deadline);
+        let timer = clock::sleep_until(self.session.poll_timeout());
         tokio::select! {
             r = self.stream.read(&mut self.buf) => match r {
                 Ok(0) => self.session.handle_eof(),
@@ -453,12 +431,7 @@ impl AmiClient {
                 Err(e) if is_disconnect(&e) => self.session.handle_eof(),
                 Err(e) => return Err(CliError::io("reading from the server", e)),
             },
-            () = async {
-                match timer {
-                    Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => self.session.handle_timeout(now()),
+            () = timer => self.session.handle_timeout(now()),
         }
         self.drain();
         Ok(())
@@ -517,6 +490,21 @@ impl AmiClient {
             *done |= final_;
         }
     }
+}
+
+/// Writes everything the session has queued (and flushes, for TLS). A peer that takes no
+/// more bytes is an `UnexpectedEof` error.
+pub async fn send_transmit<S: AsyncWrite + Unpin>(
+    session: &mut ClientSession,
+    stream: &mut S,
+) -> io::Result<()> {
+    while !session.poll_transmit().is_empty() {
+        match stream.write(session.poll_transmit()).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => session.consume_transmit(n),
+        }
+    }
+    stream.flush().await
 }
 
 fn is_disconnect(e: &io::Error) -> bool {

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::conn::now;
+use crate::clock::now;
 
 /// Something a connection's tasks report to the owner task.
 #[derive(Debug)]
@@ -185,17 +185,6 @@ impl Conns {
             server.remove(*sid);
         }
         gone
-    }
-}
-
-/// Sleeps until the core's instant `due` (forever for `None`).
-pub async fn sleep_until(due: Option<ami_proto::time::Instant>) {
-    match due {
-        Some(at) => {
-            let wait = at.as_millis().saturating_sub(now().as_millis());
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-        }
-        None => std::future::pending().await,
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod action;
 mod check;
+mod clock;
 mod conn;
 mod decode;
 mod demo;

@@ -46,14 +46,14 @@ pub struct TailArgs {
 
 /// Which events to print.
 #[derive(Debug, Default)]
-pub struct EventFilter {
+pub struct TailFilter {
     names: Vec<Vec<u8>>,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-impl EventFilter {
+impl TailFilter {
     /// From `--event` and `--match` arguments.
-    pub fn new(names: &[String], matches: &[String]) -> Result<EventFilter, CliError> {
+    pub fn new(names: &[String], matches: &[String]) -> Result<TailFilter, CliError> {
         let mut headers = Vec::new();
         for m in matches {
             let (h, p) = m
@@ -61,7 +61,7 @@ impl EventFilter {
                 .ok_or_else(|| CliError::Usage(format!("--match {m:?}: write HEADER=PATTERN")))?;
             headers.push((h.as_bytes().to_vec(), p.as_bytes().to_vec()));
         }
-        Ok(EventFilter { names: names.iter().map(|n| n.as_bytes().to_vec()).collect(), headers })
+        Ok(TailFilter { names: names.iter().map(|n| n.as_bytes().to_vec()).collect(), headers })
     }
 
     /// Whether `ev` passes.
@@ -75,7 +75,7 @@ impl EventFilter {
 
 /// Runs `ami tail`.
 pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
-    let filter = EventFilter::new(&args.events, &args.matches)?;
+    let filter = TailFilter::new(&args.events, &args.matches)?;
     let mut login = args.conn.login()?;
     login.events = args.classes.clone();
     let target = login.target();

@@ -6,11 +6,9 @@
 
 pub mod pbx;
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ami_proto::authority::ACTIONS;
 use ami_proto::config::{ConfigOptions, ManagerConfig, NoIncludes, parse_manager_conf};
@@ -18,7 +16,8 @@ use ami_proto::server::{Server, ServerEvent, ServerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::conn::{CliError, now};
+use crate::clock::{self, now};
+use crate::conn::CliError;
 use crate::downstream::{Conns, Input};
 pub use pbx::Pbx;
 
@@ -123,13 +122,6 @@ pub struct MockStats {
     pub events: u64,
 }
 
-/// A random value from the standard library's per-process random hasher keys.
-pub fn random_u64() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(u64::from(std::process::id()));
-    h.finish()
-}
-
 /// Runs `ami mock`.
 pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
     let (text, name) = match &args.config {
@@ -157,7 +149,7 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
     let opts = MockOptions {
         config,
         calls_per_second: args.calls_per_second,
-        seed: args.seed.unwrap_or_else(random_u64),
+        seed: args.seed.unwrap_or_else(clock::random_u64),
         log: !args.quiet,
         record: args.record.clone(),
     };
@@ -179,27 +171,18 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<MockStats, CliError> {
     let local = listener.local_addr().ok();
-    let unix_now =
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let start = now();
+    let unix_offset_ms = clock::unix_offset_ms();
     let sopts = ServerOptions {
         actions: ACTIONS.iter().filter(|a| pbx::MOCK_ACTIONS.contains(&a.name)).collect(),
-        unix_offset_ms: unix_now - start.as_millis() as i64,
+        unix_offset_ms,
         started_at: Some(start),
         last_reload_at: Some(start),
         local_address: local,
         ..ServerOptions::default()
     };
-    let mut rng_state = opts.seed ^ random_u64();
-    let rng = move || {
-        rng_state ^= rng_state << 13;
-        rng_state ^= rng_state >> 7;
-        rng_state ^= rng_state << 17;
-        (rng_state >> 32) as u32
-    };
-    let mut server = Server::new(opts.config, sopts, Box::new(rng));
-    let mut pbx =
-        Pbx::new(start, unix_now - start.as_millis() as i64, opts.calls_per_second, opts.seed);
+    let mut server = Server::new(opts.config, sopts, clock::challenge_source(opts.seed));
+    let mut pbx = Pbx::new(start, unix_offset_ms, opts.calls_per_second, opts.seed);
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(256);
     let mut conns = Conns::new(in_tx);
     let mut stats = MockStats::default();
@@ -211,7 +194,7 @@ pub async fn serve(
     tokio::pin!(stop);
     loop {
         let due = [server.poll_timeout(), pbx.next_due()].into_iter().flatten().min();
-        let sleep = crate::downstream::sleep_until(due);
+        let sleep = clock::sleep_until(due);
         tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => {

@@ -268,6 +268,17 @@ impl Pbx {
         h("Linkedid", &c.linkedid);
     }
 
+    /// A list item named `name` that starts with the channel's snapshot block.
+    fn snapshot_item(name: &str, c: &Channel) -> Event {
+        let mut f = Vec::with_capacity(16);
+        Self::snapshot(&mut f, c, "");
+        let mut ev = Event::new(name);
+        for (k, v) in f {
+            ev.push(k, v);
+        }
+        ev
+    }
+
     fn publish(&mut self, server: &mut Server, name: &str, fields: &[(String, String)]) {
         let category = event_category(name.as_bytes()).unwrap_or(Privilege::CALL);
         let Ok(mut ev) = PublishedEvent::new(name, category) else { return };
@@ -719,10 +730,8 @@ impl Pbx {
             "Getvar" => {
                 let var = text("Variable");
                 let chan = text("Channel");
-                if var.is_empty() {
-                    server.error(sid, &action, "No variable specified")
-                } else if !chan.is_empty() && self.chan(&chan).is_none() {
-                    server.error(sid, &action, "No such channel")
+                if let Some(refusal) = self.variable_refusal(&var, &chan) {
+                    server.error(sid, &action, refusal)
                 } else {
                     let value = if chan.is_empty() {
                         self.globals.get(&var).cloned()
@@ -738,10 +747,8 @@ impl Pbx {
             "Setvar" => {
                 let var = text("Variable");
                 let chan = text("Channel");
-                if var.is_empty() {
-                    server.error(sid, &action, "No variable specified")
-                } else if !chan.is_empty() && self.chan(&chan).is_none() {
-                    server.error(sid, &action, "No such channel")
+                if let Some(refusal) = self.variable_refusal(&var, &chan) {
+                    server.error(sid, &action, refusal)
                 } else {
                     let value = text("Value");
                     if chan.is_empty() {
@@ -773,6 +780,17 @@ impl Pbx {
         if let Err(e) = result {
             // Only possible if the session went away meanwhile; nothing to answer then.
             let _ = e;
+        }
+    }
+
+    /// Why a Getvar/Setvar of `var` (on `chan`, if not empty) is refused, if it is.
+    fn variable_refusal(&self, var: &str, chan: &str) -> Option<&'static str> {
+        if var.is_empty() {
+            Some("No variable specified")
+        } else if !chan.is_empty() && self.chan(chan).is_none() {
+            Some("No such channel")
+        } else {
+            None
         }
     }
 
@@ -963,13 +981,8 @@ impl Pbx {
             .cloned()
             .collect();
         for c in &chans {
-            let mut f = Vec::new();
-            Self::snapshot(&mut f, c, "");
             let secs = now.saturating_duration_since(c.created).as_millis() / 1000;
-            let mut ev = Event::new("Status");
-            for (k, v) in &f {
-                ev.push(k.as_str(), v.as_str());
-            }
+            let mut ev = Self::snapshot_item("Status", c);
             ev.push("Type", c.name.split('/').next().unwrap_or(""));
             ev.push("DNID", "");
             ev.push("EffectiveConnectedLineNum", c.conn_num.as_str());
@@ -1004,12 +1017,7 @@ impl Pbx {
         server.list_start(sid, action, "Channels will follow")?;
         let chans = self.channels.clone();
         for c in &chans {
-            let mut f = Vec::new();
-            Self::snapshot(&mut f, c, "");
-            let mut ev = Event::new("CoreShowChannel");
-            for (k, v) in &f {
-                ev.push(k.as_str(), v.as_str());
-            }
+            let mut ev = Self::snapshot_item("CoreShowChannel", c);
             let secs = now.saturating_duration_since(c.created).as_millis() / 1000;
             ev.push("BridgeId", c.bridge.clone().unwrap_or_default());
             ev.push("Application", c.app.as_str());

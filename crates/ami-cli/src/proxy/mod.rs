@@ -29,7 +29,8 @@ use ami_proto::{Message, OwnedMessage};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::conn::{CliError, now};
+use crate::clock::{self, now};
+use crate::conn::CliError;
 use crate::downstream::{Conns, Input};
 use config::ProxyConfig;
 use upstream::{Command, Part, Report, token_of, upstream_action_id};
@@ -209,28 +210,17 @@ pub async fn serve(
     }
     drop(report_tx);
     let start = now();
-    let unix_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
     let server_options = ServerOptions {
         max_outbound: opts.max_queue,
-        unix_offset_ms: unix_now - start.as_millis() as i64,
+        unix_offset_ms: clock::unix_offset_ms(),
         started_at: Some(start),
         last_reload_at: Some(start),
         local_address: listener.local_addr().ok(),
         ..ServerOptions::default()
     };
-    let mut rng_state = crate::mock::random_u64() | 1;
-    let rng = move || {
-        rng_state ^= rng_state << 13;
-        rng_state ^= rng_state >> 7;
-        rng_state ^= rng_state << 17;
-        (rng_state >> 32) as u32
-    };
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(1024);
     let mut p = Proxy {
-        server: Server::new(cfg.manager, server_options, Box::new(rng)),
+        server: Server::new(cfg.manager, server_options, clock::challenge_source(0)),
         conns: Conns::new(in_tx),
         upstreams,
         bindings: cfg.bindings,
@@ -249,7 +239,7 @@ pub async fn serve(
         mpsc::channel::<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, SocketAddr)>(64);
     tokio::pin!(stop);
     loop {
-        let sleep = crate::downstream::sleep_until(p.server.poll_timeout());
+        let sleep = clock::sleep_until(p.server.poll_timeout());
         tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => {

@@ -12,12 +12,13 @@ use ami_proto::OwnedMessage;
 use ami_proto::client::{ActionId, ClientConfig, ClientEvent, ClientSession, Keepalive};
 use ami_proto::encode::Action;
 use ami_proto::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::config::UpstreamConfig;
-use crate::conn::now;
+use crate::clock::{self, now};
+use crate::conn::send_transmit;
 use crate::secret::Secret;
 
 /// Prefix of the ActionIDs the proxy sends upstream: `ami-proxy-<token>`.
@@ -322,26 +323,15 @@ async fn session(
         }
         // Flush what the input and the drain queued (the session answers the MD5 challenge
         // while its events are drained).
-        while !client.poll_transmit().is_empty() {
-            let out = client.poll_transmit();
-            match stream.write(out).await {
-                Ok(0) | Err(_) => {
-                    client.handle_eof();
-                    break;
-                }
-                Ok(n) => client.consume_transmit(n),
-            }
+        if send_transmit(&mut client, &mut stream).await.is_err() {
+            client.handle_eof();
         }
-        let _ = stream.flush().await;
         if client.state() == ami_proto::client::ClientState::Closed {
             // handle_eof above: report it on the next round.
             continue;
         }
         // Wait for input, a command (once logged in) or the timer.
-        let timer = client.poll_timeout().map(|at| {
-            let wait = at.as_millis().saturating_sub(now().as_millis());
-            tokio::time::Instant::now() + StdDuration::from_millis(wait)
-        });
+        let timer = clock::sleep_until(client.poll_timeout());
         tokio::select! {
             r = stream.read(&mut buf) => match r {
                 Ok(0) | Err(_) => client.handle_eof(),
@@ -364,12 +354,7 @@ async fn session(
                     return Err(Gone);
                 }
             },
-            () = async {
-                match timer {
-                    Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => client.handle_timeout(now()),
+            () = timer => client.handle_timeout(now()),
         }
     }
 }
