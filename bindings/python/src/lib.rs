@@ -35,5 +35,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     access::register(m)?;
     m.add("NEED_DATA", events::need_data(py)?)?;
+    m.add("CAPTURE_MODULES", pyo3::types::PyTuple::new(py, ami_proto::server::CAPTURE_MODULES)?)?;
     Ok(())
 }

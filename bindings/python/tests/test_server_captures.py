@@ -6,20 +6,6 @@ import pytest
 import libami
 from conftest import CAPTURES
 
-# The modules of the Asterisk that recorded the captures: what it answers "unknown command" to.
-CAPTURE_MODULES = [
-    "core",
-    "app_confbridge",
-    "app_mixmonitor",
-    "app_queue",
-    "app_senddtmf",
-    "pbx_config",
-    "res_agi",
-    "res_manager_devicestate",
-    "res_manager_presencestate",
-    "res_mutestream",
-    "res_parking",
-]
 
 # Scenarios with one connection whose every action the server answers itself.
 SCENARIOS = [
@@ -54,7 +40,7 @@ def responses(messages):
 
 def serve_capture(scenario):
     config = libami.ManagerConfig.from_path(CAPTURES / "manager.conf")
-    server = libami.Server(config, modules=CAPTURE_MODULES, now=0.0)
+    server = libami.Server(config, modules=list(libami.CAPTURE_MODULES), now=0.0)
     sid = server.accept("127.0.0.1:45196", now=0.0)
     out = bytearray()
     server.receive_data(sid, (CAPTURES / scenario / "client_to_server.bin").read_bytes(), now=0.0)

@@ -16,6 +16,7 @@ On top of it, pure Python: :mod:`libami.aio` (an asyncio client and server) and
 from collections.abc import Mapping as _Mapping
 
 from libami._native import (
+    CAPTURE_MODULES,
     NEED_DATA,
     Acl,
     ActionAborted,
@@ -65,6 +66,7 @@ from libami._native import (
 _Mapping.register(Message)
 
 __all__ = [
+    "CAPTURE_MODULES",
     "NEED_DATA",
     "Acl",
     "ActionAborted",

@@ -40,6 +40,10 @@ class _NeedData:
     def __bool__(self) -> bool: ...
 
 NEED_DATA: Final[_NeedData]
+
+CAPTURE_MODULES: Final[tuple[str, ...]]
+"""The modules of the Asterisk 22 that recorded the conformance captures, for
+``Server(config, modules=list(CAPTURE_MODULES))``: the actions that server knows."""
 """Returned by ``next_event()`` when nothing more happens until more data, a command or a timeout."""
 
 @final
