@@ -412,11 +412,8 @@ struct Queue {
     talktime: u64,
 }
 
-fn member_blob(b: &mut Vec<u8>, q: &Queue, m: &Member) {
-    h(b, "Queue", q.name);
-    h(b, "MemberName", m.name);
-    h(b, "Interface", &m.interface);
-    h(b, "StateInterface", &m.state_interface);
+/// `Membership` … `PausedReason`: the fields every queue member event and list item shares.
+fn member_stats(b: &mut Vec<u8>, m: &Member) {
     h(b, "Membership", "static");
     hn(b, "Penalty", m.penalty);
     hn(b, "CallsTaken", m.calls);
@@ -427,6 +424,14 @@ fn member_blob(b: &mut Vec<u8>, q: &Queue, m: &Member) {
     hn(b, "Status", m.status);
     hn(b, "Paused", u64::from(m.paused));
     h(b, "PausedReason", m.reason);
+}
+
+fn member_blob(b: &mut Vec<u8>, q: &Queue, m: &Member) {
+    h(b, "Queue", q.name);
+    h(b, "MemberName", m.name);
+    h(b, "Interface", &m.interface);
+    h(b, "StateInterface", &m.state_interface);
+    member_stats(b, m);
     hn(b, "Ringinuse", 1);
     hn(b, "Wrapuptime", 0);
 }
@@ -980,6 +985,14 @@ impl CallGen<'_> {
         self.finish();
     }
 
+    /// The end of a Dial that was never answered: the caller's CDR, then LINKEDID_END.
+    fn unanswered_dial_end(&mut self, a: usize, b: usize, data: &str, disposition: &str) {
+        let start = self.chans[a].created;
+        let rec = CdrRec { dest: Some(b), app: "Dial", data, start, answer: 0, disposition };
+        self.cdr(a, rec);
+        self.cel(a, "LINKEDID_END", "", "");
+    }
+
     fn cdr(&mut self, a: usize, r: CdrRec<'_>) {
         let t = self.t;
         self.start("Cdr", CDR);
@@ -1239,19 +1252,7 @@ impl CallGen<'_> {
             self.newexten(a, prio + 1, "Hangup", "");
             self.hangup_request(a, true, 34);
             self.hangup(a, 34, None, "CONGESTION");
-            let start = self.chans[a].created;
-            self.cdr(
-                a,
-                CdrRec {
-                    dest: Some(b),
-                    app: "Dial",
-                    data: &dest.appdata,
-                    start,
-                    answer: 0,
-                    disposition: outcome.disposition(),
-                },
-            );
-            self.cel(a, "LINKEDID_END", "", "");
+            self.unanswered_dial_end(a, b, &dest.appdata, outcome.disposition());
             return;
         }
         self.wait(60, 450);
@@ -1369,19 +1370,7 @@ impl CallGen<'_> {
                 self.newexten(a, prio + 1, "Hangup", "");
                 self.hangup_request(a, true, 16);
                 self.hangup(a, 16, None, "NOANSWER");
-                let start = self.chans[a].created;
-                self.cdr(
-                    a,
-                    CdrRec {
-                        dest: Some(b),
-                        app: "Dial",
-                        data: &dest.appdata,
-                        start,
-                        answer: 0,
-                        disposition: outcome.disposition(),
-                    },
-                );
-                self.cel(a, "LINKEDID_END", "", "");
+                self.unanswered_dial_end(a, b, &dest.appdata, outcome.disposition());
             }
             Outcome::Cancel => {
                 self.wait(2_000, 20_000);
@@ -1390,19 +1379,7 @@ impl CallGen<'_> {
                 self.hangup(b, 16, Some(487), "");
                 self.dial_post_vars(a, (dial_start, ring_start, 0), "CANCEL");
                 self.hangup(a, 16, None, "CANCEL");
-                let start = self.chans[a].created;
-                self.cdr(
-                    a,
-                    CdrRec {
-                        dest: Some(b),
-                        app: "Dial",
-                        data: &dest.appdata,
-                        start,
-                        answer: 0,
-                        disposition: outcome.disposition(),
-                    },
-                );
-                self.cel(a, "LINKEDID_END", "", "");
+                self.unanswered_dial_end(a, b, &dest.appdata, outcome.disposition());
             }
             Outcome::Busy | Outcome::Congestion => {
                 let st = outcome.dialstatus();
@@ -1414,19 +1391,7 @@ impl CallGen<'_> {
                 self.newexten(a, prio + 1, "Hangup", "");
                 self.hangup_request(a, true, 17);
                 self.hangup(a, 17, None, st);
-                let start = self.chans[a].created;
-                self.cdr(
-                    a,
-                    CdrRec {
-                        dest: Some(b),
-                        app: "Dial",
-                        data: &dest.appdata,
-                        start,
-                        answer: 0,
-                        disposition: outcome.disposition(),
-                    },
-                );
-                self.cel(a, "LINKEDID_END", "", "");
+                self.unanswered_dial_end(a, b, &dest.appdata, outcome.disposition());
             }
         }
     }
@@ -2390,16 +2355,7 @@ impl Gen {
                 h(b, "Name", m.name);
                 h(b, "Location", &m.interface);
                 h(b, "StateInterface", &m.state_interface);
-                h(b, "Membership", "static");
-                hn(b, "Penalty", m.penalty);
-                hn(b, "CallsTaken", m.calls);
-                hn(b, "LastCall", m.last_call);
-                hn(b, "LastPause", m.last_pause);
-                hn(b, "LoginTime", m.login_time);
-                hn(b, "InCall", u64::from(m.in_call));
-                hn(b, "Status", m.status);
-                hn(b, "Paused", u64::from(m.paused));
-                h(b, "PausedReason", m.reason);
+                member_stats(b, m);
                 hn(b, "Wrapuptime", 0);
                 h(b, "ActionID", id);
                 end(b);
