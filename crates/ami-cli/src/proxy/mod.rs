@@ -469,7 +469,7 @@ impl Proxy {
         let (sid, down_id) = (p.sid, p.down_id.clone());
         let m = message.as_message();
         if part == Part::OriginateResponse {
-            if let Some(ev) = published(&m, down_id.as_deref()) {
+            if let Some(ev) = published_with(&m, Some(down_id.as_deref())) {
                 self.server.publish_to(sid, &ev);
             }
             if let Some(p) = self.pending.remove(&token) {
@@ -570,10 +570,6 @@ pub fn rewrite(m: &Message<'_>, down_id: Option<&[u8]>) -> Vec<u8> {
     }
     out.extend_from_slice(raw.get(pos..).unwrap_or_default());
     out
-}
-
-fn published(m: &Message<'_>, down_id: Option<&[u8]>) -> Option<PublishedEvent> {
-    published_with(m, Some(down_id))
 }
 
 /// An upstream event for the core's fan-out: its lines kept as they came, except `Event` and
