@@ -362,12 +362,6 @@ fn classify(
     Some((found.0, found.1, found.2.to_owned()))
 }
 
-/// Whether an ignored line looks like a mistyped secret assignment.
-fn may_hold_secret(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    ["secret", "pass", "pwd"].iter().any(|word| lower.contains(word))
-}
-
 /// Turns a loader diagnostic into a finding.
 pub(super) fn from_diagnostic(
     file: &Arc<str>,
@@ -378,21 +372,8 @@ pub(super) fn from_diagnostic(
 ) -> Option<Finding> {
     let (severity, code, hint) = classify(kind, deleted, strict)?;
     let mut message = kind.to_string();
-    // `secret hunter2`, `secret: hunter2` or `[bob] secret=hunter2` are meant as secrets but
-    // ignored by Asterisk: never print their text.
-    match kind {
-        DiagnosticKind::NoEquals { text } if may_hold_secret(text) => {
-            message = "line has no `=` and is ignored (its text is not shown: it looks like a \
-                       secret)"
-                .to_owned();
-        }
-        DiagnosticKind::TextAfterCategoryIgnored { text } if may_hold_secret(text) => {
-            message = "text after the category header is ignored (not shown: it looks like a \
-                       secret; put `secret = …` on a line of its own)"
-                .to_owned();
-        }
-        _ => {}
-    }
+    // Lines Asterisk ignores may hold a mistyped secret (`secret hunter2`): the loader's
+    // text shows only their first word.
     if code == "acl-error-forgiven" {
         // The loader's text ends with "the user is deleted", which a later section undid.
         if let Some(start) = message.rfind("; the user is deleted") {
