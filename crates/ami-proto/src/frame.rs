@@ -267,7 +267,7 @@ impl std::error::Error for FrameError<'_> {}
 pub struct DecoderStats {
     /// Bytes fed in.
     pub bytes_fed: u64,
-    /// Bytes examined while searching for line ends (each input byte once).
+    /// Bytes examined while searching for line ends (each input byte at most once).
     pub bytes_scanned: u64,
     /// Bytes moved when compacting the buffer (never more than were consumed).
     pub bytes_moved: u64,
@@ -278,9 +278,6 @@ pub struct DecoderStats {
 }
 
 const END_COMMAND: &[u8] = b"--END COMMAND--";
-
-/// How many bytes one search for line ends covers.
-const LF_BLOCK: usize = 16 * 1024;
 
 /// Legacy `Response: Follows` state of the message being framed (client role).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,34 +349,6 @@ impl Follows {
     }
 }
 
-/// Appends to `out` the position (`base` + index) of every LF in `block`, in order.
-///
-/// Eight bytes at a time (SWAR): a word's LF bytes are found exactly, without false positives,
-/// by the carry-free zero-byte test on `word ^ 0x0A0A…`, then read off with `trailing_zeros`.
-fn find_line_ends(block: &[u8], base: u64, out: &mut Vec<u64>) {
-    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const LF: u64 = 0x0A0A_0A0A_0A0A_0A0A;
-    let mut words = block.chunks_exact(8);
-    let mut at = base;
-    for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        let x = u64::from_le_bytes(bytes) ^ LF;
-        // High bit set exactly in the bytes of x that are zero (the LF bytes of the word).
-        let mut zeros = !(((x & LO7).wrapping_add(LO7)) | x | LO7);
-        while zeros != 0 {
-            out.push(at + u64::from(zeros.trailing_zeros() / 8));
-            zeros &= zeros - 1;
-        }
-        at += 8;
-    }
-    for (i, &b) in words.remainder().iter().enumerate() {
-        if b == b'\n' {
-            out.push(at + i as u64);
-        }
-    }
-}
-
 /// Where the content of the line `buf[start..lf]` ends: one CR before the LF is removed; in the
 /// server role the content also stops at the first NUL (Asterisk copies lines as C strings).
 fn content_end(buf: &[u8], start: usize, lf: usize, role: Role) -> usize {
@@ -411,12 +380,9 @@ pub struct Decoder {
     start: usize,
     /// Start of the next line.
     pos: usize,
-    /// Every LF in `buf[..scan]` at or after `pos` is in `lfs`.
+    /// `buf[pos..scan]` holds no LF (when `scan > pos`): the bytes of a partial line already
+    /// searched, which are not searched again.
     scan: usize,
-    /// Stream offsets of the line ends found but not yet used, in order.
-    lfs: Vec<u64>,
-    /// Index of the first unused entry of `lfs`.
-    lf_next: usize,
     slots: Vec<HeaderSlot>,
     follows: Follows,
     body: Option<(u32, u32)>,
@@ -458,8 +424,6 @@ impl Decoder {
             start: 0,
             pos: 0,
             scan: 0,
-            lfs: Vec::new(),
-            lf_next: 0,
             slots: Vec::new(),
             follows: Follows::No,
             body: None,
@@ -520,13 +484,11 @@ impl Decoder {
         let (role, limits) = (self.role, self.limits);
         let mut buf = core::mem::take(&mut self.buf);
         let mut slots = core::mem::take(&mut self.slots);
-        let mut lfs = core::mem::take(&mut self.lfs);
-        lfs.clear();
         let mut salvage = core::mem::take(&mut self.salvage);
         buf.clear();
         slots.clear();
         salvage.clear();
-        *self = Decoder { buf, slots, lfs, salvage, ..Decoder::build(role, limits) };
+        *self = Decoder { buf, slots, salvage, ..Decoder::build(role, limits) };
     }
 
     fn compact(&mut self) {
@@ -607,34 +569,23 @@ impl Decoder {
         }
     }
 
-    /// The next LF at or after `pos` among the bytes searched so far, searching a further block
-    /// of the buffer when the cache runs dry. Returns its index in `buf`.
-    ///
-    /// Line ends are found a block at a time (see [`find_line_ends`]) and kept as stream offsets,
-    /// which compaction does not move; one `memchr` call per line costs more in set-up than the
-    /// search itself on AMI's short lines (about 22 bytes on average).
+    /// The index in `buf` of the next LF at or after `pos`, searching only bytes not searched
+    /// before.
     #[inline]
     fn next_lf(&mut self) -> Option<usize> {
-        loop {
-            let pos = self.base + self.pos as u64;
-            while let Some(&at) = self.lfs.get(self.lf_next) {
-                if at >= pos {
-                    return Some((at - self.base) as usize);
-                }
-                self.lf_next += 1;
+        let from = self.scan.max(self.pos);
+        let hay = self.buf.get(from..)?;
+        match memchr(b'\n', hay) {
+            Some(i) => {
+                self.stats.bytes_scanned += i as u64;
+                self.scan = from + i;
+                Some(from + i)
             }
-            self.lfs.clear();
-            self.lf_next = 0;
-            let from = self.scan.max(self.pos);
-            let len = self.buf.len();
-            if from >= len {
-                return None;
+            None => {
+                self.stats.bytes_scanned += hay.len() as u64;
+                self.scan = self.buf.len();
+                None
             }
-            let to = len.min(from + LF_BLOCK);
-            let block = self.buf.get(from..to).unwrap_or_default();
-            find_line_ends(block, self.base + from as u64, &mut self.lfs);
-            self.stats.bytes_scanned += (to - from) as u64;
-            self.scan = to;
         }
     }
 
@@ -838,9 +789,14 @@ impl Decoder {
     }
 
     /// The common case, kept lean: header lines after the first line of a client-role message,
-    /// with no legacy output, no limit near and line ends already found. Stores them and returns
-    /// the end of the message at its blank line; returns `None` (having consumed nothing it
-    /// could not handle) whenever anything else must be looked at, which the general path does.
+    /// with no legacy output and no limit near. Stores them and returns the end of the message
+    /// at its blank line; returns `None` (having consumed nothing it could not handle) whenever
+    /// anything else must be looked at, which the general path does.
+    ///
+    /// One `memchr` per line: on the bench corpus (lines of 22 bytes on average) that decodes
+    /// 18% faster than finding every line end of a 16 KiB block first with an 8-byte-word loop
+    /// and caching them, and faster than one word loop finding the LF and the colon together,
+    /// which runs fewer instructions but mispredicts more branches.
     #[inline]
     fn fast_headers(&mut self) -> Option<usize> {
         if self.role != Role::Client
@@ -849,41 +805,45 @@ impl Decoder {
             || self.skipping_line
             || self.banner_pending
             || self.follows != Follows::No
+            || self.scan > self.pos
         {
             return None;
         }
-        let max_line = self.limits.max_line;
-        let max_headers = self.limits.max_headers;
-        let max_end = self.start.saturating_add(self.limits.max_message);
-        loop {
-            let at = *self.lfs.get(self.lf_next)?;
-            let lf = usize::try_from(at.checked_sub(self.base)?).ok()?;
-            if lf < self.pos {
-                // The end of a line the general path already used.
-                self.lf_next += 1;
-                continue;
-            }
-            if lf - self.pos >= max_line || lf >= max_end {
-                return None;
-            }
-            let ls = self.pos;
+        let (max_line, max_headers, max_message) =
+            (self.limits.max_line, self.limits.max_headers, self.limits.max_message);
+        // Positions relative to the message start, in locals, written back once.
+        let msg = self.buf.get(self.start..).unwrap_or_default();
+        let slots = &mut self.slots;
+        let mut pos = self.pos - self.start;
+        let mut scanned = 0;
+        let end = loop {
+            let ls = pos;
+            let rest = msg.get(ls..).unwrap_or_default();
+            let Some(n) = memchr(b'\n', rest) else {
+                scanned += rest.len();
+                self.scan = self.buf.len();
+                break None;
+            };
+            let lf = ls + n;
+            scanned += n;
             let mut le = lf;
-            if le > ls && self.buf.get(le - 1) == Some(&b'\r') {
+            if le > ls && msg.get(le - 1) == Some(&b'\r') {
                 le -= 1;
             }
+            if n >= max_line || lf >= max_message || (le > ls && slots.len() >= max_headers) {
+                // The general path takes this line from its LF, already found.
+                self.scan = self.start + lf;
+                break None;
+            }
+            pos = lf + 1;
             if le == ls {
-                self.lf_next += 1;
-                self.pos = lf + 1;
-                return Some(lf + 1);
+                break Some(self.start + pos);
             }
-            if self.slots.len() >= max_headers {
-                return None;
-            }
-            self.lf_next += 1;
-            self.pos = lf + 1;
-            let msg = self.buf.get(self.start..).unwrap_or_default();
-            self.slots.push(HeaderSlot::for_line(msg, ls - self.start, le - self.start));
-        }
+            slots.push(HeaderSlot::for_line(msg, ls, le));
+        };
+        self.pos = self.start + pos;
+        self.stats.bytes_scanned += scanned as u64;
+        end
     }
 
     /// Keeps one more line of a message that broke a limit, within the limits.
