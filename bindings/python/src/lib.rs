@@ -9,9 +9,10 @@
 //! that no byte is ever lost; text given by Python is encoded the same way. A frame is copied
 //! once into a [`message::Message`]; its values are built only when touched.
 //!
-//! `unsafe` is used in one place, [`convert::text`], to call CPython's UTF-8 decoder with the
-//! `surrogateescape` handler directly (one pass instead of a validation and a copy); its
-//! `// SAFETY:` comments give the reasoning.
+//! `unsafe` is used in two places, each block with a `// SAFETY:` comment: [`convert::text`]
+//! calls CPython's UTF-8 decoder with the `surrogateescape` handler directly (one pass instead of
+//! a validation and a copy), and `Message.get` is installed as a `METH_FASTCALL` method by hand
+//! (pyo3's abi3 methods for 3.9 pack every call's arguments into a tuple).
 
 use pyo3::prelude::*;
 

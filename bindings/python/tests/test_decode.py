@@ -1,6 +1,7 @@
 """Decoding: the real Asterisk 22 captures in random chunks, the mapping behaviour of messages,
 surrogateescape, frame errors and pattern matching."""
 
+import inspect
 import random
 from collections.abc import Mapping
 
@@ -103,6 +104,28 @@ def test_message_is_a_case_insensitive_read_only_mapping():
     assert m.raw.endswith(b"\r\n\r\n")
     with pytest.raises((AttributeError, TypeError)):
         m["Channel"] = "x"  # type: ignore[index]
+
+
+def test_get_takes_its_arguments_like_dict_get():
+    m = message(b"Event: Hangup\r\nChannel: PJSIP/100\r\nEmpty: \r\n\r\n")
+    assert m.get(b"CHANNEL") == "PJSIP/100"
+    assert m.get("Empty", "x") == ""  # present but empty is not missing
+    sentinel = object()
+    assert m.get("Missing", sentinel) is sentinel
+    assert m.get("Missing", None) is None
+    assert inspect.signature(libami.Message.get) == inspect.signature(
+        lambda self, name, default=None, /: None
+    )
+    with pytest.raises(TypeError, match="1 or 2 positional arguments \\(0 given\\)"):
+        m.get()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="\\(3 given\\)"):
+        m.get("a", "b", "c")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="keyword"):
+        m.get(name="Channel")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        libami.Message.get(object(), "Channel")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected str, bytes"):
+        m.get(object())  # type: ignore[arg-type]
 
 
 def test_invalid_utf8_survives_with_surrogateescape():

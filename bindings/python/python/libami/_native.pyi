@@ -69,8 +69,8 @@ class Message:
     def error(self) -> Optional[str]:
         """Why the decoder rejected the message (it broke a limit), or ``None``."""
     def __getitem__(self, name: _Value) -> str: ...
-    def get(self, name: _Value, default: Optional[_T] = None) -> Union[str, _T, None]:
-        """The first value of header ``name``, or ``default``."""
+    def get(self, name: _Value, default: Optional[_T] = None, /) -> Union[str, _T, None]:
+        """The first value of header ``name`` (case-insensitive), or ``default``."""
     def get_bytes(self, name: _Value) -> Optional[bytes]:
         """The first value of header ``name`` as bytes."""
     def get_all(self, name: _Value) -> list[str]:
