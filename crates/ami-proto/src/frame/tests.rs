@@ -592,3 +592,17 @@ fn frame_tokens_view_the_frame_until_the_decoder_moves_on() {
     assert_eq!(dec.advance(), None);
     assert_eq!(dec.frame(b), None, "after advance returned None");
 }
+
+#[test]
+fn the_line_end_search_agrees_with_a_byte_loop() {
+    for len in 0..100usize {
+        for at in (0..len).step_by(7).map(Some).chain([None]) {
+            let mut hay = vec![b'\n' ^ 0x80; len];
+            if let Some(a) = at {
+                hay[a] = b'\n';
+                hay[len - 1] = b'\n';
+            }
+            assert_eq!(find_lf(&hay), hay.iter().position(|&b| b == b'\n'), "{len} {at:?}");
+        }
+    }
+}
