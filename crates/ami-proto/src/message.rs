@@ -86,8 +86,17 @@ mod grammar {
         }
     }
 
+    /// The value in `rest` (the bytes after the colon), cut by `role`'s rule.
+    #[inline]
+    pub(super) fn value(rest: &[u8], role: Role) -> &[u8] {
+        match role {
+            Role::Server => server_value(rest),
+            Role::Client => client_value(rest),
+        }
+    }
+
     /// Server rule (client input): every blank (0x01..=0x20) after the colon is skipped.
-    pub(super) fn server_value(rest: &[u8]) -> &[u8] {
+    fn server_value(rest: &[u8]) -> &[u8] {
         let r: IResult<&[u8], &[u8]> = take_while(|b| (0x01..=0x20).contains(&b)).parse(rest);
         r.map_or(rest, |(value, _)| value)
     }
@@ -97,7 +106,7 @@ mod grammar {
     /// (A direct `strip_prefix`: nom's generic `opt(tag(" "))` costs ~30 instructions here, on a
     /// path taken for every header a client reads.)
     #[inline]
-    pub(super) fn client_value(rest: &[u8]) -> &[u8] {
+    fn client_value(rest: &[u8]) -> &[u8] {
         rest.strip_prefix(b" ").unwrap_or(rest)
     }
 }
@@ -183,11 +192,7 @@ impl<'a> Header<'a> {
         let colon = (slot.colon - slot.start) as usize;
         let name = line.get(..colon).unwrap_or_default();
         let rest = line.get(colon + 1..).unwrap_or_default();
-        let value = match role {
-            Role::Server => grammar::server_value(rest),
-            Role::Client => grammar::client_value(rest),
-        };
-        Header { line, name, value, bare: false }
+        Header { line, name, value: grammar::value(rest, role), bare: false }
     }
 
     /// The header name: the bytes before the first colon, exactly as sent. Empty for a bare line.
@@ -297,19 +302,24 @@ impl<'a> Message<'a> {
     /// empty. `None` if there is no such header.
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
         let name = name.as_ref();
-        // Compare names straight from the slots (length first) and cut out only the value
-        // found: lookups are the hot path of every binding.
+        // Lookups are the hot path of every binding: compare names straight from the slots,
+        // length first, then bytes (an exact match is the usual case and a plain comparison),
+        // and cut out only the value found.
+        let len = u32::try_from(name.len()).ok()?;
         self.slots
             .iter()
             .find(|s| {
-                s.colon != NO_COLON
-                    && (s.colon - s.start) as usize == name.len()
+                s.colon.wrapping_sub(s.start) == len
+                    && s.colon != NO_COLON
                     && self
                         .raw
                         .get(s.start as usize..s.colon as usize)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                        .is_some_and(|n| n == name || n.eq_ignore_ascii_case(name))
             })
-            .map(|&s| Header::from_slot(self.raw, s, self.role).value())
+            .map(|&s| {
+                let rest = self.raw.get(s.colon as usize + 1..s.end as usize).unwrap_or_default();
+                grammar::value(rest, self.role)
+            })
     }
 
     /// Values of every header called `name`, in order.
