@@ -23,13 +23,29 @@ pub struct Message {
     pub(crate) inner: OwnedMessage,
     pub(crate) error: Option<String>,
     kind: MessageKind,
+    /// `"action"`, `"response"`, `"event"` or `"unknown"`, from the first line.
+    ///
+    /// A plain (interned) `str` field, so that reading it is a struct-member access by the
+    /// interpreter rather than a call: `kind` is read for every item of a decode loop.
+    #[pyo3(get, name = "kind")]
+    kind_name: Py<PyString>,
 }
 
 impl Message {
     /// Wraps an owned message.
-    pub fn new(inner: OwnedMessage) -> Message {
+    pub fn new(py: Python<'_>, inner: OwnedMessage) -> Message {
+        Message::with_error(py, inner, None)
+    }
+
+    fn with_error(py: Python<'_>, inner: OwnedMessage, error: Option<String>) -> Message {
         let kind = inner.as_message().kind();
-        Message { inner, error: None, kind }
+        let kind_name = match kind {
+            MessageKind::Event => pyo3::intern!(py, "event"),
+            MessageKind::Response => pyo3::intern!(py, "response"),
+            MessageKind::Action => pyo3::intern!(py, "action"),
+            MessageKind::Unknown => pyo3::intern!(py, "unknown"),
+        };
+        Message { inner, error, kind, kind_name: kind_name.clone().unbind() }
     }
 
     /// The first value of header `name` (a `str` or bytes key), as text.
@@ -48,10 +64,8 @@ impl Message {
     }
 
     /// The message salvaged from a frame error, with the error's text.
-    pub fn from_error(e: &FrameError<'_>) -> Message {
-        let inner = e.partial().to_owned_message();
-        let kind = inner.as_message().kind();
-        Message { inner, error: Some(e.kind().to_string()), kind }
+    pub fn from_error(py: Python<'_>, e: &FrameError<'_>) -> Message {
+        Message::with_error(py, e.partial().to_owned_message(), Some(e.kind().to_string()))
     }
 
     fn unique_names(&self) -> Vec<&[u8]> {
@@ -77,6 +91,7 @@ impl Message {
     #[pyo3(signature = (data, role = "client"))]
     fn parse(data: &Bound<'_, PyAny>, role: &str) -> PyResult<Message> {
         let role = role_arg(role)?;
+        let py = data.py();
         with_bytes(data, "data", |b| {
             let mut d = ami_proto::Decoder::new(role);
             d.feed(b);
@@ -97,19 +112,8 @@ impl Message {
             if d.buffered() != 0 {
                 return Err(errors::RemoteProtocolError::new_err("more than one message in data"));
             }
-            Ok(Message::new(msg))
+            Ok(Message::new(py, msg))
         })?
-    }
-
-    /// `"action"`, `"response"`, `"event"` or `"unknown"`, from the first line.
-    #[getter]
-    fn kind<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
-        match self.kind {
-            MessageKind::Event => pyo3::intern!(py, "event"),
-            MessageKind::Response => pyo3::intern!(py, "response"),
-            MessageKind::Action => pyo3::intern!(py, "action"),
-            _ => pyo3::intern!(py, "unknown"),
-        }
     }
 
     /// The value of the first line: the action, response status or event name (`None` for an
@@ -295,8 +299,8 @@ pub(crate) fn frame_object(
 ) -> PyResult<Py<PyAny>> {
     Ok(match item {
         Ok(Frame::Banner(b)) => Py::new(py, Banner::new(b.line(), b.version()))?.into_any(),
-        Ok(Frame::Message(m)) => Py::new(py, Message::new(m.to_owned_message()))?.into_any(),
-        Err(e) => Py::new(py, Message::from_error(&e))?.into_any(),
+        Ok(Frame::Message(m)) => Py::new(py, Message::new(py, m.to_owned_message()))?.into_any(),
+        Err(e) => Py::new(py, Message::from_error(py, &e))?.into_any(),
     })
 }
 

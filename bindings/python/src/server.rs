@@ -54,8 +54,8 @@ impl ServerAction {
 
     /// The request as a `Message`.
     #[getter]
-    fn message(&self) -> Message {
-        Message::new(self.action.owned_message().clone())
+    fn message(&self, py: Python<'_>) -> Message {
+        Message::new(py, self.action.owned_message().clone())
     }
 
     /// The first value of header `name` (case-insensitive), or `default`.
