@@ -138,6 +138,16 @@ def test_invalid_utf8_survives_with_surrogateescape():
     assert m.raw == raw
 
 
+def test_names_are_looked_up_by_their_exact_bytes():
+    m = message(b"Event: UserEvent\r\nN\xe9me: latin-1\r\nN\xc3\xa9me: utf-8\r\n\r\n")
+    # A name that is not UTF-8 is reached by its surrogateescape text (or its bytes); the
+    # same letters in UTF-8 are another name.
+    assert m["N\udce9me"] == "latin-1" and m[b"N\xe9me"] == "latin-1"
+    assert m["Néme"] == "utf-8" and m.get("NÉME") is None  # case folding is ASCII only
+    assert m.get("n\udce9ME") == "latin-1"
+    assert "N\udce9me" in m and "N\udcffme" not in m
+
+
 def test_values_follow_the_client_rule():
     m = message(b"Response: Success\r\nMessage:  two spaces \r\n\r\n")
     assert m["Message"] == " two spaces "
