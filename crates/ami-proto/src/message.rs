@@ -303,18 +303,13 @@ impl<'a> Message<'a> {
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
         let name = name.as_ref();
         // Lookups are the hot path of every binding: compare names straight from the slots,
-        // length first, then bytes (an exact match is the usual case and a plain comparison),
-        // and cut out only the value found.
+        // length first, and cut out only the value found.
         let len = u32::try_from(name.len()).ok()?;
         self.slots
             .iter()
             .find(|s| {
                 s.colon.wrapping_sub(s.start) == len
-                    && s.colon != NO_COLON
-                    && self
-                        .raw
-                        .get(s.start as usize..s.colon as usize)
-                        .is_some_and(|n| n == name || n.eq_ignore_ascii_case(name))
+                    && self.slot_name(s).is_some_and(|n| same_name(n, name))
             })
             .map(|&s| {
                 let rest = self.raw.get(s.colon as usize + 1..s.end as usize).unwrap_or_default();
@@ -332,18 +327,26 @@ impl<'a> Message<'a> {
 
     /// The kind of message, from the first `Action`, `Response` or `Event` line.
     pub fn kind(&self) -> MessageKind {
-        for h in self.iter() {
-            if h.is(b"Response") {
-                return MessageKind::Response;
-            }
-            if h.is(b"Event") {
-                return MessageKind::Event;
-            }
-            if h.is(b"Action") {
-                return MessageKind::Action;
+        // Every binding asks this of every message it hands out: names straight from the
+        // slots, length first.
+        for name in self.slots.iter().filter_map(|s| self.slot_name(s)) {
+            match name.len() {
+                5 if same_name(name, b"Event") => return MessageKind::Event,
+                6 if same_name(name, b"Action") => return MessageKind::Action,
+                8 if same_name(name, b"Response") => return MessageKind::Response,
+                _ => {}
             }
         }
         MessageKind::Unknown
+    }
+
+    /// The name of a slot's header (`None` for a bare line).
+    #[inline]
+    fn slot_name(&self, s: &HeaderSlot) -> Option<&'a [u8]> {
+        if s.colon == NO_COLON {
+            return None;
+        }
+        self.raw.get(s.start as usize..s.colon as usize)
     }
 
     /// The action name as Asterisk's server finds it: the first **non-empty** `Action` value
@@ -564,6 +567,14 @@ impl<'a> Iterator for OutputLines<'a> {
             }
         }
     }
+}
+
+/// Two header names are the same name, ASCII case-insensitively. An exact match, the usual
+/// case (names are mostly written as documented), is a plain comparison; the case-insensitive
+/// loop runs only when it fails.
+#[inline]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a == b || a.eq_ignore_ascii_case(b)
 }
 
 /// A message that owns its bytes: for callers that keep messages after the decoder moves on.
