@@ -370,7 +370,7 @@ fn content_end(buf: &[u8], start: usize, lf: usize, role: Role) -> usize {
 /// The decoder searches once per line, and AMI lines are short (22 bytes on average), so the
 /// search's set-up counts: calling the AVX2 searcher directly, instead of `memchr()`, which
 /// dispatches through a function pointer and several layers on every call, decodes the bench
-/// corpus 28% faster (1,780 against 1,390 MiB/s). The searcher holds 32-byte-aligned vectors,
+/// corpus 18% faster (1,640 against 1,390 MiB/s). The searcher holds 32-byte-aligned vectors,
 /// so it lives in a static: a decoder embedded in memory that is only 16-byte aligned (a Python
 /// object, say) must not hold one.
 #[inline]
