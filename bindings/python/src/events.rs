@@ -170,7 +170,7 @@ event_class! {
     }
 
     /// The first value of header `name`, or `default`.
-    #[pyo3(signature = (name, default = None))]
+    #[pyo3(signature = (name, default = None, /))]
     fn get<'py>(
         &self,
         py: Python<'py>,

@@ -59,7 +59,7 @@ impl ServerAction {
     }
 
     /// The first value of header `name` (case-insensitive), or `default`.
-    #[pyo3(signature = (name, default = None))]
+    #[pyo3(signature = (name, default = None, /))]
     fn get<'py>(
         &self,
         py: Python<'py>,

@@ -113,9 +113,11 @@ def test_get_takes_its_arguments_like_dict_get():
     sentinel = object()
     assert m.get("Missing", sentinel) is sentinel
     assert m.get("Missing", None) is None
-    assert inspect.signature(libami.Message.get) == inspect.signature(
-        lambda self, name, default=None, /: None
-    )
+    like_dict_get = inspect.signature(lambda self, name, default=None, /: None)
+    for cls in (libami.Message, libami.Event, libami.ServerAction):
+        assert inspect.signature(cls.get) == like_dict_get, cls
+    ev = libami.Event(m)
+    assert ev.get("channel") == "PJSIP/100" and ev.get("Missing", sentinel) is sentinel
     with pytest.raises(TypeError, match="1 or 2 positional arguments \\(0 given\\)"):
         m.get()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="\\(3 given\\)"):

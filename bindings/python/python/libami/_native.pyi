@@ -250,7 +250,7 @@ class Event:
     def name(self) -> Optional[str]:
         """The event's name (its ``Event`` header)."""
     def __getitem__(self, key: _Value) -> str: ...
-    def get(self, name: _Value, default: Optional[_T] = None) -> Union[str, _T, None]:
+    def get(self, name: _Value, default: Optional[_T] = None, /) -> Union[str, _T, None]:
         """The first value of header ``name``, or ``default``."""
     def __eq__(self, other: object) -> bool: ...
 
@@ -482,7 +482,7 @@ class ServerAction:
     @property
     def message(self) -> Message:
         """The request."""
-    def get(self, name: _Value, default: Optional[_T] = None) -> Union[str, _T, None]:
+    def get(self, name: _Value, default: Optional[_T] = None, /) -> Union[str, _T, None]:
         """The first value of header ``name``, or ``default``."""
     def __getitem__(self, name: _Value) -> str: ...
 
