@@ -10,8 +10,8 @@ use ami_proto::authority::{action_authority, event_category};
 use ami_proto::perm::{self, Privilege, Strictness, parse_perm};
 
 use crate::error::{
-    Handle, HandleState, ami_result, ami_str, copy_out, free_handle, guard, input, input_text,
-    last_error, new_handle, with_mut, with_ref, write,
+    HandleState, ami_result, ami_str, copy_out, free_handle, guard, input, input_text, last_error,
+    new_handle, with_mut, with_ref, write,
 };
 use ami_result::*;
 
@@ -223,14 +223,7 @@ pub struct ami_acl {
     state: HandleState,
 }
 
-impl Handle for ami_acl {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_acl);
 
 /// Creates an empty ACL (which permits every address). Free it with `ami_acl_free`.
 #[unsafe(no_mangle)]

@@ -5,8 +5,8 @@ use core::ffi::c_char;
 use ami_proto::encode::{Action, EncodeError, Event, Response};
 
 use crate::error::{
-    Handle, HandleState, ami_bytes, ami_result, ami_str, copy_out, free_handle, input_text,
-    last_error, new_handle, with_mut, with_ref, write,
+    HandleState, ami_bytes, ami_result, ami_str, copy_out, free_handle, input_text, last_error,
+    new_handle, with_mut, with_ref, write,
 };
 use ami_result::*;
 
@@ -86,14 +86,7 @@ impl ami_message_builder {
     }
 }
 
-impl Handle for ami_message_builder {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_message_builder);
 
 /// Starts a message of `kind` (`AMI_MESSAGE_ACTION`, `AMI_MESSAGE_RESPONSE` or
 /// `AMI_MESSAGE_EVENT`) whose first line carries `first` (`len` bytes): the action name, the

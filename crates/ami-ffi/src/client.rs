@@ -11,8 +11,8 @@ use ami_proto::{ClientConfig, ClientEvent, ClientSession, LocalError, Message};
 use crate::builder::ami_message_builder;
 use crate::decoder::ami_header;
 use crate::error::{
-    Handle, HandleState, ami_bytes, ami_result, free_handle, input, input_text, last_error,
-    new_handle, with_mut, with_ref, write,
+    HandleState, ami_bytes, ami_result, free_handle, input, input_text, last_error, new_handle,
+    with_mut, with_ref, write,
 };
 use ami_result::*;
 
@@ -150,14 +150,7 @@ pub struct ami_client {
     state: HandleState,
 }
 
-impl Handle for ami_client {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_client);
 
 fn config_to_c(c: &ClientConfig) -> ami_client_config {
     ami_client_config {

@@ -12,7 +12,7 @@ use ami_proto::filter::{EventFilter, FilterSet};
 use ami_proto::perm::Strictness;
 
 use crate::error::{
-    Handle, HandleState, ami_result, ami_str, free_handle, guard, input, input_text, last_error,
+    HandleState, ami_result, ami_str, free_handle, guard, input, input_text, last_error,
     new_handle, with_mut, with_ref, write,
 };
 use ami_result::*;
@@ -28,14 +28,7 @@ pub struct ami_config {
     state: HandleState,
 }
 
-impl Handle for ami_config {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_config);
 
 /// One user of a loaded manager.conf. `name` points into the `ami_config` (valid until its next
 /// non-const call).
@@ -276,14 +269,7 @@ pub struct ami_filter_set {
     state: HandleState,
 }
 
-impl Handle for ami_filter_set {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_filter_set);
 
 /// Creates an empty filter set (which lets every event through). Free it with
 /// `ami_filter_set_free`.

@@ -6,8 +6,8 @@ use ami_proto::frame::FrameToken;
 use ami_proto::{Decoder, DecoderLimits, Frame, FrameErrorKind, Message, MessageKind, Role};
 
 use crate::error::{
-    Handle, HandleState, ami_bytes, ami_result, ami_str, free_handle, input, input_text,
-    last_error, new_handle, with_mut, with_ref, write,
+    HandleState, ami_bytes, ami_result, ami_str, free_handle, input, input_text, last_error,
+    new_handle, with_mut, with_ref, write,
 };
 use ami_result::*;
 
@@ -105,14 +105,7 @@ pub struct ami_decoder {
     state: HandleState,
 }
 
-impl Handle for ami_decoder {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_decoder);
 
 impl ami_decoder {
     fn frame(&self) -> Option<Result<Frame<'_>, ami_proto::FrameError<'_>>> {

@@ -123,6 +123,21 @@ pub(crate) trait Handle {
     fn state_mut(&mut self) -> &mut HandleState;
 }
 
+/// Implements [`Handle`] for handle types that keep their [`HandleState`] in a `state` field.
+macro_rules! impl_handle {
+    ($($handle:ty),+ $(,)?) => {$(
+        impl $crate::error::Handle for $handle {
+            fn state(&self) -> &$crate::error::HandleState {
+                &self.state
+            }
+            fn state_mut(&mut self) -> &mut $crate::error::HandleState {
+                &mut self.state
+            }
+        }
+    )+};
+}
+pub(crate) use impl_handle;
+
 #[cfg(test)]
 std::thread_local! {
     /// Tests set this to make the next export panic inside its boundary.

@@ -16,8 +16,8 @@ use crate::builder::ami_message_builder;
 use crate::client::header_at;
 use crate::decoder::ami_header;
 use crate::error::{
-    Handle, HandleState, ami_bytes, ami_result, ami_str, free_handle, input, input_text,
-    last_error, new_handle, with_mut, with_ref, write,
+    HandleState, ami_bytes, ami_result, ami_str, free_handle, input, input_text, last_error,
+    new_handle, with_mut, with_ref, write,
 };
 use ami_result::*;
 
@@ -99,14 +99,7 @@ impl core::fmt::Debug for ami_server {
     }
 }
 
-impl Handle for ami_server {
-    fn state(&self) -> &HandleState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut HandleState {
-        &mut self.state
-    }
-}
+crate::error::impl_handle!(ami_server);
 
 /// SplitMix64: a small generator for MD5 challenges, seeded by the caller.
 fn splitmix(seed: u64) -> impl FnMut() -> u32 + Send {
