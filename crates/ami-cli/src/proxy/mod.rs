@@ -309,6 +309,17 @@ impl Proxy {
         self.conns.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string())
     }
 
+    /// Disconnects a client that cannot keep up with what it is sent, saying so in the log.
+    fn drop_slow(&mut self, sid: SessionId, detail: &str) {
+        eprintln!(
+            "ami proxy: {} ({}) cannot keep up: {detail}; disconnected",
+            self.peer(sid),
+            self.conns.user(sid).unwrap_or("not logged in")
+        );
+        self.conns.close_now(&mut self.server, sid);
+        self.forget(sid);
+    }
+
     /// A session is gone: its pending actions are no longer routed anywhere.
     fn forget(&mut self, sid: SessionId) {
         self.session_upstream.remove(&sid);
@@ -340,13 +351,7 @@ impl Proxy {
                     );
                 }
                 ServerEvent::SlowConsumer { queued } => {
-                    eprintln!(
-                        "ami proxy: {} ({}) cannot keep up: {queued} bytes queued; disconnected",
-                        self.peer(sid),
-                        self.conns.user(sid).unwrap_or("not logged in")
-                    );
-                    self.conns.close_now(&mut self.server, sid);
-                    self.forget(sid);
+                    self.drop_slow(sid, &format!("{queued} bytes queued"));
                 }
                 ServerEvent::Disconnect { reason } => {
                     if self.log {
@@ -485,13 +490,7 @@ impl Proxy {
         };
         if let Err(e) = result {
             if matches!(e, ami_proto::server::ServerError::OutboundFull { .. }) {
-                eprintln!(
-                    "ami proxy: {} ({}) cannot keep up with a list answer; disconnected",
-                    self.peer(sid),
-                    self.conns.user(sid).unwrap_or("?")
-                );
-                self.conns.close_now(&mut self.server, sid);
-                self.forget(sid);
+                self.drop_slow(sid, "with a list answer");
             }
             return;
         }
