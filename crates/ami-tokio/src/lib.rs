@@ -81,3 +81,8 @@ pub use random::OsRandom;
 pub use secret::{Secret, SecretError};
 pub use target::{DEFAULT_PORT, Target, TargetError};
 pub use tls::{TlsClientOptions, TlsError, TlsRoots};
+
+/// The README's Rust examples, compiled (and the sans-IO one run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
