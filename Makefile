@@ -24,6 +24,9 @@ SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 PROFILE ?= release
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
@@ -104,10 +107,18 @@ header-check: $(CBINDGEN_STAMP)
 c-test: c-install-test c-sanitize c-valgrind
 
 ## install: libami.so.$(VERSION) (SONAME libami.so.$(SOVERSION)) and its links, libami.a,
-## ami.h and libami.pc under PREFIX (DESTDIR is honoured)
+## ami.h and libami.pc, and the `ami` tool with its man page and shell completions, under
+## PREFIX (DESTDIR is honoured)
 install:
-	$(CARGO) build -p ami-ffi --locked $(CARGO_PROFILE)
-	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)"
+	$(CARGO) build -p ami-ffi -p ami-cli --locked $(CARGO_PROFILE)
+	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(BINDIR)" \
+		"$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(DATADIR)/bash-completion/completions" \
+		"$(DESTDIR)$(DATADIR)/zsh/vendor-completions" "$(DESTDIR)$(DATADIR)/fish/vendor_completions.d"
+	install -m 0755 target/$(PROFILE)/ami "$(DESTDIR)$(BINDIR)/ami"
+	target/$(PROFILE)/ami man > "$(DESTDIR)$(MANDIR)/man1/ami.1"
+	target/$(PROFILE)/ami completions bash > "$(DESTDIR)$(DATADIR)/bash-completion/completions/ami"
+	target/$(PROFILE)/ami completions zsh > "$(DESTDIR)$(DATADIR)/zsh/vendor-completions/_ami"
+	target/$(PROFILE)/ami completions fish > "$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/ami.fish"
 	install -m 0755 target/$(PROFILE)/libami.so "$(DESTDIR)$(LIBDIR)/libami.so.$(VERSION)"
 	ln -sf libami.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libami.so.$(SOVERSION)"
 	ln -sf libami.so.$(SOVERSION) "$(DESTDIR)$(LIBDIR)/libami.so"
@@ -122,6 +133,8 @@ c-install-test:
 	rm -rf $(C_PREFIX)
 	@$(MAKE) --no-print-directory install PREFIX=$(C_PREFIX) PROFILE=debug
 	readelf -d $(C_PREFIX)/lib/libami.so | grep -q 'SONAME.*\[libami\.so\.$(SOVERSION)\]'
+	grep -q '^\.TH ami 1' $(C_PREFIX)/share/man/man1/ami.1
+	$(C_PREFIX)/bin/ami --version
 	@for t in $(C_TESTS); do \
 		echo "cc $$t.c \$$(pkg-config --cflags --libs libami)"; \
 		$(CC) $(CFLAGS_STRICT) bindings/c/tests/$$t.c \
