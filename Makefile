@@ -34,11 +34,12 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind miri install bench bench-proxy fuzz-smoke clean
+	c-examples c-install-test c-sanitize c-valgrind miri install bench bench-proxy fuzz-smoke clean \
+	catalog catalog-check
 
 ## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
-## errors), the C header against the code, and the C tests
-test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples python-test
+## errors), the generated catalog and C header against their sources, and the C tests
+test: check-tools catalog-check fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples python-test
 	@echo "make test: all checks passed"
 
 check-tools:
@@ -62,6 +63,31 @@ fuzz-replay:
 
 doc:
 	$(CARGO) doc --workspace --no-deps --locked
+
+# ---- The catalog: every AMI action and event, generated from Asterisk's documentation ----
+# ASTERISK_XML: the documentation XML of the Asterisk release the catalog follows. Found beside
+# the checkout (../shared/asterisk) or in /work/shared/asterisk; set it when it lives elsewhere.
+ASTERISK_DOC_VERSION := 22.10.1
+ASTERISK_DOC := core-en_US-$(ASTERISK_DOC_VERSION).xml.xz
+ASTERISK_XML ?= $(firstword $(wildcard $(CURDIR)/../shared/asterisk/$(ASTERISK_DOC) \
+	/work/shared/asterisk/$(ASTERISK_DOC)))
+CATALOG_GEN := $(CARGO) run -q --locked -p ami-catalog-gen --
+define need_asterisk_xml
+	@test -n "$(ASTERISK_XML)" && test -f "$(ASTERISK_XML)" || { \
+		echo "$(ASTERISK_DOC) (Asterisk's documentation XML) is in neither $(CURDIR)/../shared/asterisk"; \
+		echo "nor /work/shared/asterisk: run make with ASTERISK_XML=/path/to/$(ASTERISK_DOC)"; exit 1; }
+endef
+
+## catalog: regenerate catalog/asterisk.json (the facts, no prose), crates/ami-catalog/src/generated
+## and the Python catalog modules from ASTERISK_XML
+catalog:
+	$(need_asterisk_xml)
+	$(CATALOG_GEN) --xml "$(ASTERISK_XML)" --root "$(CURDIR)"
+
+## catalog-check: fail if a committed generated file differs from a fresh generation
+catalog-check:
+	$(need_asterisk_xml)
+	$(CATALOG_GEN) --xml "$(ASTERISK_XML)" --root "$(CURDIR)" --check
 
 # The pinned cbindgen, installed into .tools/ by the Makefile itself (nothing by hand).
 $(CBINDGEN_STAMP):
