@@ -42,6 +42,10 @@ pub trait CatalogEvent<'a>: Sized + Copy {
     /// The message viewed.
     fn message(&self) -> Message<'a>;
 
+    /// Every documented field (numbered families excepted) with its value, in documented
+    /// order: `None` for a field the message lacks.
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)>;
+
     /// The view of `message` if it is this event (its `Event:` value matches
     /// ASCII-case-insensitively).
     fn from_message(message: &Message<'a>) -> Option<Self> {

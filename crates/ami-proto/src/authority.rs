@@ -1254,6 +1254,34 @@ mod tests {
     }
 
     #[test]
+    fn escalations_are_the_four_in_action_checks() {
+        let with: Vec<(&str, Escalation)> = ACTIONS
+            .iter()
+            .filter_map(|a| Escalation::of(a.name.as_bytes()).map(|e| (a.name, e)))
+            .collect();
+        assert_eq!(
+            with,
+            [
+                ("Command", Escalation::CommandBlacklist),
+                ("Getvar", Escalation::GetvarFunctions),
+                ("Originate", Escalation::OriginateBlacklist),
+                ("Status", Escalation::StatusVariables),
+            ]
+        );
+        assert_eq!(Escalation::of(b"ORIGINATE\0x"), Some(Escalation::OriginateBlacklist));
+        let get = |h: &str| match h {
+            "Application" => Some(&b"System"[..]),
+            "Data" => Some(&b"id"[..]),
+            "Command" => Some(&b"module load x"[..]),
+            _ => None,
+        };
+        assert!(Escalation::OriginateBlacklist.check(Privilege::ORIGINATE, get).is_err());
+        assert!(Escalation::OriginateBlacklist.check(Privilege::SYSTEM, get).is_ok());
+        assert!(Escalation::CommandBlacklist.check(Privilege::ALL, get).is_err());
+        assert!(Escalation::StatusVariables.check(Privilege::NONE, get).is_ok());
+    }
+
+    #[test]
     fn events_table_is_sorted() {
         for pair in EVENTS.windows(2) {
             assert!(pair[0].0 < pair[1].0, "{}", pair[1].0);

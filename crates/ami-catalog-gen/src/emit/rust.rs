@@ -18,6 +18,8 @@ use crate::naming::{RUST_KEYWORDS, type_name};
 pub struct Rust;
 
 const DIR: &str = "crates/ami-catalog/src/generated";
+/// One call of every builder's `new`, for the test that checks them against the facts.
+const CALLS: &str = "crates/ami-catalog/tests/builders/calls.rs";
 
 /// Members of an event view besides its getters.
 const EVENT_MEMBERS: &[&str] = &["message", "get", "from_message", "spec", "wrap", "new"];
@@ -38,6 +40,7 @@ impl Emitter for Rust {
                 path: PathBuf::from(DIR).join("actions.rs"),
                 contents: actions(facts, names)?,
             },
+            Output { path: PathBuf::from(CALLS), contents: builder_calls(facts, names)? },
         ])
     }
 }
@@ -225,6 +228,19 @@ fn events(facts: &Facts, names: &Names) -> Result<String, EmitError> {
          \x20   /// The first value of any header (ASCII-case-insensitive).\n\
          \x20   pub fn get(&self, name: &str) -> Option<Value<'a>> {\n\
          \x20       field(&self.message(), name)\n\
+         \x20   }\n\n\
+         \x20   /// Every documented field with its value ([`CatalogEvent::fields`]); empty for\n\
+         \x20   /// [`TypedEvent::Other`].\n\
+         \x20   pub fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {\n\
+         \x20       match self {\n",
+    );
+    for e in &facts.events {
+        let t = type_name(&e.name);
+        let _ = writeln!(s, "            TypedEvent::{t}(e) => e.fields(),");
+    }
+    s.push_str(
+        "            TypedEvent::Other(_) => Vec::new(),\n\
+         \x20       }\n\
          \x20   }\n\
          }\n",
     );
@@ -267,6 +283,23 @@ fn events(facts: &Facts, names: &Names) -> Result<String, EmitError> {
         s.push('\n');
         let _ = writeln!(s, "    fn message(&self) -> Message<'a> {{");
         let _ = writeln!(s, "        self.message");
+        let _ = writeln!(s, "    }}");
+        s.push('\n');
+        let _ = writeln!(s, "    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {{");
+        let plain: Vec<String> = members
+            .iter()
+            .filter(|m| !m.header.contains("{}"))
+            .map(|m| format!("({:?}, self.{}())", m.header, m.name))
+            .collect();
+        if plain.is_empty() {
+            let _ = writeln!(s, "        Vec::new()");
+        } else {
+            let _ = writeln!(s, "        vec![");
+            for p in &plain {
+                let _ = writeln!(s, "            {p},");
+            }
+            let _ = writeln!(s, "        ]");
+        }
         let _ = writeln!(s, "    }}");
         let _ = writeln!(s, "}}");
         s.push('\n');
@@ -485,5 +518,38 @@ fn actions(facts: &Facts, names: &Names) -> Result<String, EmitError> {
         let _ = writeln!(s, "    }}");
         let _ = writeln!(s, "}}");
     }
+    Ok(s)
+}
+
+/// `calls.rs`: `Builder::new("v0", "v1", ...)` for every action, so that a hand-written test can
+/// compare what each `new` requires with the facts extract.
+fn builder_calls(facts: &Facts, names: &Names) -> Result<String, EmitError> {
+    let mut s = String::new();
+    let _ = writeln!(s, "// {}", banner(facts));
+    s.push_str(
+        "//! Every builder's `new`, called with `\"v0\"`, `\"v1\"`, ... for its arguments.\n\n\
+         use ami_catalog::CatalogAction;\n\
+         use ami_catalog::actions::*;\n\
+         use ami_proto::encode::Action;\n\n\
+         /// `(action name, number of arguments, the action new() built)`.\n\
+         pub fn all() -> Vec<(&'static str, usize, Action)> {\n\
+         \x20   vec![\n",
+    );
+    let reserved = reserved(ACTION_MEMBERS);
+    for a in &facts.actions {
+        let t = type_name(&a.name);
+        let headers: Vec<&str> =
+            a.parameters.iter().map(|p| p.indexed.as_deref().unwrap_or(&p.name)).collect();
+        names.members(&a.name, headers, &reserved)?;
+        let n = a.parameters.iter().filter(|p| p.required).count();
+        let args: Vec<String> = (0..n).map(|i| format!("\"v{i}\"")).collect();
+        let _ = writeln!(
+            s,
+            "        ({:?}, {n}, {t}::new({}).into_action()),",
+            a.name,
+            args.join(", ")
+        );
+    }
+    s.push_str("    ]\n}\n");
     Ok(s)
 }

@@ -2797,6 +2797,195 @@ impl<'a> TypedEvent<'a> {
     pub fn get(&self, name: &str) -> Option<Value<'a>> {
         field(&self.message(), name)
     }
+
+    /// Every documented field with its value ([`CatalogEvent::fields`]); empty for
+    /// [`TypedEvent::Other`].
+    pub fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        match self {
+            TypedEvent::AgentCalled(e) => e.fields(),
+            TypedEvent::AgentComplete(e) => e.fields(),
+            TypedEvent::AgentConnect(e) => e.fields(),
+            TypedEvent::AgentDump(e) => e.fields(),
+            TypedEvent::AgentLogin(e) => e.fields(),
+            TypedEvent::AgentLogoff(e) => e.fields(),
+            TypedEvent::AgentRingNoAnswer(e) => e.fields(),
+            TypedEvent::Agents(e) => e.fields(),
+            TypedEvent::AgentsComplete(e) => e.fields(),
+            TypedEvent::AGIExecEnd(e) => e.fields(),
+            TypedEvent::AGIExecStart(e) => e.fields(),
+            TypedEvent::Alarm(e) => e.fields(),
+            TypedEvent::AlarmClear(e) => e.fields(),
+            TypedEvent::AOCD(e) => e.fields(),
+            TypedEvent::AOCE(e) => e.fields(),
+            TypedEvent::AOCS(e) => e.fields(),
+            TypedEvent::AorDetail(e) => e.fields(),
+            TypedEvent::AorList(e) => e.fields(),
+            TypedEvent::AorListComplete(e) => e.fields(),
+            TypedEvent::AsyncAGIEnd(e) => e.fields(),
+            TypedEvent::AsyncAGIExec(e) => e.fields(),
+            TypedEvent::AsyncAGIStart(e) => e.fields(),
+            TypedEvent::AttendedTransfer(e) => e.fields(),
+            TypedEvent::AuthDetail(e) => e.fields(),
+            TypedEvent::AuthList(e) => e.fields(),
+            TypedEvent::AuthListComplete(e) => e.fields(),
+            TypedEvent::AuthMethodNotAllowed(e) => e.fields(),
+            TypedEvent::BlindTransfer(e) => e.fields(),
+            TypedEvent::BridgeCreate(e) => e.fields(),
+            TypedEvent::BridgeDestroy(e) => e.fields(),
+            TypedEvent::BridgeEnter(e) => e.fields(),
+            TypedEvent::BridgeInfoChannel(e) => e.fields(),
+            TypedEvent::BridgeInfoComplete(e) => e.fields(),
+            TypedEvent::BridgeLeave(e) => e.fields(),
+            TypedEvent::BridgeMerge(e) => e.fields(),
+            TypedEvent::BridgeVideoSourceUpdate(e) => e.fields(),
+            TypedEvent::Cdr(e) => e.fields(),
+            TypedEvent::CEL(e) => e.fields(),
+            TypedEvent::ChallengeResponseFailed(e) => e.fields(),
+            TypedEvent::ChallengeSent(e) => e.fields(),
+            TypedEvent::ChannelTalkingStart(e) => e.fields(),
+            TypedEvent::ChannelTalkingStop(e) => e.fields(),
+            TypedEvent::ChanSpyStart(e) => e.fields(),
+            TypedEvent::ChanSpyStop(e) => e.fields(),
+            TypedEvent::ConfbridgeEnd(e) => e.fields(),
+            TypedEvent::ConfbridgeJoin(e) => e.fields(),
+            TypedEvent::ConfbridgeLeave(e) => e.fields(),
+            TypedEvent::ConfbridgeList(e) => e.fields(),
+            TypedEvent::ConfbridgeListRooms(e) => e.fields(),
+            TypedEvent::ConfbridgeMute(e) => e.fields(),
+            TypedEvent::ConfbridgeRecord(e) => e.fields(),
+            TypedEvent::ConfbridgeStart(e) => e.fields(),
+            TypedEvent::ConfbridgeStopRecord(e) => e.fields(),
+            TypedEvent::ConfbridgeTalking(e) => e.fields(),
+            TypedEvent::ConfbridgeUnmute(e) => e.fields(),
+            TypedEvent::ContactList(e) => e.fields(),
+            TypedEvent::ContactListComplete(e) => e.fields(),
+            TypedEvent::ContactStatus(e) => e.fields(),
+            TypedEvent::ContactStatusDetail(e) => e.fields(),
+            TypedEvent::CoreShowChannel(e) => e.fields(),
+            TypedEvent::CoreShowChannelMapComplete(e) => e.fields(),
+            TypedEvent::CoreShowChannelsComplete(e) => e.fields(),
+            TypedEvent::DAHDIChannel(e) => e.fields(),
+            TypedEvent::DeadlockStart(e) => e.fields(),
+            TypedEvent::DeviceStateChange(e) => e.fields(),
+            TypedEvent::DeviceStateListComplete(e) => e.fields(),
+            TypedEvent::DialBegin(e) => e.fields(),
+            TypedEvent::DialEnd(e) => e.fields(),
+            TypedEvent::DialState(e) => e.fields(),
+            TypedEvent::DNDState(e) => e.fields(),
+            TypedEvent::DTMFBegin(e) => e.fields(),
+            TypedEvent::DTMFEnd(e) => e.fields(),
+            TypedEvent::EndpointDetail(e) => e.fields(),
+            TypedEvent::EndpointDetailComplete(e) => e.fields(),
+            TypedEvent::EndpointList(e) => e.fields(),
+            TypedEvent::EndpointListComplete(e) => e.fields(),
+            TypedEvent::ExtensionStateListComplete(e) => e.fields(),
+            TypedEvent::ExtensionStatus(e) => e.fields(),
+            TypedEvent::FailedACL(e) => e.fields(),
+            TypedEvent::FAXSession(e) => e.fields(),
+            TypedEvent::FAXSessionsComplete(e) => e.fields(),
+            TypedEvent::FAXSessionsEntry(e) => e.fields(),
+            TypedEvent::FAXStats(e) => e.fields(),
+            TypedEvent::FAXStatus(e) => e.fields(),
+            TypedEvent::Flash(e) => e.fields(),
+            TypedEvent::FullyBooted(e) => e.fields(),
+            TypedEvent::Hangup(e) => e.fields(),
+            TypedEvent::HangupHandlerPop(e) => e.fields(),
+            TypedEvent::HangupHandlerPush(e) => e.fields(),
+            TypedEvent::HangupHandlerRun(e) => e.fields(),
+            TypedEvent::HangupRequest(e) => e.fields(),
+            TypedEvent::Hold(e) => e.fields(),
+            TypedEvent::IdentifyDetail(e) => e.fields(),
+            TypedEvent::InboundRegistrationDetail(e) => e.fields(),
+            TypedEvent::InboundSubscriptionDetail(e) => e.fields(),
+            TypedEvent::InvalidAccountID(e) => e.fields(),
+            TypedEvent::InvalidPassword(e) => e.fields(),
+            TypedEvent::InvalidTransport(e) => e.fields(),
+            TypedEvent::Load(e) => e.fields(),
+            TypedEvent::LoadAverageLimit(e) => e.fields(),
+            TypedEvent::LocalBridge(e) => e.fields(),
+            TypedEvent::LocalOptimizationBegin(e) => e.fields(),
+            TypedEvent::LocalOptimizationEnd(e) => e.fields(),
+            TypedEvent::LogChannel(e) => e.fields(),
+            TypedEvent::MCID(e) => e.fields(),
+            TypedEvent::MeetmeEnd(e) => e.fields(),
+            TypedEvent::MeetmeJoin(e) => e.fields(),
+            TypedEvent::MeetmeLeave(e) => e.fields(),
+            TypedEvent::MeetmeList(e) => e.fields(),
+            TypedEvent::MeetmeListRooms(e) => e.fields(),
+            TypedEvent::MeetmeMute(e) => e.fields(),
+            TypedEvent::MeetmeTalking(e) => e.fields(),
+            TypedEvent::MeetmeTalkRequest(e) => e.fields(),
+            TypedEvent::MemoryLimit(e) => e.fields(),
+            TypedEvent::MessageWaiting(e) => e.fields(),
+            TypedEvent::MiniVoiceMail(e) => e.fields(),
+            TypedEvent::MixMonitorMute(e) => e.fields(),
+            TypedEvent::MixMonitorStart(e) => e.fields(),
+            TypedEvent::MixMonitorStop(e) => e.fields(),
+            TypedEvent::MusicOnHoldStart(e) => e.fields(),
+            TypedEvent::MusicOnHoldStop(e) => e.fields(),
+            TypedEvent::MWIGet(e) => e.fields(),
+            TypedEvent::MWIGetComplete(e) => e.fields(),
+            TypedEvent::NewAccountCode(e) => e.fields(),
+            TypedEvent::NewCallerid(e) => e.fields(),
+            TypedEvent::Newchannel(e) => e.fields(),
+            TypedEvent::NewConnectedLine(e) => e.fields(),
+            TypedEvent::Newexten(e) => e.fields(),
+            TypedEvent::Newstate(e) => e.fields(),
+            TypedEvent::OriginateResponse(e) => e.fields(),
+            TypedEvent::OutboundRegistrationDetail(e) => e.fields(),
+            TypedEvent::OutboundSubscriptionDetail(e) => e.fields(),
+            TypedEvent::ParkedCall(e) => e.fields(),
+            TypedEvent::ParkedCallGiveUp(e) => e.fields(),
+            TypedEvent::ParkedCallSwap(e) => e.fields(),
+            TypedEvent::ParkedCallTimeOut(e) => e.fields(),
+            TypedEvent::PeerStatus(e) => e.fields(),
+            TypedEvent::Pickup(e) => e.fields(),
+            TypedEvent::PJSIPMaintenanceStatus(e) => e.fields(),
+            TypedEvent::PresenceStateChange(e) => e.fields(),
+            TypedEvent::PresenceStateListComplete(e) => e.fields(),
+            TypedEvent::PresenceStatus(e) => e.fields(),
+            TypedEvent::QueueCallerAbandon(e) => e.fields(),
+            TypedEvent::QueueCallerJoin(e) => e.fields(),
+            TypedEvent::QueueCallerLeave(e) => e.fields(),
+            TypedEvent::QueueEntry(e) => e.fields(),
+            TypedEvent::QueueMemberAdded(e) => e.fields(),
+            TypedEvent::QueueMemberPause(e) => e.fields(),
+            TypedEvent::QueueMemberPenalty(e) => e.fields(),
+            TypedEvent::QueueMemberRemoved(e) => e.fields(),
+            TypedEvent::QueueMemberRinginuse(e) => e.fields(),
+            TypedEvent::QueueMemberStatus(e) => e.fields(),
+            TypedEvent::QueueParams(e) => e.fields(),
+            TypedEvent::ReceiveFAX(e) => e.fields(),
+            TypedEvent::Registry(e) => e.fields(),
+            TypedEvent::Reload(e) => e.fields(),
+            TypedEvent::Rename(e) => e.fields(),
+            TypedEvent::RequestBadFormat(e) => e.fields(),
+            TypedEvent::RequestNotAllowed(e) => e.fields(),
+            TypedEvent::RequestNotSupported(e) => e.fields(),
+            TypedEvent::ResourceListDetail(e) => e.fields(),
+            TypedEvent::RTCPReceived(e) => e.fields(),
+            TypedEvent::RTCPSent(e) => e.fields(),
+            TypedEvent::SendFAX(e) => e.fields(),
+            TypedEvent::SessionLimit(e) => e.fields(),
+            TypedEvent::Shutdown(e) => e.fields(),
+            TypedEvent::SoftHangupRequest(e) => e.fields(),
+            TypedEvent::SpanAlarm(e) => e.fields(),
+            TypedEvent::SpanAlarmClear(e) => e.fields(),
+            TypedEvent::Status(e) => e.fields(),
+            TypedEvent::StatusComplete(e) => e.fields(),
+            TypedEvent::SuccessfulAuth(e) => e.fields(),
+            TypedEvent::TransportDetail(e) => e.fields(),
+            TypedEvent::UnexpectedAddress(e) => e.fields(),
+            TypedEvent::Unhold(e) => e.fields(),
+            TypedEvent::Unload(e) => e.fields(),
+            TypedEvent::UnParkedCall(e) => e.fields(),
+            TypedEvent::UserEvent(e) => e.fields(),
+            TypedEvent::VarSet(e) => e.fields(),
+            TypedEvent::VoicemailPasswordChange(e) => e.fields(),
+            TypedEvent::Wink(e) => e.fields(),
+            TypedEvent::Other(_) => Vec::new(),
+        }
+    }
 }
 
 /// The `AgentCalled` event.
@@ -2817,6 +3006,42 @@ impl<'a> CatalogEvent<'a> for AgentCalled<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+        ]
     }
 }
 
@@ -2917,6 +3142,45 @@ impl<'a> CatalogEvent<'a> for AgentComplete<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("HoldTime", self.hold_time()),
+            ("TalkTime", self.talk_time()),
+            ("Reason", self.reason()),
+        ]
     }
 }
 
@@ -3024,6 +3288,44 @@ impl<'a> CatalogEvent<'a> for AgentConnect<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("RingTime", self.ring_time()),
+            ("HoldTime", self.hold_time()),
+        ]
+    }
 }
 
 impl<'a> AgentConnect<'a> {
@@ -3128,6 +3430,42 @@ impl<'a> CatalogEvent<'a> for AgentDump<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+        ]
+    }
 }
 
 impl<'a> AgentDump<'a> {
@@ -3228,6 +3566,26 @@ impl<'a> CatalogEvent<'a> for AgentLogin<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Agent", self.agent()),
+        ]
+    }
 }
 
 impl<'a> AgentLogin<'a> {
@@ -3295,6 +3653,27 @@ impl<'a> CatalogEvent<'a> for AgentLogoff<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Agent", self.agent()),
+            ("Logintime", self.login_time()),
+        ]
     }
 }
 
@@ -3365,6 +3744,43 @@ impl<'a> CatalogEvent<'a> for AgentRingNoAnswer<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("RingTime", self.ring_time()),
+        ]
     }
 }
 
@@ -3468,6 +3884,32 @@ impl<'a> CatalogEvent<'a> for Agents<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Agent", self.agent()),
+            ("Name", self.name()),
+            ("Status", self.status()),
+            ("TalkingToChan", self.talking_to_chan()),
+            ("CallStarted", self.call_started()),
+            ("LoggedInTime", self.logged_in_time()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("ActionID", self.action_id()),
+        ]
+    }
 }
 
 impl<'a> Agents<'a> {
@@ -3548,6 +3990,12 @@ impl<'a> CatalogEvent<'a> for AgentsComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+        ]
+    }
 }
 
 impl<'a> AgentsComplete<'a> {
@@ -3587,6 +4035,29 @@ impl<'a> CatalogEvent<'a> for AGIExecEnd<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Command", self.command()),
+            ("CommandId", self.command_id()),
+            ("ResultCode", self.result_code()),
+            ("Result", self.result()),
+        ]
     }
 }
 
@@ -3662,6 +4133,27 @@ impl<'a> CatalogEvent<'a> for AGIExecStart<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Command", self.command()),
+            ("CommandId", self.command_id()),
+        ]
+    }
 }
 
 impl<'a> AGIExecStart<'a> {
@@ -3732,6 +4224,13 @@ impl<'a> CatalogEvent<'a> for Alarm<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("DAHDIChannel", self.dahdi_channel()),
+            ("Alarm", self.alarm()),
+        ]
+    }
 }
 
 impl<'a> Alarm<'a> {
@@ -3774,6 +4273,12 @@ impl<'a> CatalogEvent<'a> for AlarmClear<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("DAHDIChannel", self.dahdi_channel()),
+        ]
+    }
 }
 
 impl<'a> AlarmClear<'a> {
@@ -3813,6 +4318,36 @@ impl<'a> CatalogEvent<'a> for AOCD<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Charge", self.charge()),
+            ("Type", self.type_()),
+            ("BillingID", self.billing_id()),
+            ("TotalType", self.total_type()),
+            ("Currency", self.currency()),
+            ("Name", self.name()),
+            ("Cost", self.cost()),
+            ("Multiplier", self.multiplier()),
+            ("Units", self.units()),
+            ("NumberOf", self.number_of()),
+            ("TypeOf", self.type_of()),
+        ]
     }
 }
 
@@ -3901,6 +4436,40 @@ impl<'a> CatalogEvent<'a> for AOCE<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("ChargingAssociation", self.charging_association()),
+            ("Number", self.number()),
+            ("Plan", self.plan()),
+            ("ID", self.id()),
+            ("Charge", self.charge()),
+            ("Type", self.type_()),
+            ("BillingID", self.billing_id()),
+            ("TotalType", self.total_type()),
+            ("Currency", self.currency()),
+            ("Name", self.name()),
+            ("Cost", self.cost()),
+            ("Multiplier", self.multiplier()),
+            ("Units", self.units()),
+            ("NumberOf", self.number_of()),
+            ("TypeOf", self.type_of()),
+        ]
     }
 }
 
@@ -3998,6 +4567,38 @@ impl<'a> CatalogEvent<'a> for AOCS<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Chargeable", self.chargeable()),
+            ("RateType", self.rate_type()),
+            ("Currency", self.currency()),
+            ("Name", self.name()),
+            ("Cost", self.cost()),
+            ("Multiplier", self.multiplier()),
+            ("ChargingType", self.charging_type()),
+            ("StepFunction", self.step_function()),
+            ("Granularity", self.granularity()),
+            ("Length", self.length()),
+            ("Scale", self.scale()),
+            ("Unit", self.unit()),
+            ("SpecialCode", self.special_code()),
+        ]
+    }
 }
 
 impl<'a> AOCS<'a> {
@@ -4090,6 +4691,31 @@ impl<'a> CatalogEvent<'a> for AorDetail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("MinimumExpiration", self.minimum_expiration()),
+            ("MaximumExpiration", self.maximum_expiration()),
+            ("DefaultExpiration", self.default_expiration()),
+            ("QualifyFrequency", self.qualify_frequency()),
+            ("AuthenticateQualify", self.authenticate_qualify()),
+            ("MaxContacts", self.max_contacts()),
+            ("RemoveExisting", self.remove_existing()),
+            ("RemoveUnavailable", self.remove_unavailable()),
+            ("Mailboxes", self.mailboxes()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("SupportPath", self.support_path()),
+            ("Qualify2xxOnly", self.qualify2xx_only()),
+            ("QualifyTimeout", self.qualify_timeout()),
+            ("VoicemailExtension", self.voicemail_extension()),
+            ("Contacts", self.contacts()),
+            ("TotalContacts", self.total_contacts()),
+            ("ContactsRegistered", self.contacts_registered()),
+            ("EndpointName", self.endpoint_name()),
+        ]
+    }
 }
 
 impl<'a> AorDetail<'a> {
@@ -4168,6 +4794,28 @@ impl<'a> CatalogEvent<'a> for AorList<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("MinimumExpiration", self.minimum_expiration()),
+            ("MaximumExpiration", self.maximum_expiration()),
+            ("DefaultExpiration", self.default_expiration()),
+            ("QualifyFrequency", self.qualify_frequency()),
+            ("QualifyTimeout", self.qualify_timeout()),
+            ("Qualify2xxOnly", self.qualify2xx_only()),
+            ("AuthenticateQualify", self.authenticate_qualify()),
+            ("MaxContacts", self.max_contacts()),
+            ("RemoveExisting", self.remove_existing()),
+            ("RemoveUnavailable", self.remove_unavailable()),
+            ("Mailboxes", self.mailboxes()),
+            ("VoicemailExtension", self.voicemail_extension()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("SupportPath", self.support_path()),
+            ("Contacts", self.contacts()),
+        ]
+    }
 }
 
 impl<'a> AorList<'a> {
@@ -4240,6 +4888,13 @@ impl<'a> CatalogEvent<'a> for AorListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> AorListComplete<'a> {
@@ -4281,6 +4936,25 @@ impl<'a> CatalogEvent<'a> for AsyncAGIEnd<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
     }
 }
 
@@ -4347,6 +5021,27 @@ impl<'a> CatalogEvent<'a> for AsyncAGIExec<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("CommandID", self.command_id()),
+            ("Result", self.result()),
+        ]
     }
 }
 
@@ -4418,6 +5113,26 @@ impl<'a> CatalogEvent<'a> for AsyncAGIStart<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Env", self.env()),
+        ]
+    }
 }
 
 impl<'a> AsyncAGIStart<'a> {
@@ -4485,6 +5200,116 @@ impl<'a> CatalogEvent<'a> for AttendedTransfer<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Result", self.result()),
+            ("OrigTransfererChannel", self.orig_transferer_channel()),
+            ("OrigTransfererChannelState", self.orig_transferer_channel_state()),
+            ("OrigTransfererChannelStateDesc", self.orig_transferer_channel_state_desc()),
+            ("OrigTransfererCallerIDNum", self.orig_transferer_caller_id_num()),
+            ("OrigTransfererCallerIDName", self.orig_transferer_caller_id_name()),
+            ("OrigTransfererConnectedLineNum", self.orig_transferer_connected_line_num()),
+            ("OrigTransfererConnectedLineName", self.orig_transferer_connected_line_name()),
+            ("OrigTransfererLanguage", self.orig_transferer_language()),
+            ("OrigTransfererAccountCode", self.orig_transferer_account_code()),
+            ("OrigTransfererContext", self.orig_transferer_context()),
+            ("OrigTransfererExten", self.orig_transferer_exten()),
+            ("OrigTransfererPriority", self.orig_transferer_priority()),
+            ("OrigTransfererUniqueid", self.orig_transferer_uniqueid()),
+            ("OrigTransfererLinkedid", self.orig_transferer_linkedid()),
+            ("OrigBridgeUniqueid", self.orig_bridge_uniqueid()),
+            ("OrigBridgeType", self.orig_bridge_type()),
+            ("OrigBridgeTechnology", self.orig_bridge_technology()),
+            ("OrigBridgeCreator", self.orig_bridge_creator()),
+            ("OrigBridgeName", self.orig_bridge_name()),
+            ("OrigBridgeNumChannels", self.orig_bridge_num_channels()),
+            ("OrigBridgeVideoSourceMode", self.orig_bridge_video_source_mode()),
+            ("OrigBridgeVideoSource", self.orig_bridge_video_source()),
+            ("SecondTransfererChannel", self.second_transferer_channel()),
+            ("SecondTransfererChannelState", self.second_transferer_channel_state()),
+            ("SecondTransfererChannelStateDesc", self.second_transferer_channel_state_desc()),
+            ("SecondTransfererCallerIDNum", self.second_transferer_caller_id_num()),
+            ("SecondTransfererCallerIDName", self.second_transferer_caller_id_name()),
+            ("SecondTransfererConnectedLineNum", self.second_transferer_connected_line_num()),
+            ("SecondTransfererConnectedLineName", self.second_transferer_connected_line_name()),
+            ("SecondTransfererLanguage", self.second_transferer_language()),
+            ("SecondTransfererAccountCode", self.second_transferer_account_code()),
+            ("SecondTransfererContext", self.second_transferer_context()),
+            ("SecondTransfererExten", self.second_transferer_exten()),
+            ("SecondTransfererPriority", self.second_transferer_priority()),
+            ("SecondTransfererUniqueid", self.second_transferer_uniqueid()),
+            ("SecondTransfererLinkedid", self.second_transferer_linkedid()),
+            ("SecondBridgeUniqueid", self.second_bridge_uniqueid()),
+            ("SecondBridgeType", self.second_bridge_type()),
+            ("SecondBridgeTechnology", self.second_bridge_technology()),
+            ("SecondBridgeCreator", self.second_bridge_creator()),
+            ("SecondBridgeName", self.second_bridge_name()),
+            ("SecondBridgeNumChannels", self.second_bridge_num_channels()),
+            ("SecondBridgeVideoSourceMode", self.second_bridge_video_source_mode()),
+            ("SecondBridgeVideoSource", self.second_bridge_video_source()),
+            ("DestType", self.dest_type()),
+            ("DestBridgeUniqueid", self.dest_bridge_uniqueid()),
+            ("DestApp", self.dest_app()),
+            ("LocalOneChannel", self.local_one_channel()),
+            ("LocalOneChannelState", self.local_one_channel_state()),
+            ("LocalOneChannelStateDesc", self.local_one_channel_state_desc()),
+            ("LocalOneCallerIDNum", self.local_one_caller_id_num()),
+            ("LocalOneCallerIDName", self.local_one_caller_id_name()),
+            ("LocalOneConnectedLineNum", self.local_one_connected_line_num()),
+            ("LocalOneConnectedLineName", self.local_one_connected_line_name()),
+            ("LocalOneLanguage", self.local_one_language()),
+            ("LocalOneAccountCode", self.local_one_account_code()),
+            ("LocalOneContext", self.local_one_context()),
+            ("LocalOneExten", self.local_one_exten()),
+            ("LocalOnePriority", self.local_one_priority()),
+            ("LocalOneUniqueid", self.local_one_uniqueid()),
+            ("LocalOneLinkedid", self.local_one_linkedid()),
+            ("LocalTwoChannel", self.local_two_channel()),
+            ("LocalTwoChannelState", self.local_two_channel_state()),
+            ("LocalTwoChannelStateDesc", self.local_two_channel_state_desc()),
+            ("LocalTwoCallerIDNum", self.local_two_caller_id_num()),
+            ("LocalTwoCallerIDName", self.local_two_caller_id_name()),
+            ("LocalTwoConnectedLineNum", self.local_two_connected_line_num()),
+            ("LocalTwoConnectedLineName", self.local_two_connected_line_name()),
+            ("LocalTwoLanguage", self.local_two_language()),
+            ("LocalTwoAccountCode", self.local_two_account_code()),
+            ("LocalTwoContext", self.local_two_context()),
+            ("LocalTwoExten", self.local_two_exten()),
+            ("LocalTwoPriority", self.local_two_priority()),
+            ("LocalTwoUniqueid", self.local_two_uniqueid()),
+            ("LocalTwoLinkedid", self.local_two_linkedid()),
+            ("DestTransfererChannel", self.dest_transferer_channel()),
+            ("TransfereeChannel", self.transferee_channel()),
+            ("TransfereeChannelState", self.transferee_channel_state()),
+            ("TransfereeChannelStateDesc", self.transferee_channel_state_desc()),
+            ("TransfereeCallerIDNum", self.transferee_caller_id_num()),
+            ("TransfereeCallerIDName", self.transferee_caller_id_name()),
+            ("TransfereeConnectedLineNum", self.transferee_connected_line_num()),
+            ("TransfereeConnectedLineName", self.transferee_connected_line_name()),
+            ("TransfereeLanguage", self.transferee_language()),
+            ("TransfereeAccountCode", self.transferee_account_code()),
+            ("TransfereeContext", self.transferee_context()),
+            ("TransfereeExten", self.transferee_exten()),
+            ("TransfereePriority", self.transferee_priority()),
+            ("TransfereeUniqueid", self.transferee_uniqueid()),
+            ("TransfereeLinkedid", self.transferee_linkedid()),
+            ("TransferTargetChannel", self.transfer_target_channel()),
+            ("TransferTargetChannelState", self.transfer_target_channel_state()),
+            ("TransferTargetChannelStateDesc", self.transfer_target_channel_state_desc()),
+            ("TransferTargetCallerIDNum", self.transfer_target_caller_id_num()),
+            ("TransferTargetCallerIDName", self.transfer_target_caller_id_name()),
+            ("TransferTargetConnectedLineNum", self.transfer_target_connected_line_num()),
+            ("TransferTargetConnectedLineName", self.transfer_target_connected_line_name()),
+            ("TransferTargetLanguage", self.transfer_target_language()),
+            ("TransferTargetAccountCode", self.transfer_target_account_code()),
+            ("TransferTargetContext", self.transfer_target_context()),
+            ("TransferTargetExten", self.transfer_target_exten()),
+            ("TransferTargetPriority", self.transfer_target_priority()),
+            ("TransferTargetUniqueid", self.transfer_target_uniqueid()),
+            ("TransferTargetLinkedid", self.transfer_target_linkedid()),
+        ]
     }
 }
 
@@ -4734,6 +5559,26 @@ impl<'a> CatalogEvent<'a> for AuthDetail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Username", self.username()),
+            ("Password", self.password()),
+            ("Md5Cred", self.md5_cred()),
+            ("Realm", self.realm()),
+            ("NonceLifetime", self.nonce_lifetime()),
+            ("AuthType", self.auth_type()),
+            ("EndpointName", self.endpoint_name()),
+            ("OauthClientid", self.oauth_clientid()),
+            ("OauthSecret", self.oauth_secret()),
+            ("PasswordDigest", self.password_digest()),
+            ("RefreshToken", self.refresh_token()),
+            ("SupportedAlgorithmsUac", self.supported_algorithms_uac()),
+            ("SupportedAlgorithmsUas", self.supported_algorithms_uas()),
+        ]
+    }
 }
 
 impl<'a> AuthDetail<'a> {
@@ -4802,6 +5647,25 @@ impl<'a> CatalogEvent<'a> for AuthList<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Username", self.username()),
+            ("Md5Cred", self.md5_cred()),
+            ("Realm", self.realm()),
+            ("AuthType", self.auth_type()),
+            ("Password", self.password()),
+            ("NonceLifetime", self.nonce_lifetime()),
+            ("OauthClientid", self.oauth_clientid()),
+            ("OauthSecret", self.oauth_secret()),
+            ("PasswordDigest", self.password_digest()),
+            ("RefreshToken", self.refresh_token()),
+            ("SupportedAlgorithmsUac", self.supported_algorithms_uac()),
+            ("SupportedAlgorithmsUas", self.supported_algorithms_uas()),
+        ]
+    }
 }
 
 impl<'a> AuthList<'a> {
@@ -4868,6 +5732,13 @@ impl<'a> CatalogEvent<'a> for AuthListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> AuthListComplete<'a> {
@@ -4909,6 +5780,22 @@ impl<'a> CatalogEvent<'a> for AuthMethodNotAllowed<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("AuthMethod", self.auth_method()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
     }
 }
 
@@ -4969,6 +5856,51 @@ impl<'a> CatalogEvent<'a> for BlindTransfer<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Result", self.result()),
+            ("TransfererChannel", self.transferer_channel()),
+            ("TransfererChannelState", self.transferer_channel_state()),
+            ("TransfererChannelStateDesc", self.transferer_channel_state_desc()),
+            ("TransfererCallerIDNum", self.transferer_caller_id_num()),
+            ("TransfererCallerIDName", self.transferer_caller_id_name()),
+            ("TransfererConnectedLineNum", self.transferer_connected_line_num()),
+            ("TransfererConnectedLineName", self.transferer_connected_line_name()),
+            ("TransfererLanguage", self.transferer_language()),
+            ("TransfererAccountCode", self.transferer_account_code()),
+            ("TransfererContext", self.transferer_context()),
+            ("TransfererExten", self.transferer_exten()),
+            ("TransfererPriority", self.transferer_priority()),
+            ("TransfererUniqueid", self.transferer_uniqueid()),
+            ("TransfererLinkedid", self.transferer_linkedid()),
+            ("TransfereeChannel", self.transferee_channel()),
+            ("TransfereeChannelState", self.transferee_channel_state()),
+            ("TransfereeChannelStateDesc", self.transferee_channel_state_desc()),
+            ("TransfereeCallerIDNum", self.transferee_caller_id_num()),
+            ("TransfereeCallerIDName", self.transferee_caller_id_name()),
+            ("TransfereeConnectedLineNum", self.transferee_connected_line_num()),
+            ("TransfereeConnectedLineName", self.transferee_connected_line_name()),
+            ("TransfereeLanguage", self.transferee_language()),
+            ("TransfereeAccountCode", self.transferee_account_code()),
+            ("TransfereeContext", self.transferee_context()),
+            ("TransfereeExten", self.transferee_exten()),
+            ("TransfereePriority", self.transferee_priority()),
+            ("TransfereeUniqueid", self.transferee_uniqueid()),
+            ("TransfereeLinkedid", self.transferee_linkedid()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("IsExternal", self.is_external()),
+            ("Context", self.context()),
+            ("Extension", self.extension()),
+        ]
     }
 }
 
@@ -5088,6 +6020,19 @@ impl<'a> CatalogEvent<'a> for BridgeCreate<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> BridgeCreate<'a> {
@@ -5142,6 +6087,19 @@ impl<'a> CatalogEvent<'a> for BridgeDestroy<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> BridgeDestroy<'a> {
@@ -5195,6 +6153,34 @@ impl<'a> CatalogEvent<'a> for BridgeEnter<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("SwapUniqueid", self.swap_uniqueid()),
+        ]
     }
 }
 
@@ -5280,6 +6266,25 @@ impl<'a> CatalogEvent<'a> for BridgeInfoChannel<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> BridgeInfoChannel<'a> {
@@ -5346,6 +6351,19 @@ impl<'a> CatalogEvent<'a> for BridgeInfoComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> BridgeInfoComplete<'a> {
@@ -5399,6 +6417,33 @@ impl<'a> CatalogEvent<'a> for BridgeLeave<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
     }
 }
 
@@ -5482,6 +6527,27 @@ impl<'a> CatalogEvent<'a> for BridgeMerge<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ToBridgeUniqueid", self.to_bridge_uniqueid()),
+            ("ToBridgeType", self.to_bridge_type()),
+            ("ToBridgeTechnology", self.to_bridge_technology()),
+            ("ToBridgeCreator", self.to_bridge_creator()),
+            ("ToBridgeName", self.to_bridge_name()),
+            ("ToBridgeNumChannels", self.to_bridge_num_channels()),
+            ("ToBridgeVideoSourceMode", self.to_bridge_video_source_mode()),
+            ("ToBridgeVideoSource", self.to_bridge_video_source()),
+            ("FromBridgeUniqueid", self.from_bridge_uniqueid()),
+            ("FromBridgeType", self.from_bridge_type()),
+            ("FromBridgeTechnology", self.from_bridge_technology()),
+            ("FromBridgeCreator", self.from_bridge_creator()),
+            ("FromBridgeName", self.from_bridge_name()),
+            ("FromBridgeNumChannels", self.from_bridge_num_channels()),
+            ("FromBridgeVideoSourceMode", self.from_bridge_video_source_mode()),
+            ("FromBridgeVideoSource", self.from_bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> BridgeMerge<'a> {
@@ -5552,6 +6618,20 @@ impl<'a> CatalogEvent<'a> for BridgeVideoSourceUpdate<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("BridgePreviousVideoSource", self.bridge_previous_video_source()),
+        ]
+    }
 }
 
 impl<'a> BridgeVideoSourceUpdate<'a> {
@@ -5607,6 +6687,29 @@ impl<'a> CatalogEvent<'a> for Cdr<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("AccountCode", self.account_code()),
+            ("Source", self.source()),
+            ("Destination", self.destination()),
+            ("DestinationContext", self.destination_context()),
+            ("CallerID", self.callerid()),
+            ("Channel", self.channel()),
+            ("DestinationChannel", self.destination_channel()),
+            ("LastApplication", self.last_application()),
+            ("LastData", self.last_data()),
+            ("StartTime", self.start_time()),
+            ("AnswerTime", self.answer_time()),
+            ("EndTime", self.end_time()),
+            ("Duration", self.duration()),
+            ("BillableSeconds", self.billable_seconds()),
+            ("Disposition", self.disposition()),
+            ("AMAFlags", self.ama_flags()),
+            ("UniqueID", self.uniqueid()),
+            ("UserField", self.user_field()),
+        ]
     }
 }
 
@@ -5681,6 +6784,30 @@ impl<'a> CatalogEvent<'a> for CEL<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventName", self.event_name()),
+            ("AccountCode", self.account_code()),
+            ("CallerIDnum", self.caller_id_num()),
+            ("CallerIDname", self.caller_id_name()),
+            ("CallerIDani", self.caller_idani()),
+            ("CallerIDrdnis", self.caller_idrdnis()),
+            ("CallerIDdnid", self.caller_iddnid()),
+            ("Exten", self.exten()),
+            ("Context", self.context()),
+            ("Application", self.application()),
+            ("AppData", self.app_data()),
+            ("EventTime", self.event_time()),
+            ("AMAFlags", self.ama_flags()),
+            ("UniqueID", self.uniqueid()),
+            ("LinkedID", self.linkedid()),
+            ("UserField", self.user_field()),
+            ("Peer", self.peer()),
+            ("PeerAccount", self.peer_account()),
+            ("Extra", self.extra()),
+        ]
     }
 }
 
@@ -5758,6 +6885,24 @@ impl<'a> CatalogEvent<'a> for ChallengeResponseFailed<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Challenge", self.challenge()),
+            ("Response", self.response()),
+            ("ExpectedResponse", self.expected_response()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> ChallengeResponseFailed<'a> {
@@ -5822,6 +6967,22 @@ impl<'a> CatalogEvent<'a> for ChallengeSent<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Challenge", self.challenge()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> ChallengeSent<'a> {
@@ -5881,6 +7042,25 @@ impl<'a> CatalogEvent<'a> for ChannelTalkingStart<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
     }
 }
 
@@ -5947,6 +7127,26 @@ impl<'a> CatalogEvent<'a> for ChannelTalkingStop<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Duration", self.duration()),
+        ]
     }
 }
 
@@ -6015,6 +7215,39 @@ impl<'a> CatalogEvent<'a> for ChanSpyStart<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("SpyerChannel", self.spyer_channel()),
+            ("SpyerChannelState", self.spyer_channel_state()),
+            ("SpyerChannelStateDesc", self.spyer_channel_state_desc()),
+            ("SpyerCallerIDNum", self.spyer_caller_id_num()),
+            ("SpyerCallerIDName", self.spyer_caller_id_name()),
+            ("SpyerConnectedLineNum", self.spyer_connected_line_num()),
+            ("SpyerConnectedLineName", self.spyer_connected_line_name()),
+            ("SpyerLanguage", self.spyer_language()),
+            ("SpyerAccountCode", self.spyer_account_code()),
+            ("SpyerContext", self.spyer_context()),
+            ("SpyerExten", self.spyer_exten()),
+            ("SpyerPriority", self.spyer_priority()),
+            ("SpyerUniqueid", self.spyer_uniqueid()),
+            ("SpyerLinkedid", self.spyer_linkedid()),
+            ("SpyeeChannel", self.spyee_channel()),
+            ("SpyeeChannelState", self.spyee_channel_state()),
+            ("SpyeeChannelStateDesc", self.spyee_channel_state_desc()),
+            ("SpyeeCallerIDNum", self.spyee_caller_id_num()),
+            ("SpyeeCallerIDName", self.spyee_caller_id_name()),
+            ("SpyeeConnectedLineNum", self.spyee_connected_line_num()),
+            ("SpyeeConnectedLineName", self.spyee_connected_line_name()),
+            ("SpyeeLanguage", self.spyee_language()),
+            ("SpyeeAccountCode", self.spyee_account_code()),
+            ("SpyeeContext", self.spyee_context()),
+            ("SpyeeExten", self.spyee_exten()),
+            ("SpyeePriority", self.spyee_priority()),
+            ("SpyeeUniqueid", self.spyee_uniqueid()),
+            ("SpyeeLinkedid", self.spyee_linkedid()),
+        ]
     }
 }
 
@@ -6110,6 +7343,39 @@ impl<'a> CatalogEvent<'a> for ChanSpyStop<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("SpyerChannel", self.spyer_channel()),
+            ("SpyerChannelState", self.spyer_channel_state()),
+            ("SpyerChannelStateDesc", self.spyer_channel_state_desc()),
+            ("SpyerCallerIDNum", self.spyer_caller_id_num()),
+            ("SpyerCallerIDName", self.spyer_caller_id_name()),
+            ("SpyerConnectedLineNum", self.spyer_connected_line_num()),
+            ("SpyerConnectedLineName", self.spyer_connected_line_name()),
+            ("SpyerLanguage", self.spyer_language()),
+            ("SpyerAccountCode", self.spyer_account_code()),
+            ("SpyerContext", self.spyer_context()),
+            ("SpyerExten", self.spyer_exten()),
+            ("SpyerPriority", self.spyer_priority()),
+            ("SpyerUniqueid", self.spyer_uniqueid()),
+            ("SpyerLinkedid", self.spyer_linkedid()),
+            ("SpyeeChannel", self.spyee_channel()),
+            ("SpyeeChannelState", self.spyee_channel_state()),
+            ("SpyeeChannelStateDesc", self.spyee_channel_state_desc()),
+            ("SpyeeCallerIDNum", self.spyee_caller_id_num()),
+            ("SpyeeCallerIDName", self.spyee_caller_id_name()),
+            ("SpyeeConnectedLineNum", self.spyee_connected_line_num()),
+            ("SpyeeConnectedLineName", self.spyee_connected_line_name()),
+            ("SpyeeLanguage", self.spyee_language()),
+            ("SpyeeAccountCode", self.spyee_account_code()),
+            ("SpyeeContext", self.spyee_context()),
+            ("SpyeeExten", self.spyee_exten()),
+            ("SpyeePriority", self.spyee_priority()),
+            ("SpyeeUniqueid", self.spyee_uniqueid()),
+            ("SpyeeLinkedid", self.spyee_linkedid()),
+        ]
+    }
 }
 
 impl<'a> ChanSpyStop<'a> {
@@ -6204,6 +7470,20 @@ impl<'a> CatalogEvent<'a> for ConfbridgeEnd<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeEnd<'a> {
@@ -6259,6 +7539,36 @@ impl<'a> CatalogEvent<'a> for ConfbridgeJoin<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Admin", self.admin()),
+            ("Muted", self.muted()),
+        ]
     }
 }
 
@@ -6348,6 +7658,35 @@ impl<'a> CatalogEvent<'a> for ConfbridgeLeave<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Admin", self.admin()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeLeave<'a> {
@@ -6434,6 +7773,34 @@ impl<'a> CatalogEvent<'a> for ConfbridgeList<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("Admin", self.admin()),
+            ("MarkedUser", self.marked_user()),
+            ("WaitMarked", self.wait_marked()),
+            ("EndMarked", self.end_marked()),
+            ("Waiting", self.waiting()),
+            ("Muted", self.muted()),
+            ("Talking", self.talking()),
+            ("AnsweredTime", self.answered_time()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeList<'a> {
@@ -6518,6 +7885,16 @@ impl<'a> CatalogEvent<'a> for ConfbridgeListRooms<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("Parties", self.parties()),
+            ("Marked", self.marked()),
+            ("Locked", self.locked()),
+            ("Muted", self.muted()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeListRooms<'a> {
@@ -6565,6 +7942,35 @@ impl<'a> CatalogEvent<'a> for ConfbridgeMute<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Admin", self.admin()),
+        ]
     }
 }
 
@@ -6652,6 +8058,20 @@ impl<'a> CatalogEvent<'a> for ConfbridgeRecord<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeRecord<'a> {
@@ -6707,6 +8127,20 @@ impl<'a> CatalogEvent<'a> for ConfbridgeStart<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
     }
 }
 
@@ -6764,6 +8198,20 @@ impl<'a> CatalogEvent<'a> for ConfbridgeStopRecord<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeStopRecord<'a> {
@@ -6819,6 +8267,36 @@ impl<'a> CatalogEvent<'a> for ConfbridgeTalking<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("TalkingStatus", self.talking_status()),
+            ("Admin", self.admin()),
+        ]
     }
 }
 
@@ -6908,6 +8386,35 @@ impl<'a> CatalogEvent<'a> for ConfbridgeUnmute<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("BridgeUniqueid", self.bridge_uniqueid()),
+            ("BridgeType", self.bridge_type()),
+            ("BridgeTechnology", self.bridge_technology()),
+            ("BridgeCreator", self.bridge_creator()),
+            ("BridgeName", self.bridge_name()),
+            ("BridgeNumChannels", self.bridge_num_channels()),
+            ("BridgeVideoSourceMode", self.bridge_video_source_mode()),
+            ("BridgeVideoSource", self.bridge_video_source()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Admin", self.admin()),
+        ]
+    }
 }
 
 impl<'a> ConfbridgeUnmute<'a> {
@@ -6994,6 +8501,30 @@ impl<'a> CatalogEvent<'a> for ContactList<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("ViaAddr", self.via_addr()),
+            ("ViaPort", self.via_port()),
+            ("QualifyTimeout", self.qualify_timeout()),
+            ("CallId", self.callid()),
+            ("RegServer", self.reg_server()),
+            ("PruneOnBoot", self.prune_on_boot()),
+            ("Path", self.path()),
+            ("Endpoint", self.endpoint()),
+            ("AuthenticateQualify", self.authenticate_qualify()),
+            ("Uri", self.uri()),
+            ("QualifyFrequency", self.qualify_frequency()),
+            ("UserAgent", self.user_agent()),
+            ("ExpirationTime", self.expiration_time()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("Status", self.status()),
+            ("RoundtripUsec", self.roundtrip_usec()),
+            ("Qualify2xxOnly", self.qualify2xx_only()),
+        ]
+    }
 }
 
 impl<'a> ContactList<'a> {
@@ -7070,6 +8601,13 @@ impl<'a> CatalogEvent<'a> for ContactListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> ContactListComplete<'a> {
@@ -7111,6 +8649,16 @@ impl<'a> CatalogEvent<'a> for ContactStatus<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("URI", self.uri()),
+            ("ContactStatus", self.contact_status()),
+            ("AOR", self.aor()),
+            ("EndpointName", self.endpoint_name()),
+            ("RoundtripUsec", self.roundtrip_usec()),
+        ]
     }
 }
 
@@ -7159,6 +8707,27 @@ impl<'a> CatalogEvent<'a> for ContactStatusDetail<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("AOR", self.aor()),
+            ("URI", self.uri()),
+            ("Status", self.status()),
+            ("RoundtripUsec", self.roundtrip_usec()),
+            ("EndpointName", self.endpoint_name()),
+            ("UserAgent", self.user_agent()),
+            ("RegExpire", self.reg_expire()),
+            ("ViaAddress", self.via_address()),
+            ("CallID", self.callid()),
+            ("ID", self.id()),
+            ("AuthenticateQualify", self.authenticate_qualify()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("Path", self.path()),
+            ("QualifyFrequency", self.qualify_frequency()),
+            ("QualifyTimeout", self.qualify_timeout()),
+            ("Qualify2xxOnly", self.qualify2xx_only()),
+        ]
     }
 }
 
@@ -7229,6 +8798,30 @@ impl<'a> CatalogEvent<'a> for CoreShowChannel<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("BridgeId", self.bridge_id()),
+            ("Application", self.application()),
+            ("ApplicationData", self.application_data()),
+            ("Duration", self.duration()),
+        ]
     }
 }
 
@@ -7306,6 +8899,13 @@ impl<'a> CatalogEvent<'a> for CoreShowChannelMapComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> CoreShowChannelMapComplete<'a> {
@@ -7347,6 +8947,14 @@ impl<'a> CatalogEvent<'a> for CoreShowChannelsComplete<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
     }
 }
 
@@ -7391,6 +8999,28 @@ impl<'a> CatalogEvent<'a> for DAHDIChannel<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DAHDIGroup", self.dahdi_group()),
+            ("DAHDISpan", self.dahdi_span()),
+            ("DAHDIChannel", self.dahdi_channel()),
+        ]
     }
 }
 
@@ -7464,6 +9094,12 @@ impl<'a> CatalogEvent<'a> for DeadlockStart<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Mutex", self.mutex()),
+        ]
+    }
 }
 
 impl<'a> DeadlockStart<'a> {
@@ -7503,6 +9139,13 @@ impl<'a> CatalogEvent<'a> for DeviceStateChange<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Device", self.device()),
+            ("State", self.state()),
+        ]
     }
 }
 
@@ -7546,6 +9189,13 @@ impl<'a> CatalogEvent<'a> for DeviceStateListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> DeviceStateListComplete<'a> {
@@ -7587,6 +9237,40 @@ impl<'a> CatalogEvent<'a> for DialBegin<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("DialString", self.dial_string()),
+        ]
     }
 }
 
@@ -7683,6 +9367,41 @@ impl<'a> CatalogEvent<'a> for DialEnd<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("DialStatus", self.dial_status()),
+            ("Forward", self.forward()),
+        ]
     }
 }
 
@@ -7782,6 +9501,41 @@ impl<'a> CatalogEvent<'a> for DialState<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("DestChannel", self.dest_channel()),
+            ("DestChannelState", self.dest_channel_state()),
+            ("DestChannelStateDesc", self.dest_channel_state_desc()),
+            ("DestCallerIDNum", self.dest_caller_id_num()),
+            ("DestCallerIDName", self.dest_caller_id_name()),
+            ("DestConnectedLineNum", self.dest_connected_line_num()),
+            ("DestConnectedLineName", self.dest_connected_line_name()),
+            ("DestLanguage", self.dest_language()),
+            ("DestAccountCode", self.dest_account_code()),
+            ("DestContext", self.dest_context()),
+            ("DestExten", self.dest_exten()),
+            ("DestPriority", self.dest_priority()),
+            ("DestUniqueid", self.dest_uniqueid()),
+            ("DestLinkedid", self.dest_linkedid()),
+            ("DialStatus", self.dial_status()),
+            ("Forward", self.forward()),
+        ]
+    }
 }
 
 impl<'a> DialState<'a> {
@@ -7880,6 +9634,13 @@ impl<'a> CatalogEvent<'a> for DNDState<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("DAHDIChannel", self.dahdi_channel()),
+            ("Status", self.status()),
+        ]
+    }
 }
 
 impl<'a> DNDState<'a> {
@@ -7921,6 +9682,27 @@ impl<'a> CatalogEvent<'a> for DTMFBegin<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Digit", self.digit()),
+            ("Direction", self.direction()),
+        ]
     }
 }
 
@@ -7991,6 +9773,28 @@ impl<'a> CatalogEvent<'a> for DTMFEnd<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Digit", self.digit()),
+            ("DurationMs", self.duration_ms()),
+            ("Direction", self.direction()),
+        ]
     }
 }
 
@@ -8063,6 +9867,152 @@ impl<'a> CatalogEvent<'a> for EndpointDetail<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Context", self.context()),
+            ("Allow", self.allow()),
+            ("DtmfMode", self.dtmf_mode()),
+            ("RtpIpv6", self.rtp_ipv6()),
+            ("RtpSymmetric", self.rtp_symmetric()),
+            ("IceSupport", self.ice_support()),
+            ("UsePtime", self.use_ptime()),
+            ("ForceRport", self.force_rport()),
+            ("RewriteContact", self.rewrite_contact()),
+            ("Transport", self.transport()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("MohSuggest", self.moh_suggest()),
+            ("100rel", self.field_100rel()),
+            ("Timers", self.timers()),
+            ("TimersMinSe", self.timers_min_se()),
+            ("TimersSessExpires", self.timers_sess_expires()),
+            ("Auth", self.auth()),
+            ("OutboundAuth", self.outbound_auth()),
+            ("Aors", self.aors()),
+            ("MediaAddress", self.media_address()),
+            ("IdentifyBy", self.identify_by()),
+            ("DirectMedia", self.direct_media()),
+            ("DirectMediaMethod", self.direct_media_method()),
+            ("TrustConnectedLine", self.trust_connected_line()),
+            ("SendConnectedLine", self.send_connected_line()),
+            ("ConnectedLineMethod", self.connected_line_method()),
+            ("DirectMediaGlareMitigation", self.direct_media_glare_mitigation()),
+            ("DisableDirectMediaOnNat", self.disable_direct_media_on_nat()),
+            ("Callerid", self.callerid()),
+            ("CalleridPrivacy", self.callerid_privacy()),
+            ("CalleridTag", self.callerid_tag()),
+            ("TrustIdInbound", self.trust_id_inbound()),
+            ("TrustIdOutbound", self.trust_id_outbound()),
+            ("SendPai", self.send_pai()),
+            ("SendRpid", self.send_rpid()),
+            ("SendDiversion", self.send_diversion()),
+            ("Mailboxes", self.mailboxes()),
+            ("AggregateMwi", self.aggregate_mwi()),
+            ("MediaEncryption", self.media_encryption()),
+            ("MediaEncryptionOptimistic", self.media_encryption_optimistic()),
+            ("UseAvpf", self.use_avpf()),
+            ("ForceAvp", self.force_avp()),
+            ("MediaUseReceivedTransport", self.media_use_received_transport()),
+            ("OneTouchRecording", self.one_touch_recording()),
+            ("InbandProgress", self.inband_progress()),
+            ("CallGroup", self.call_group()),
+            ("PickupGroup", self.pickup_group()),
+            ("NamedCallGroup", self.named_call_group()),
+            ("NamedPickupGroup", self.named_pickup_group()),
+            ("DeviceStateBusyAt", self.device_state_busy_at()),
+            ("T38Udptl", self.t38_udptl()),
+            ("T38UdptlEc", self.t38_udptl_ec()),
+            ("T38UdptlMaxdatagram", self.t38_udptl_maxdatagram()),
+            ("FaxDetect", self.fax_detect()),
+            ("T38UdptlNat", self.t38_udptl_nat()),
+            ("T38UdptlIpv6", self.t38_udptl_ipv6()),
+            ("T38BindUdptlToMediaAddress", self.t38_bind_udptl_to_media_address()),
+            ("ToneZone", self.tone_zone()),
+            ("Language", self.language()),
+            ("RecordOnFeature", self.record_on_feature()),
+            ("RecordOffFeature", self.record_off_feature()),
+            ("AllowTransfer", self.allow_transfer()),
+            ("UserEqPhone", self.user_eq_phone()),
+            ("MohPassthrough", self.moh_passthrough()),
+            ("SdpOwner", self.sdp_owner()),
+            ("SdpSession", self.sdp_session()),
+            ("TosAudio", self.tos_audio()),
+            ("TosVideo", self.tos_video()),
+            ("CosAudio", self.cos_audio()),
+            ("CosVideo", self.cos_video()),
+            ("AllowSubscribe", self.allow_subscribe()),
+            ("SubMinExpiry", self.sub_min_expiry()),
+            ("FromUser", self.from_user()),
+            ("FromDomain", self.from_domain()),
+            ("MwiFromUser", self.mwi_from_user()),
+            ("RtpEngine", self.rtp_engine()),
+            ("DtlsVerify", self.dtls_verify()),
+            ("DtlsRekey", self.dtls_rekey()),
+            ("DtlsCertFile", self.dtls_cert_file()),
+            ("DtlsPrivateKey", self.dtls_private_key()),
+            ("DtlsCipher", self.dtls_cipher()),
+            ("DtlsCaFile", self.dtls_ca_file()),
+            ("DtlsCaPath", self.dtls_ca_path()),
+            ("DtlsSetup", self.dtls_setup()),
+            ("SrtpTag32", self.srtp_tag32()),
+            ("RedirectMethod", self.redirect_method()),
+            ("SetVar", self.set_var()),
+            ("MessageContext", self.message_context()),
+            ("Accountcode", self.account_code()),
+            ("PreferredCodecOnly", self.preferred_codec_only()),
+            ("DeviceState", self.device_state()),
+            ("ActiveChannels", self.active_channels()),
+            ("SubscribeContext", self.subscribe_context()),
+            ("AllowOverlap", self.allow_overlap()),
+            ("OverlapContext", self.overlap_context()),
+            ("AcceptMultipleSdpAnswers", self.accept_multiple_sdp_answers()),
+            ("Acl", self.acl()),
+            ("AllowUnauthenticatedOptions", self.allow_unauthenticated_options()),
+            ("AsymmetricRtpCodec", self.asymmetric_rtp_codec()),
+            ("BindRtpToMediaAddress", self.bind_rtp_to_media_address()),
+            ("Bundle", self.bundle()),
+            ("CodecPrefsIncomingAnswer", self.codec_prefs_incoming_answer()),
+            ("CodecPrefsIncomingOffer", self.codec_prefs_incoming_offer()),
+            ("CodecPrefsOutgoingAnswer", self.codec_prefs_outgoing_answer()),
+            ("CodecPrefsOutgoingOffer", self.codec_prefs_outgoing_offer()),
+            ("ContactAcl", self.contact_acl()),
+            ("DtlsAutoGenerateCert", self.dtls_auto_generate_cert()),
+            ("DtlsFingerprint", self.dtls_fingerprint()),
+            ("FaxDetectTimeout", self.fax_detect_timeout()),
+            ("FollowEarlyMediaFork", self.follow_early_media_fork()),
+            ("G726NonStandard", self.g726_non_standard()),
+            ("GeolocIncomingCallProfile", self.geoloc_incoming_call_profile()),
+            ("GeolocOutgoingCallProfile", self.geoloc_outgoing_call_profile()),
+            ("Ignore183WithoutSdp", self.ignore183_without_sdp()),
+            ("IncomingCallOfferPref", self.incoming_call_offer_pref()),
+            ("IncomingMwiMailbox", self.incoming_mwi_mailbox()),
+            ("MaxAudioStreams", self.max_audio_streams()),
+            ("MaxVideoStreams", self.max_video_streams()),
+            ("MwiSubscribeReplacesUnsolicited", self.mwi_subscribe_replaces_unsolicited()),
+            ("NotifyEarlyInuseRinging", self.notify_early_inuse_ringing()),
+            ("OutgoingCallOfferPref", self.outgoing_call_offer_pref()),
+            ("ReferBlindProgress", self.refer_blind_progress()),
+            ("RpidImmediate", self.rpid_immediate()),
+            ("RtcpMux", self.rtcp_mux()),
+            ("RtpKeepalive", self.rtp_keepalive()),
+            ("RtpTimeout", self.rtp_timeout()),
+            ("RtpTimeoutHold", self.rtp_timeout_hold()),
+            ("RtpPortStart", self.rtp_port_start()),
+            ("RtpPortEnd", self.rtp_port_end()),
+            ("SecurityNegotiation", self.security_negotiation()),
+            ("SendAoc", self.send_aoc()),
+            ("SendHistoryInfo", self.send_history_info()),
+            ("StirShaken", self.stir_shaken()),
+            ("StirShakenProfile", self.stir_shaken_profile()),
+            ("SuppressMohOnSendonly", self.suppress_moh_on_sendonly()),
+            ("SuppressQ850ReasonHeaders", self.suppress_q850_reason_headers()),
+            ("Tenantid", self.tenantid()),
+            ("VoicemailExtension", self.voicemail_extension()),
+            ("Webrtc", self.webrtc()),
+        ]
     }
 }
 
@@ -8384,6 +10334,13 @@ impl<'a> CatalogEvent<'a> for EndpointDetailComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> EndpointDetailComplete<'a> {
@@ -8425,6 +10382,20 @@ impl<'a> CatalogEvent<'a> for EndpointList<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Transport", self.transport()),
+            ("Aor", self.aor()),
+            ("Auths", self.auths()),
+            ("OutboundAuths", self.outbound_auths()),
+            ("DeviceState", self.device_state()),
+            ("ActiveChannels", self.active_channels()),
+            ("Contacts", self.contacts()),
+        ]
     }
 }
 
@@ -8482,6 +10453,13 @@ impl<'a> CatalogEvent<'a> for EndpointListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> EndpointListComplete<'a> {
@@ -8524,6 +10502,13 @@ impl<'a> CatalogEvent<'a> for ExtensionStateListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> ExtensionStateListComplete<'a> {
@@ -8565,6 +10550,16 @@ impl<'a> CatalogEvent<'a> for ExtensionStatus<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Exten", self.exten()),
+            ("Context", self.context()),
+            ("Hint", self.hint()),
+            ("Status", self.status()),
+            ("StatusText", self.status_text()),
+        ]
     }
 }
 
@@ -8613,6 +10608,22 @@ impl<'a> CatalogEvent<'a> for FailedACL<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Module", self.module()),
+            ("ACLName", self.acl_name()),
+            ("SessionTV", self.session_tv()),
+        ]
     }
 }
 
@@ -8673,6 +10684,23 @@ impl<'a> CatalogEvent<'a> for FAXSession<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("SessionNumber", self.session_number()),
+            ("Operation", self.operation()),
+            ("State", self.state()),
+            ("ErrorCorrectionMode", self.error_correction_mode()),
+            ("DataRate", self.data_rate()),
+            ("ImageResolution", self.image_resolution()),
+            ("PageNumber", self.page_number()),
+            ("FileName", self.file_name()),
+            ("PagesTransmitted", self.pages_transmitted()),
+            ("PagesReceived", self.pages_received()),
+            ("TotalBadLines", self.total_bad_lines()),
+        ]
     }
 }
 
@@ -8736,6 +10764,13 @@ impl<'a> CatalogEvent<'a> for FAXSessionsComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("Total", self.total()),
+        ]
+    }
 }
 
 impl<'a> FAXSessionsComplete<'a> {
@@ -8777,6 +10812,19 @@ impl<'a> CatalogEvent<'a> for FAXSessionsEntry<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("Channel", self.channel()),
+            ("Technology", self.technology()),
+            ("SessionNumber", self.session_number()),
+            ("SessionType", self.session_type()),
+            ("Operation", self.operation()),
+            ("State", self.state()),
+            ("Files", self.files()),
+        ]
     }
 }
 
@@ -8832,6 +10880,18 @@ impl<'a> CatalogEvent<'a> for FAXStats<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("CurrentSessions", self.current_sessions()),
+            ("ReservedSessions", self.reserved_sessions()),
+            ("TransmitAttempts", self.transmit_attempts()),
+            ("ReceiveAttempts", self.receive_attempts()),
+            ("CompletedFAXes", self.completed_fa_xes()),
+            ("FailedFAXes", self.failed_fa_xes()),
+        ]
+    }
 }
 
 impl<'a> FAXStats<'a> {
@@ -8883,6 +10943,29 @@ impl<'a> CatalogEvent<'a> for FAXStatus<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Operation", self.operation()),
+            ("Status", self.status()),
+            ("LocalStationID", self.local_station_id()),
+            ("FileName", self.file_name()),
+        ]
     }
 }
 
@@ -8958,6 +11041,25 @@ impl<'a> CatalogEvent<'a> for Flash<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> Flash<'a> {
@@ -9024,6 +11126,14 @@ impl<'a> CatalogEvent<'a> for FullyBooted<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Status", self.status()),
+            ("Uptime", self.uptime()),
+            ("LastReload", self.last_reload()),
+        ]
+    }
 }
 
 impl<'a> FullyBooted<'a> {
@@ -9067,6 +11177,28 @@ impl<'a> CatalogEvent<'a> for Hangup<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Cause", self.cause()),
+            ("Cause-txt", self.cause_txt()),
+            ("TechCause", self.tech_cause()),
+        ]
     }
 }
 
@@ -9140,6 +11272,26 @@ impl<'a> CatalogEvent<'a> for HangupHandlerPop<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Handler", self.handler()),
+        ]
+    }
 }
 
 impl<'a> HangupHandlerPop<'a> {
@@ -9207,6 +11359,26 @@ impl<'a> CatalogEvent<'a> for HangupHandlerPush<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Handler", self.handler()),
+        ]
     }
 }
 
@@ -9276,6 +11448,26 @@ impl<'a> CatalogEvent<'a> for HangupHandlerRun<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Handler", self.handler()),
+        ]
+    }
 }
 
 impl<'a> HangupHandlerRun<'a> {
@@ -9343,6 +11535,26 @@ impl<'a> CatalogEvent<'a> for HangupRequest<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Cause", self.cause()),
+        ]
     }
 }
 
@@ -9412,6 +11624,26 @@ impl<'a> CatalogEvent<'a> for Hold<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("MusicClass", self.music_class()),
+        ]
+    }
 }
 
 impl<'a> Hold<'a> {
@@ -9480,6 +11712,19 @@ impl<'a> CatalogEvent<'a> for IdentifyDetail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Endpoint", self.endpoint()),
+            ("SrvLookups", self.srv_lookups()),
+            ("Match", self.match_()),
+            ("MatchHeader", self.match_header()),
+            ("MatchRequestUri", self.match_request_uri()),
+            ("EndpointName", self.endpoint_name()),
+        ]
+    }
 }
 
 impl<'a> IdentifyDetail<'a> {
@@ -9533,6 +11778,29 @@ impl<'a> CatalogEvent<'a> for InboundRegistrationDetail<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("MinimumExpiration", self.minimum_expiration()),
+            ("DefaultExpiration", self.default_expiration()),
+            ("QualifyTimeout", self.qualify_timeout()),
+            ("Qualify2xxOnly", self.qualify2xx_only()),
+            ("Mailboxes", self.mailboxes()),
+            ("SupportPath", self.support_path()),
+            ("RemoveUnavailable", self.remove_unavailable()),
+            ("VoicemailExtension", self.voicemail_extension()),
+            ("MaxContacts", self.max_contacts()),
+            ("AuthenticateQualify", self.authenticate_qualify()),
+            ("MaximumExpiration", self.maximum_expiration()),
+            ("QualifyFrequency", self.qualify_frequency()),
+            ("RemoveExisting", self.remove_existing()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("Contacts", self.contacts()),
+            ("Contact", self.contact()),
+        ]
     }
 }
 
@@ -9608,6 +11876,20 @@ impl<'a> CatalogEvent<'a> for InboundSubscriptionDetail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Role", self.role()),
+            ("Endpoint", self.endpoint()),
+            ("Callid", self.callid()),
+            ("State", self.state()),
+            ("Callerid", self.callerid()),
+            ("SubscriptionType", self.subscription_type()),
+            ("Extension", self.extension()),
+            ("ExtensionStates", self.extension_states()),
+            ("Mailboxes", self.mailboxes()),
+        ]
+    }
 }
 
 impl<'a> InboundSubscriptionDetail<'a> {
@@ -9663,6 +11945,21 @@ impl<'a> CatalogEvent<'a> for InvalidAccountID<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
     }
 }
 
@@ -9721,6 +12018,24 @@ impl<'a> CatalogEvent<'a> for InvalidPassword<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+            ("Challenge", self.challenge()),
+            ("ReceivedChallenge", self.received_challenge()),
+            ("ReceivedHash", self.received_hash()),
+        ]
     }
 }
 
@@ -9786,6 +12101,22 @@ impl<'a> CatalogEvent<'a> for InvalidTransport<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("AttemptedTransport", self.attempted_transport()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> InvalidTransport<'a> {
@@ -9846,6 +12177,13 @@ impl<'a> CatalogEvent<'a> for Load<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Module", self.module()),
+            ("Status", self.status()),
+        ]
+    }
 }
 
 impl<'a> Load<'a> {
@@ -9887,6 +12225,21 @@ impl<'a> CatalogEvent<'a> for LoadAverageLimit<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
     }
 }
 
@@ -9945,6 +12298,42 @@ impl<'a> CatalogEvent<'a> for LocalBridge<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("LocalOneChannel", self.local_one_channel()),
+            ("LocalOneChannelState", self.local_one_channel_state()),
+            ("LocalOneChannelStateDesc", self.local_one_channel_state_desc()),
+            ("LocalOneCallerIDNum", self.local_one_caller_id_num()),
+            ("LocalOneCallerIDName", self.local_one_caller_id_name()),
+            ("LocalOneConnectedLineNum", self.local_one_connected_line_num()),
+            ("LocalOneConnectedLineName", self.local_one_connected_line_name()),
+            ("LocalOneLanguage", self.local_one_language()),
+            ("LocalOneAccountCode", self.local_one_account_code()),
+            ("LocalOneContext", self.local_one_context()),
+            ("LocalOneExten", self.local_one_exten()),
+            ("LocalOnePriority", self.local_one_priority()),
+            ("LocalOneUniqueid", self.local_one_uniqueid()),
+            ("LocalOneLinkedid", self.local_one_linkedid()),
+            ("LocalTwoChannel", self.local_two_channel()),
+            ("LocalTwoChannelState", self.local_two_channel_state()),
+            ("LocalTwoChannelStateDesc", self.local_two_channel_state_desc()),
+            ("LocalTwoCallerIDNum", self.local_two_caller_id_num()),
+            ("LocalTwoCallerIDName", self.local_two_caller_id_name()),
+            ("LocalTwoConnectedLineNum", self.local_two_connected_line_num()),
+            ("LocalTwoConnectedLineName", self.local_two_connected_line_name()),
+            ("LocalTwoLanguage", self.local_two_language()),
+            ("LocalTwoAccountCode", self.local_two_account_code()),
+            ("LocalTwoContext", self.local_two_context()),
+            ("LocalTwoExten", self.local_two_exten()),
+            ("LocalTwoPriority", self.local_two_priority()),
+            ("LocalTwoUniqueid", self.local_two_uniqueid()),
+            ("LocalTwoLinkedid", self.local_two_linkedid()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("LocalOptimization", self.local_optimization()),
+        ]
     }
 }
 
@@ -10045,6 +12434,55 @@ impl<'a> CatalogEvent<'a> for LocalOptimizationBegin<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("LocalOneChannel", self.local_one_channel()),
+            ("LocalOneChannelState", self.local_one_channel_state()),
+            ("LocalOneChannelStateDesc", self.local_one_channel_state_desc()),
+            ("LocalOneCallerIDNum", self.local_one_caller_id_num()),
+            ("LocalOneCallerIDName", self.local_one_caller_id_name()),
+            ("LocalOneConnectedLineNum", self.local_one_connected_line_num()),
+            ("LocalOneConnectedLineName", self.local_one_connected_line_name()),
+            ("LocalOneLanguage", self.local_one_language()),
+            ("LocalOneAccountCode", self.local_one_account_code()),
+            ("LocalOneContext", self.local_one_context()),
+            ("LocalOneExten", self.local_one_exten()),
+            ("LocalOnePriority", self.local_one_priority()),
+            ("LocalOneUniqueid", self.local_one_uniqueid()),
+            ("LocalOneLinkedid", self.local_one_linkedid()),
+            ("LocalTwoChannel", self.local_two_channel()),
+            ("LocalTwoChannelState", self.local_two_channel_state()),
+            ("LocalTwoChannelStateDesc", self.local_two_channel_state_desc()),
+            ("LocalTwoCallerIDNum", self.local_two_caller_id_num()),
+            ("LocalTwoCallerIDName", self.local_two_caller_id_name()),
+            ("LocalTwoConnectedLineNum", self.local_two_connected_line_num()),
+            ("LocalTwoConnectedLineName", self.local_two_connected_line_name()),
+            ("LocalTwoLanguage", self.local_two_language()),
+            ("LocalTwoAccountCode", self.local_two_account_code()),
+            ("LocalTwoContext", self.local_two_context()),
+            ("LocalTwoExten", self.local_two_exten()),
+            ("LocalTwoPriority", self.local_two_priority()),
+            ("LocalTwoUniqueid", self.local_two_uniqueid()),
+            ("LocalTwoLinkedid", self.local_two_linkedid()),
+            ("SourceChannel", self.source_channel()),
+            ("SourceChannelState", self.source_channel_state()),
+            ("SourceChannelStateDesc", self.source_channel_state_desc()),
+            ("SourceCallerIDNum", self.source_caller_id_num()),
+            ("SourceCallerIDName", self.source_caller_id_name()),
+            ("SourceConnectedLineNum", self.source_connected_line_num()),
+            ("SourceConnectedLineName", self.source_connected_line_name()),
+            ("SourceLanguage", self.source_language()),
+            ("SourceAccountCode", self.source_account_code()),
+            ("SourceContext", self.source_context()),
+            ("SourceExten", self.source_exten()),
+            ("SourcePriority", self.source_priority()),
+            ("SourceUniqueid", self.source_uniqueid()),
+            ("SourceLinkedid", self.source_linkedid()),
+            ("DestUniqueId", self.dest_uniqueid()),
+            ("Id", self.id()),
+        ]
     }
 }
 
@@ -10172,6 +12610,41 @@ impl<'a> CatalogEvent<'a> for LocalOptimizationEnd<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("LocalOneChannel", self.local_one_channel()),
+            ("LocalOneChannelState", self.local_one_channel_state()),
+            ("LocalOneChannelStateDesc", self.local_one_channel_state_desc()),
+            ("LocalOneCallerIDNum", self.local_one_caller_id_num()),
+            ("LocalOneCallerIDName", self.local_one_caller_id_name()),
+            ("LocalOneConnectedLineNum", self.local_one_connected_line_num()),
+            ("LocalOneConnectedLineName", self.local_one_connected_line_name()),
+            ("LocalOneLanguage", self.local_one_language()),
+            ("LocalOneAccountCode", self.local_one_account_code()),
+            ("LocalOneContext", self.local_one_context()),
+            ("LocalOneExten", self.local_one_exten()),
+            ("LocalOnePriority", self.local_one_priority()),
+            ("LocalOneUniqueid", self.local_one_uniqueid()),
+            ("LocalOneLinkedid", self.local_one_linkedid()),
+            ("LocalTwoChannel", self.local_two_channel()),
+            ("LocalTwoChannelState", self.local_two_channel_state()),
+            ("LocalTwoChannelStateDesc", self.local_two_channel_state_desc()),
+            ("LocalTwoCallerIDNum", self.local_two_caller_id_num()),
+            ("LocalTwoCallerIDName", self.local_two_caller_id_name()),
+            ("LocalTwoConnectedLineNum", self.local_two_connected_line_num()),
+            ("LocalTwoConnectedLineName", self.local_two_connected_line_name()),
+            ("LocalTwoLanguage", self.local_two_language()),
+            ("LocalTwoAccountCode", self.local_two_account_code()),
+            ("LocalTwoContext", self.local_two_context()),
+            ("LocalTwoExten", self.local_two_exten()),
+            ("LocalTwoPriority", self.local_two_priority()),
+            ("LocalTwoUniqueid", self.local_two_uniqueid()),
+            ("LocalTwoLinkedid", self.local_two_linkedid()),
+            ("Success", self.success()),
+            ("Id", self.id()),
+        ]
+    }
 }
 
 impl<'a> LocalOptimizationEnd<'a> {
@@ -10270,6 +12743,12 @@ impl<'a> CatalogEvent<'a> for LogChannel<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+        ]
+    }
 }
 
 impl<'a> LogChannel<'a> {
@@ -10309,6 +12788,51 @@ impl<'a> CatalogEvent<'a> for MCID<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("MCallerIDNumValid", self.mcaller_id_num_valid()),
+            ("MCallerIDNum", self.mcaller_id_num()),
+            ("MCallerIDton", self.mcaller_idton()),
+            ("MCallerIDNumPlan", self.mcaller_id_num_plan()),
+            ("MCallerIDNumPres", self.mcaller_id_num_pres()),
+            ("MCallerIDNameValid", self.mcaller_id_name_valid()),
+            ("MCallerIDName", self.mcaller_id_name()),
+            ("MCallerIDNameCharSet", self.mcaller_id_name_char_set()),
+            ("MCallerIDNamePres", self.mcaller_id_name_pres()),
+            ("MCallerIDSubaddr", self.mcaller_id_subaddr()),
+            ("MCallerIDSubaddrType", self.mcaller_id_subaddr_type()),
+            ("MCallerIDSubaddrOdd", self.mcaller_id_subaddr_odd()),
+            ("MCallerIDPres", self.mcaller_id_pres()),
+            ("MConnectedIDNumValid", self.mconnected_id_num_valid()),
+            ("MConnectedIDNum", self.mconnected_id_num()),
+            ("MConnectedIDton", self.mconnected_idton()),
+            ("MConnectedIDNumPlan", self.mconnected_id_num_plan()),
+            ("MConnectedIDNumPres", self.mconnected_id_num_pres()),
+            ("MConnectedIDNameValid", self.mconnected_id_name_valid()),
+            ("MConnectedIDName", self.mconnected_id_name()),
+            ("MConnectedIDNameCharSet", self.mconnected_id_name_char_set()),
+            ("MConnectedIDNamePres", self.mconnected_id_name_pres()),
+            ("MConnectedIDSubaddr", self.mconnected_id_subaddr()),
+            ("MConnectedIDSubaddrType", self.mconnected_id_subaddr_type()),
+            ("MConnectedIDSubaddrOdd", self.mconnected_id_subaddr_odd()),
+            ("MConnectedIDPres", self.mconnected_id_pres()),
+        ]
     }
 }
 
@@ -10428,6 +12952,12 @@ impl<'a> CatalogEvent<'a> for MeetmeEnd<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Meetme", self.meetme()),
+        ]
+    }
 }
 
 impl<'a> MeetmeEnd<'a> {
@@ -10467,6 +12997,27 @@ impl<'a> CatalogEvent<'a> for MeetmeJoin<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Meetme", self.meetme()),
+            ("User", self.user()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
     }
 }
 
@@ -10537,6 +13088,28 @@ impl<'a> CatalogEvent<'a> for MeetmeLeave<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Meetme", self.meetme()),
+            ("User", self.user()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Duration", self.duration()),
+        ]
     }
 }
 
@@ -10610,6 +13183,23 @@ impl<'a> CatalogEvent<'a> for MeetmeList<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("UserNumber", self.user_number()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Channel", self.channel()),
+            ("Admin", self.admin()),
+            ("Role", self.role()),
+            ("MarkedUser", self.marked_user()),
+            ("Muted", self.muted()),
+            ("Talking", self.talking()),
+        ]
+    }
 }
 
 impl<'a> MeetmeList<'a> {
@@ -10672,6 +13262,17 @@ impl<'a> CatalogEvent<'a> for MeetmeListRooms<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Conference", self.conference()),
+            ("Parties", self.parties()),
+            ("Marked", self.marked()),
+            ("Activity", self.activity()),
+            ("Creation", self.creation()),
+            ("Locked", self.locked()),
+        ]
+    }
 }
 
 impl<'a> MeetmeListRooms<'a> {
@@ -10721,6 +13322,29 @@ impl<'a> CatalogEvent<'a> for MeetmeMute<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Meetme", self.meetme()),
+            ("User", self.user()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Duration", self.duration()),
+            ("Status", self.status()),
+        ]
     }
 }
 
@@ -10796,6 +13420,29 @@ impl<'a> CatalogEvent<'a> for MeetmeTalking<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Meetme", self.meetme()),
+            ("User", self.user()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Duration", self.duration()),
+            ("Status", self.status()),
+        ]
+    }
 }
 
 impl<'a> MeetmeTalking<'a> {
@@ -10869,6 +13516,29 @@ impl<'a> CatalogEvent<'a> for MeetmeTalkRequest<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Meetme", self.meetme()),
+            ("User", self.user()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Duration", self.duration()),
+            ("Status", self.status()),
+        ]
     }
 }
 
@@ -10944,6 +13614,21 @@ impl<'a> CatalogEvent<'a> for MemoryLimit<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> MemoryLimit<'a> {
@@ -11001,6 +13686,29 @@ impl<'a> CatalogEvent<'a> for MessageWaiting<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Mailbox", self.mailbox()),
+            ("Waiting", self.waiting()),
+            ("New", self.new_()),
+            ("Old", self.old()),
+        ]
     }
 }
 
@@ -11076,6 +13784,28 @@ impl<'a> CatalogEvent<'a> for MiniVoiceMail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Action", self.action()),
+            ("Mailbox", self.mailbox()),
+            ("Counter", self.counter()),
+        ]
+    }
 }
 
 impl<'a> MiniVoiceMail<'a> {
@@ -11148,6 +13878,27 @@ impl<'a> CatalogEvent<'a> for MixMonitorMute<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Direction", self.direction()),
+            ("State", self.state()),
+        ]
+    }
 }
 
 impl<'a> MixMonitorMute<'a> {
@@ -11218,6 +13969,25 @@ impl<'a> CatalogEvent<'a> for MixMonitorStart<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> MixMonitorStart<'a> {
@@ -11284,6 +14054,25 @@ impl<'a> CatalogEvent<'a> for MixMonitorStop<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> MixMonitorStop<'a> {
@@ -11349,6 +14138,26 @@ impl<'a> CatalogEvent<'a> for MusicOnHoldStart<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Class", self.class()),
+        ]
     }
 }
 
@@ -11418,6 +14227,25 @@ impl<'a> CatalogEvent<'a> for MusicOnHoldStop<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> MusicOnHoldStop<'a> {
@@ -11484,6 +14312,15 @@ impl<'a> CatalogEvent<'a> for MWIGet<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("Mailbox", self.mailbox()),
+            ("OldMessages", self.old_messages()),
+            ("NewMessages", self.new_messages()),
+        ]
+    }
 }
 
 impl<'a> MWIGet<'a> {
@@ -11530,6 +14367,14 @@ impl<'a> CatalogEvent<'a> for MWIGetComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> MWIGetComplete<'a> {
@@ -11573,6 +14418,26 @@ impl<'a> CatalogEvent<'a> for NewAccountCode<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("OldAccountCode", self.old_account_code()),
+        ]
     }
 }
 
@@ -11642,6 +14507,26 @@ impl<'a> CatalogEvent<'a> for NewCallerid<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("CID-CallingPres", self.cid_calling_pres()),
+        ]
+    }
 }
 
 impl<'a> NewCallerid<'a> {
@@ -11710,6 +14595,25 @@ impl<'a> CatalogEvent<'a> for Newchannel<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> Newchannel<'a> {
@@ -11776,6 +14680,25 @@ impl<'a> CatalogEvent<'a> for NewConnectedLine<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> NewConnectedLine<'a> {
@@ -11841,6 +14764,28 @@ impl<'a> CatalogEvent<'a> for Newexten<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Extension", self.extension()),
+            ("Application", self.application()),
+            ("AppData", self.app_data()),
+        ]
     }
 }
 
@@ -11914,6 +14859,25 @@ impl<'a> CatalogEvent<'a> for Newstate<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
+    }
 }
 
 impl<'a> Newstate<'a> {
@@ -11980,6 +14944,22 @@ impl<'a> CatalogEvent<'a> for OriginateResponse<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("Response", self.response()),
+            ("Channel", self.channel()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Application", self.application()),
+            ("Data", self.data()),
+            ("Reason", self.reason()),
+            ("Uniqueid", self.uniqueid()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+        ]
+    }
 }
 
 impl<'a> OriginateResponse<'a> {
@@ -12039,6 +15019,35 @@ impl<'a> CatalogEvent<'a> for OutboundRegistrationDetail<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("MaxRetries", self.max_retries()),
+            ("ClientUri", self.client_uri()),
+            ("SecurityNegotiation", self.security_negotiation()),
+            ("AuthRejectionPermanent", self.auth_rejection_permanent()),
+            ("ServerUri", self.server_uri()),
+            ("MaxRandomInitialDelay", self.max_random_initial_delay()),
+            ("SupportPath", self.support_path()),
+            ("RetryInterval", self.retry_interval()),
+            ("ContactHeaderParams", self.contact_header_params()),
+            ("Expiration", self.expiration()),
+            ("Transport", self.transport()),
+            ("Line", self.line()),
+            ("ContactUser", self.contact_user()),
+            ("Endpoint", self.endpoint()),
+            ("UserAgent", self.user_agent()),
+            ("ForbiddenRetryInterval", self.forbidden_retry_interval()),
+            ("OutboundAuth", self.outbound_auth()),
+            ("OutboundProxy", self.outbound_proxy()),
+            ("FatalRetryInterval", self.fatal_retry_interval()),
+            ("SupportOutbound", self.support_outbound()),
+            ("Status", self.status()),
+            ("NextReg", self.next_reg()),
+        ]
     }
 }
 
@@ -12126,6 +15135,20 @@ impl<'a> CatalogEvent<'a> for OutboundSubscriptionDetail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Role", self.role()),
+            ("Endpoint", self.endpoint()),
+            ("Callid", self.callid()),
+            ("State", self.state()),
+            ("Callerid", self.callerid()),
+            ("SubscriptionType", self.subscription_type()),
+            ("Extension", self.extension()),
+            ("ExtensionStates", self.extension_states()),
+            ("Mailboxes", self.mailboxes()),
+        ]
+    }
 }
 
 impl<'a> OutboundSubscriptionDetail<'a> {
@@ -12181,6 +15204,30 @@ impl<'a> CatalogEvent<'a> for ParkedCall<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ParkeeChannel", self.parkee_channel()),
+            ("ParkeeChannelState", self.parkee_channel_state()),
+            ("ParkeeChannelStateDesc", self.parkee_channel_state_desc()),
+            ("ParkeeCallerIDNum", self.parkee_caller_id_num()),
+            ("ParkeeCallerIDName", self.parkee_caller_id_name()),
+            ("ParkeeConnectedLineNum", self.parkee_connected_line_num()),
+            ("ParkeeConnectedLineName", self.parkee_connected_line_name()),
+            ("ParkeeLanguage", self.parkee_language()),
+            ("ParkeeAccountCode", self.parkee_account_code()),
+            ("ParkeeContext", self.parkee_context()),
+            ("ParkeeExten", self.parkee_exten()),
+            ("ParkeePriority", self.parkee_priority()),
+            ("ParkeeUniqueid", self.parkee_uniqueid()),
+            ("ParkeeLinkedid", self.parkee_linkedid()),
+            ("ParkerDialString", self.parker_dial_string()),
+            ("Parkinglot", self.parkinglot()),
+            ("ParkingSpace", self.parking_space()),
+            ("ParkingTimeout", self.parking_timeout()),
+            ("ParkingDuration", self.parking_duration()),
+        ]
     }
 }
 
@@ -12257,6 +15304,44 @@ impl<'a> CatalogEvent<'a> for ParkedCallGiveUp<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ParkeeChannel", self.parkee_channel()),
+            ("ParkeeChannelState", self.parkee_channel_state()),
+            ("ParkeeChannelStateDesc", self.parkee_channel_state_desc()),
+            ("ParkeeCallerIDNum", self.parkee_caller_id_num()),
+            ("ParkeeCallerIDName", self.parkee_caller_id_name()),
+            ("ParkeeConnectedLineNum", self.parkee_connected_line_num()),
+            ("ParkeeConnectedLineName", self.parkee_connected_line_name()),
+            ("ParkeeLanguage", self.parkee_language()),
+            ("ParkeeAccountCode", self.parkee_account_code()),
+            ("ParkeeContext", self.parkee_context()),
+            ("ParkeeExten", self.parkee_exten()),
+            ("ParkeePriority", self.parkee_priority()),
+            ("ParkeeUniqueid", self.parkee_uniqueid()),
+            ("ParkeeLinkedid", self.parkee_linkedid()),
+            ("ParkerChannel", self.parker_channel()),
+            ("ParkerChannelState", self.parker_channel_state()),
+            ("ParkerChannelStateDesc", self.parker_channel_state_desc()),
+            ("ParkerCallerIDNum", self.parker_caller_id_num()),
+            ("ParkerCallerIDName", self.parker_caller_id_name()),
+            ("ParkerConnectedLineNum", self.parker_connected_line_num()),
+            ("ParkerConnectedLineName", self.parker_connected_line_name()),
+            ("ParkerLanguage", self.parker_language()),
+            ("ParkerAccountCode", self.parker_account_code()),
+            ("ParkerContext", self.parker_context()),
+            ("ParkerExten", self.parker_exten()),
+            ("ParkerPriority", self.parker_priority()),
+            ("ParkerUniqueid", self.parker_uniqueid()),
+            ("ParkerLinkedid", self.parker_linkedid()),
+            ("ParkerDialString", self.parker_dial_string()),
+            ("Parkinglot", self.parkinglot()),
+            ("ParkingSpace", self.parking_space()),
+            ("ParkingTimeout", self.parking_timeout()),
+            ("ParkingDuration", self.parking_duration()),
+        ]
     }
 }
 
@@ -12362,6 +15447,44 @@ impl<'a> CatalogEvent<'a> for ParkedCallSwap<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ParkeeChannel", self.parkee_channel()),
+            ("ParkeeChannelState", self.parkee_channel_state()),
+            ("ParkeeChannelStateDesc", self.parkee_channel_state_desc()),
+            ("ParkeeCallerIDNum", self.parkee_caller_id_num()),
+            ("ParkeeCallerIDName", self.parkee_caller_id_name()),
+            ("ParkeeConnectedLineNum", self.parkee_connected_line_num()),
+            ("ParkeeConnectedLineName", self.parkee_connected_line_name()),
+            ("ParkeeLanguage", self.parkee_language()),
+            ("ParkeeAccountCode", self.parkee_account_code()),
+            ("ParkeeContext", self.parkee_context()),
+            ("ParkeeExten", self.parkee_exten()),
+            ("ParkeePriority", self.parkee_priority()),
+            ("ParkeeUniqueid", self.parkee_uniqueid()),
+            ("ParkeeLinkedid", self.parkee_linkedid()),
+            ("ParkerChannel", self.parker_channel()),
+            ("ParkerChannelState", self.parker_channel_state()),
+            ("ParkerChannelStateDesc", self.parker_channel_state_desc()),
+            ("ParkerCallerIDNum", self.parker_caller_id_num()),
+            ("ParkerCallerIDName", self.parker_caller_id_name()),
+            ("ParkerConnectedLineNum", self.parker_connected_line_num()),
+            ("ParkerConnectedLineName", self.parker_connected_line_name()),
+            ("ParkerLanguage", self.parker_language()),
+            ("ParkerAccountCode", self.parker_account_code()),
+            ("ParkerContext", self.parker_context()),
+            ("ParkerExten", self.parker_exten()),
+            ("ParkerPriority", self.parker_priority()),
+            ("ParkerUniqueid", self.parker_uniqueid()),
+            ("ParkerLinkedid", self.parker_linkedid()),
+            ("ParkerDialString", self.parker_dial_string()),
+            ("Parkinglot", self.parkinglot()),
+            ("ParkingSpace", self.parking_space()),
+            ("ParkingTimeout", self.parking_timeout()),
+            ("ParkingDuration", self.parking_duration()),
+        ]
+    }
 }
 
 impl<'a> ParkedCallSwap<'a> {
@@ -12465,6 +15588,44 @@ impl<'a> CatalogEvent<'a> for ParkedCallTimeOut<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ParkeeChannel", self.parkee_channel()),
+            ("ParkeeChannelState", self.parkee_channel_state()),
+            ("ParkeeChannelStateDesc", self.parkee_channel_state_desc()),
+            ("ParkeeCallerIDNum", self.parkee_caller_id_num()),
+            ("ParkeeCallerIDName", self.parkee_caller_id_name()),
+            ("ParkeeConnectedLineNum", self.parkee_connected_line_num()),
+            ("ParkeeConnectedLineName", self.parkee_connected_line_name()),
+            ("ParkeeLanguage", self.parkee_language()),
+            ("ParkeeAccountCode", self.parkee_account_code()),
+            ("ParkeeContext", self.parkee_context()),
+            ("ParkeeExten", self.parkee_exten()),
+            ("ParkeePriority", self.parkee_priority()),
+            ("ParkeeUniqueid", self.parkee_uniqueid()),
+            ("ParkeeLinkedid", self.parkee_linkedid()),
+            ("ParkerChannel", self.parker_channel()),
+            ("ParkerChannelState", self.parker_channel_state()),
+            ("ParkerChannelStateDesc", self.parker_channel_state_desc()),
+            ("ParkerCallerIDNum", self.parker_caller_id_num()),
+            ("ParkerCallerIDName", self.parker_caller_id_name()),
+            ("ParkerConnectedLineNum", self.parker_connected_line_num()),
+            ("ParkerConnectedLineName", self.parker_connected_line_name()),
+            ("ParkerLanguage", self.parker_language()),
+            ("ParkerAccountCode", self.parker_account_code()),
+            ("ParkerContext", self.parker_context()),
+            ("ParkerExten", self.parker_exten()),
+            ("ParkerPriority", self.parker_priority()),
+            ("ParkerUniqueid", self.parker_uniqueid()),
+            ("ParkerLinkedid", self.parker_linkedid()),
+            ("ParkerDialString", self.parker_dial_string()),
+            ("Parkinglot", self.parkinglot()),
+            ("ParkingSpace", self.parking_space()),
+            ("ParkingTimeout", self.parking_timeout()),
+            ("ParkingDuration", self.parking_duration()),
+        ]
     }
 }
 
@@ -12570,6 +15731,18 @@ impl<'a> CatalogEvent<'a> for PeerStatus<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ChannelType", self.channel_type()),
+            ("Peer", self.peer()),
+            ("PeerStatus", self.peer_status()),
+            ("Cause", self.cause()),
+            ("Address", self.address()),
+            ("Port", self.port()),
+            ("Time", self.time()),
+        ]
+    }
 }
 
 impl<'a> PeerStatus<'a> {
@@ -12621,6 +15794,39 @@ impl<'a> CatalogEvent<'a> for Pickup<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("TargetChannel", self.target_channel()),
+            ("TargetChannelState", self.target_channel_state()),
+            ("TargetChannelStateDesc", self.target_channel_state_desc()),
+            ("TargetCallerIDNum", self.target_caller_id_num()),
+            ("TargetCallerIDName", self.target_caller_id_name()),
+            ("TargetConnectedLineNum", self.target_connected_line_num()),
+            ("TargetConnectedLineName", self.target_connected_line_name()),
+            ("TargetLanguage", self.target_language()),
+            ("TargetAccountCode", self.target_account_code()),
+            ("TargetContext", self.target_context()),
+            ("TargetExten", self.target_exten()),
+            ("TargetPriority", self.target_priority()),
+            ("TargetUniqueid", self.target_uniqueid()),
+            ("TargetLinkedid", self.target_linkedid()),
+        ]
     }
 }
 
@@ -12716,6 +15922,13 @@ impl<'a> CatalogEvent<'a> for PJSIPMaintenanceStatus<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Endpoint", self.endpoint()),
+            ("Status", self.status()),
+        ]
+    }
 }
 
 impl<'a> PJSIPMaintenanceStatus<'a> {
@@ -12757,6 +15970,15 @@ impl<'a> CatalogEvent<'a> for PresenceStateChange<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Presentity", self.presentity()),
+            ("Status", self.status()),
+            ("Subtype", self.subtype()),
+            ("Message", self.message_()),
+        ]
     }
 }
 
@@ -12804,6 +16026,13 @@ impl<'a> CatalogEvent<'a> for PresenceStateListComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventList", self.event_list()),
+            ("ListItems", self.list_items()),
+        ]
+    }
 }
 
 impl<'a> PresenceStateListComplete<'a> {
@@ -12845,6 +16074,17 @@ impl<'a> CatalogEvent<'a> for PresenceStatus<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Exten", self.exten()),
+            ("Context", self.context()),
+            ("Hint", self.hint()),
+            ("Status", self.status()),
+            ("Subtype", self.subtype()),
+            ("Message", self.message_()),
+        ]
     }
 }
 
@@ -12895,6 +16135,29 @@ impl<'a> CatalogEvent<'a> for QueueCallerAbandon<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Queue", self.queue()),
+            ("Position", self.position()),
+            ("OriginalPosition", self.original_position()),
+            ("HoldTime", self.hold_time()),
+        ]
     }
 }
 
@@ -12970,6 +16233,28 @@ impl<'a> CatalogEvent<'a> for QueueCallerJoin<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Queue", self.queue()),
+            ("Position", self.position()),
+            ("Count", self.count()),
+        ]
+    }
 }
 
 impl<'a> QueueCallerJoin<'a> {
@@ -13041,6 +16326,28 @@ impl<'a> CatalogEvent<'a> for QueueCallerLeave<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Queue", self.queue()),
+            ("Count", self.count()),
+            ("Position", self.position()),
+        ]
     }
 }
 
@@ -13114,6 +16421,21 @@ impl<'a> CatalogEvent<'a> for QueueEntry<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("Position", self.position()),
+            ("Channel", self.channel()),
+            ("Uniqueid", self.uniqueid()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Wait", self.wait()),
+            ("Priority", self.priority()),
+        ]
+    }
 }
 
 impl<'a> QueueEntry<'a> {
@@ -13171,6 +16493,27 @@ impl<'a> CatalogEvent<'a> for QueueMemberAdded<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("StateInterface", self.state_interface()),
+            ("Membership", self.membership()),
+            ("Penalty", self.penalty()),
+            ("CallsTaken", self.calls_taken()),
+            ("LastCall", self.last_call()),
+            ("LastPause", self.last_pause()),
+            ("LoginTime", self.login_time()),
+            ("InCall", self.in_call()),
+            ("Status", self.status()),
+            ("Paused", self.paused()),
+            ("PausedReason", self.paused_reason()),
+            ("Ringinuse", self.ringinuse()),
+            ("Wrapuptime", self.wrapuptime()),
+        ]
     }
 }
 
@@ -13242,6 +16585,27 @@ impl<'a> CatalogEvent<'a> for QueueMemberPause<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("StateInterface", self.state_interface()),
+            ("Membership", self.membership()),
+            ("Penalty", self.penalty()),
+            ("CallsTaken", self.calls_taken()),
+            ("LastCall", self.last_call()),
+            ("LastPause", self.last_pause()),
+            ("LoginTime", self.login_time()),
+            ("InCall", self.in_call()),
+            ("Status", self.status()),
+            ("Paused", self.paused()),
+            ("PausedReason", self.paused_reason()),
+            ("Ringinuse", self.ringinuse()),
+            ("Wrapuptime", self.wrapuptime()),
+        ]
+    }
 }
 
 impl<'a> QueueMemberPause<'a> {
@@ -13311,6 +16675,27 @@ impl<'a> CatalogEvent<'a> for QueueMemberPenalty<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("StateInterface", self.state_interface()),
+            ("Membership", self.membership()),
+            ("Penalty", self.penalty()),
+            ("CallsTaken", self.calls_taken()),
+            ("LastCall", self.last_call()),
+            ("LastPause", self.last_pause()),
+            ("LoginTime", self.login_time()),
+            ("InCall", self.in_call()),
+            ("Status", self.status()),
+            ("Paused", self.paused()),
+            ("PausedReason", self.paused_reason()),
+            ("Ringinuse", self.ringinuse()),
+            ("Wrapuptime", self.wrapuptime()),
+        ]
     }
 }
 
@@ -13382,6 +16767,27 @@ impl<'a> CatalogEvent<'a> for QueueMemberRemoved<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("StateInterface", self.state_interface()),
+            ("Membership", self.membership()),
+            ("Penalty", self.penalty()),
+            ("CallsTaken", self.calls_taken()),
+            ("LastCall", self.last_call()),
+            ("LastPause", self.last_pause()),
+            ("LoginTime", self.login_time()),
+            ("InCall", self.in_call()),
+            ("Status", self.status()),
+            ("Paused", self.paused()),
+            ("PausedReason", self.paused_reason()),
+            ("Ringinuse", self.ringinuse()),
+            ("Wrapuptime", self.wrapuptime()),
+        ]
+    }
 }
 
 impl<'a> QueueMemberRemoved<'a> {
@@ -13451,6 +16857,27 @@ impl<'a> CatalogEvent<'a> for QueueMemberRinginuse<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("StateInterface", self.state_interface()),
+            ("Membership", self.membership()),
+            ("Penalty", self.penalty()),
+            ("CallsTaken", self.calls_taken()),
+            ("LastCall", self.last_call()),
+            ("LastPause", self.last_pause()),
+            ("LoginTime", self.login_time()),
+            ("InCall", self.in_call()),
+            ("Status", self.status()),
+            ("Paused", self.paused()),
+            ("PausedReason", self.paused_reason()),
+            ("Ringinuse", self.ringinuse()),
+            ("Wrapuptime", self.wrapuptime()),
+        ]
     }
 }
 
@@ -13522,6 +16949,27 @@ impl<'a> CatalogEvent<'a> for QueueMemberStatus<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Queue", self.queue()),
+            ("MemberName", self.member_name()),
+            ("Interface", self.interface()),
+            ("StateInterface", self.state_interface()),
+            ("Membership", self.membership()),
+            ("Penalty", self.penalty()),
+            ("CallsTaken", self.calls_taken()),
+            ("LastCall", self.last_call()),
+            ("LastPause", self.last_pause()),
+            ("LoginTime", self.login_time()),
+            ("InCall", self.in_call()),
+            ("Status", self.status()),
+            ("Paused", self.paused()),
+            ("PausedReason", self.paused_reason()),
+            ("Ringinuse", self.ringinuse()),
+            ("Wrapuptime", self.wrapuptime()),
+        ]
+    }
 }
 
 impl<'a> QueueMemberStatus<'a> {
@@ -13592,6 +17040,20 @@ impl<'a> CatalogEvent<'a> for QueueParams<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Max", self.max()),
+            ("Strategy", self.strategy()),
+            ("Calls", self.calls()),
+            ("Holdtime", self.hold_time()),
+            ("TalkTime", self.talk_time()),
+            ("Completed", self.completed()),
+            ("Abandoned", self.abandoned()),
+            ("ServiceLevelPerf", self.service_level_perf()),
+            ("ServiceLevelPerf2", self.service_level_perf2()),
+        ]
+    }
 }
 
 impl<'a> QueueParams<'a> {
@@ -13647,6 +17109,31 @@ impl<'a> CatalogEvent<'a> for ReceiveFAX<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("LocalStationID", self.local_station_id()),
+            ("RemoteStationID", self.remote_station_id()),
+            ("PagesTransferred", self.pages_transferred()),
+            ("Resolution", self.resolution()),
+            ("TransferRate", self.transfer_rate()),
+            ("FileName", self.file_name()),
+        ]
     }
 }
 
@@ -13726,6 +17213,16 @@ impl<'a> CatalogEvent<'a> for Registry<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ChannelType", self.channel_type()),
+            ("Username", self.username()),
+            ("Domain", self.domain()),
+            ("Status", self.status()),
+            ("Cause", self.cause()),
+        ]
+    }
 }
 
 impl<'a> Registry<'a> {
@@ -13774,6 +17271,13 @@ impl<'a> CatalogEvent<'a> for Reload<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Module", self.module()),
+            ("Status", self.status()),
+        ]
+    }
 }
 
 impl<'a> Reload<'a> {
@@ -13816,6 +17320,10 @@ impl<'a> CatalogEvent<'a> for Rename<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        Vec::new()
+    }
 }
 
 impl<'a> Rename<'a> {
@@ -13853,6 +17361,23 @@ impl<'a> CatalogEvent<'a> for RequestBadFormat<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("RequestType", self.request_type()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+            ("RequestParams", self.request_params()),
+        ]
     }
 }
 
@@ -13916,6 +17441,23 @@ impl<'a> CatalogEvent<'a> for RequestNotAllowed<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("RequestType", self.request_type()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+            ("RequestParams", self.request_params()),
+        ]
+    }
 }
 
 impl<'a> RequestNotAllowed<'a> {
@@ -13978,6 +17520,22 @@ impl<'a> CatalogEvent<'a> for RequestNotSupported<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("RequestType", self.request_type()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> RequestNotSupported<'a> {
@@ -14038,6 +17596,18 @@ impl<'a> CatalogEvent<'a> for ResourceListDetail<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Event", self.event()),
+            ("FullState", self.full_state()),
+            ("ListItem", self.list_item()),
+            ("NotificationBatchInterval", self.notification_batch_interval()),
+            ("ResourceDisplayName", self.resource_display_name()),
+        ]
+    }
 }
 
 impl<'a> ResourceListDetail<'a> {
@@ -14089,6 +17659,34 @@ impl<'a> CatalogEvent<'a> for RTCPReceived<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("SSRC", self.ssrc()),
+            ("PT", self.pt()),
+            ("From", self.from()),
+            ("RTT", self.rtt()),
+            ("ReportCount", self.report_count()),
+            ("SentNTP", self.sent_ntp()),
+            ("SentRTP", self.sent_rtp()),
+            ("SentPackets", self.sent_packets()),
+            ("SentOctets", self.sent_octets()),
+        ]
     }
 }
 
@@ -14190,6 +17788,33 @@ impl<'a> CatalogEvent<'a> for RTCPSent<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("SSRC", self.ssrc()),
+            ("PT", self.pt()),
+            ("To", self.to()),
+            ("ReportCount", self.report_count()),
+            ("SentNTP", self.sent_ntp()),
+            ("SentRTP", self.sent_rtp()),
+            ("SentPackets", self.sent_packets()),
+            ("SentOctets", self.sent_octets()),
+        ]
+    }
 }
 
 impl<'a> RTCPSent<'a> {
@@ -14288,6 +17913,31 @@ impl<'a> CatalogEvent<'a> for SendFAX<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("LocalStationID", self.local_station_id()),
+            ("RemoteStationID", self.remote_station_id()),
+            ("PagesTransferred", self.pages_transferred()),
+            ("Resolution", self.resolution()),
+            ("TransferRate", self.transfer_rate()),
+            ("FileName", self.file_name()),
+        ]
+    }
 }
 
 impl<'a> SendFAX<'a> {
@@ -14366,6 +18016,21 @@ impl<'a> CatalogEvent<'a> for SessionLimit<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> SessionLimit<'a> {
@@ -14424,6 +18089,13 @@ impl<'a> CatalogEvent<'a> for Shutdown<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Shutdown", self.shutdown()),
+            ("Restart", self.restart()),
+        ]
+    }
 }
 
 impl<'a> Shutdown<'a> {
@@ -14465,6 +18137,26 @@ impl<'a> CatalogEvent<'a> for SoftHangupRequest<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Cause", self.cause()),
+        ]
     }
 }
 
@@ -14534,6 +18226,13 @@ impl<'a> CatalogEvent<'a> for SpanAlarm<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Span", self.span()),
+            ("Alarm", self.alarm()),
+        ]
+    }
 }
 
 impl<'a> SpanAlarm<'a> {
@@ -14576,6 +18275,12 @@ impl<'a> CatalogEvent<'a> for SpanAlarmClear<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Span", self.span()),
+        ]
+    }
 }
 
 impl<'a> SpanAlarmClear<'a> {
@@ -14615,6 +18320,42 @@ impl<'a> CatalogEvent<'a> for Status<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ActionID", self.action_id()),
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Type", self.type_()),
+            ("DNID", self.dnid()),
+            ("EffectiveConnectedLineNum", self.effective_connected_line_num()),
+            ("EffectiveConnectedLineName", self.effective_connected_line_name()),
+            ("TimeToHangup", self.time_to_hangup()),
+            ("BridgeID", self.bridge_id()),
+            ("Application", self.application()),
+            ("Data", self.data()),
+            ("Nativeformats", self.nativeformats()),
+            ("Readformat", self.readformat()),
+            ("Readtrans", self.readtrans()),
+            ("Writeformat", self.writeformat()),
+            ("Writetrans", self.writetrans()),
+            ("Callgroup", self.call_group()),
+            ("Pickupgroup", self.pickup_group()),
+            ("Seconds", self.seconds()),
+        ]
     }
 }
 
@@ -14716,6 +18457,12 @@ impl<'a> CatalogEvent<'a> for StatusComplete<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Items", self.items()),
+        ]
+    }
 }
 
 impl<'a> StatusComplete<'a> {
@@ -14755,6 +18502,22 @@ impl<'a> CatalogEvent<'a> for SuccessfulAuth<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("UsingPassword", self.using_password()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
     }
 }
 
@@ -14815,6 +18578,42 @@ impl<'a> CatalogEvent<'a> for TransportDetail<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ObjectType", self.object_type()),
+            ("ObjectName", self.object_name()),
+            ("Protocol", self.protocol()),
+            ("Bind", self.bind()),
+            ("AsycOperations", self.asyc_operations()),
+            ("CaListFile", self.ca_list_file()),
+            ("CaListPath", self.ca_list_path()),
+            ("CertFile", self.cert_file()),
+            ("PrivKeyFile", self.priv_key_file()),
+            ("Password", self.password()),
+            ("ExternalSignalingAddress", self.external_signaling_address()),
+            ("ExternalSignalingPort", self.external_signaling_port()),
+            ("ExternalMediaAddress", self.external_media_address()),
+            ("Domain", self.domain()),
+            ("VerifyServer", self.verify_server()),
+            ("VerifyClient", self.verify_client()),
+            ("RequireClientCert", self.require_client_cert()),
+            ("Method", self.method()),
+            ("Cipher", self.cipher()),
+            ("LocalNet", self.local_net()),
+            ("Tos", self.tos()),
+            ("Cos", self.cos()),
+            ("WebsocketWriteTimeout", self.websocket_write_timeout()),
+            ("AllowReload", self.allow_reload()),
+            ("AllowWildcardCerts", self.allow_wildcard_certs()),
+            ("SymmetricTransport", self.symmetric_transport()),
+            ("TcpKeepaliveEnable", self.tcp_keepalive_enable()),
+            ("TcpKeepaliveIdleTime", self.tcp_keepalive_idle_time()),
+            ("TcpKeepaliveIntervalTime", self.tcp_keepalive_interval_time()),
+            ("TcpKeepaliveProbeCount", self.tcp_keepalive_probe_count()),
+            ("EndpointName", self.endpoint_name()),
+        ]
     }
 }
 
@@ -14916,6 +18715,22 @@ impl<'a> CatalogEvent<'a> for UnexpectedAddress<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("EventTV", self.event_tv()),
+            ("Severity", self.severity()),
+            ("Service", self.service()),
+            ("EventVersion", self.event_version()),
+            ("AccountID", self.account_id()),
+            ("SessionID", self.session_id()),
+            ("LocalAddress", self.local_address()),
+            ("RemoteAddress", self.remote_address()),
+            ("ExpectedAddress", self.expected_address()),
+            ("Module", self.module()),
+            ("SessionTV", self.session_tv()),
+        ]
+    }
 }
 
 impl<'a> UnexpectedAddress<'a> {
@@ -14975,6 +18790,25 @@ impl<'a> CatalogEvent<'a> for Unhold<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
     }
 }
 
@@ -15042,6 +18876,13 @@ impl<'a> CatalogEvent<'a> for Unload<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Module", self.module()),
+            ("Status", self.status()),
+        ]
+    }
 }
 
 impl<'a> Unload<'a> {
@@ -15083,6 +18924,58 @@ impl<'a> CatalogEvent<'a> for UnParkedCall<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("ParkeeChannel", self.parkee_channel()),
+            ("ParkeeChannelState", self.parkee_channel_state()),
+            ("ParkeeChannelStateDesc", self.parkee_channel_state_desc()),
+            ("ParkeeCallerIDNum", self.parkee_caller_id_num()),
+            ("ParkeeCallerIDName", self.parkee_caller_id_name()),
+            ("ParkeeConnectedLineNum", self.parkee_connected_line_num()),
+            ("ParkeeConnectedLineName", self.parkee_connected_line_name()),
+            ("ParkeeLanguage", self.parkee_language()),
+            ("ParkeeAccountCode", self.parkee_account_code()),
+            ("ParkeeContext", self.parkee_context()),
+            ("ParkeeExten", self.parkee_exten()),
+            ("ParkeePriority", self.parkee_priority()),
+            ("ParkeeUniqueid", self.parkee_uniqueid()),
+            ("ParkeeLinkedid", self.parkee_linkedid()),
+            ("ParkerChannel", self.parker_channel()),
+            ("ParkerChannelState", self.parker_channel_state()),
+            ("ParkerChannelStateDesc", self.parker_channel_state_desc()),
+            ("ParkerCallerIDNum", self.parker_caller_id_num()),
+            ("ParkerCallerIDName", self.parker_caller_id_name()),
+            ("ParkerConnectedLineNum", self.parker_connected_line_num()),
+            ("ParkerConnectedLineName", self.parker_connected_line_name()),
+            ("ParkerLanguage", self.parker_language()),
+            ("ParkerAccountCode", self.parker_account_code()),
+            ("ParkerContext", self.parker_context()),
+            ("ParkerExten", self.parker_exten()),
+            ("ParkerPriority", self.parker_priority()),
+            ("ParkerUniqueid", self.parker_uniqueid()),
+            ("ParkerLinkedid", self.parker_linkedid()),
+            ("ParkerDialString", self.parker_dial_string()),
+            ("Parkinglot", self.parkinglot()),
+            ("ParkingSpace", self.parking_space()),
+            ("ParkingTimeout", self.parking_timeout()),
+            ("ParkingDuration", self.parking_duration()),
+            ("RetrieverChannel", self.retriever_channel()),
+            ("RetrieverChannelState", self.retriever_channel_state()),
+            ("RetrieverChannelStateDesc", self.retriever_channel_state_desc()),
+            ("RetrieverCallerIDNum", self.retriever_caller_id_num()),
+            ("RetrieverCallerIDName", self.retriever_caller_id_name()),
+            ("RetrieverConnectedLineNum", self.retriever_connected_line_num()),
+            ("RetrieverConnectedLineName", self.retriever_connected_line_name()),
+            ("RetrieverLanguage", self.retriever_language()),
+            ("RetrieverAccountCode", self.retriever_account_code()),
+            ("RetrieverContext", self.retriever_context()),
+            ("RetrieverExten", self.retriever_exten()),
+            ("RetrieverPriority", self.retriever_priority()),
+            ("RetrieverUniqueid", self.retriever_uniqueid()),
+            ("RetrieverLinkedid", self.retriever_linkedid()),
+        ]
     }
 }
 
@@ -15216,6 +19109,26 @@ impl<'a> CatalogEvent<'a> for UserEvent<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("UserEvent", self.user_event()),
+        ]
+    }
 }
 
 impl<'a> UserEvent<'a> {
@@ -15283,6 +19196,27 @@ impl<'a> CatalogEvent<'a> for VarSet<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+            ("Variable", self.variable()),
+            ("Value", self.value()),
+        ]
     }
 }
 
@@ -15354,6 +19288,14 @@ impl<'a> CatalogEvent<'a> for VoicemailPasswordChange<'a> {
     fn message(&self) -> Message<'a> {
         self.message
     }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Context", self.context()),
+            ("Mailbox", self.mailbox()),
+            ("NewPassword", self.new_password()),
+        ]
+    }
 }
 
 impl<'a> VoicemailPasswordChange<'a> {
@@ -15397,6 +19339,25 @@ impl<'a> CatalogEvent<'a> for Wink<'a> {
 
     fn message(&self) -> Message<'a> {
         self.message
+    }
+
+    fn fields(&self) -> Vec<(&'static str, Option<Value<'a>>)> {
+        vec![
+            ("Channel", self.channel()),
+            ("ChannelState", self.channel_state()),
+            ("ChannelStateDesc", self.channel_state_desc()),
+            ("CallerIDNum", self.caller_id_num()),
+            ("CallerIDName", self.caller_id_name()),
+            ("ConnectedLineNum", self.connected_line_num()),
+            ("ConnectedLineName", self.connected_line_name()),
+            ("Language", self.language()),
+            ("AccountCode", self.account_code()),
+            ("Context", self.context()),
+            ("Exten", self.exten()),
+            ("Priority", self.priority()),
+            ("Uniqueid", self.uniqueid()),
+            ("Linkedid", self.linkedid()),
+        ]
     }
 }
 
