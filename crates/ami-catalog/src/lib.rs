@@ -145,3 +145,9 @@ pub mod actions {
 pub mod events {
     pub use crate::generated::events::*;
 }
+
+/// The README's Rust examples (which use both `ami-proto` and this crate), compiled and run as
+/// doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
