@@ -236,11 +236,12 @@ define fresh_venv
 endef
 
 ## python-test: install the wheel in a fresh venv with pytest and mypy, check the .pyi stubs
-## with mypy.stubtest and run the pytest suite against the installed package (from a
+## with mypy.stubtest and the examples with mypy --strict, and run the pytest suite against the installed package (from a
 ## directory where the source tree is not importable); then `pip install ./bindings/python`
 python-test: python-wheel
 	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION))
 	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
+	cd $(PY_TEST_VENV) && bin/python -m mypy --strict --no-incremental $(CURDIR)/bindings/python/examples
 	cd $(PY_TEST_VENV) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
 		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
 	@$(MAKE) --no-print-directory python-pip-install-test
