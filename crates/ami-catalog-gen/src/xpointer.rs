@@ -324,7 +324,7 @@ mod tests {
         let doc = Document::parse(DOC).unwrap();
         let err = Expander::new(&doc).children(syntax(&doc, "Loop")).unwrap_err();
         assert!(err.reason.contains("nest too deeply"), "{err}");
-        assert!(err.to_string().contains("line 17"), "{err}");
+        assert!(err.to_string().contains("line 18"), "{err}");
     }
 
     #[test]

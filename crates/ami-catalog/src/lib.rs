@@ -53,7 +53,7 @@
 //!
 //! ## 2. Actions, with their required parameters
 //!
-//! Each documented action has a builder in [`actions`]: `new` takes the required parameters,
+//! Each documented action has a builder in [`actions`](mod@actions): `new` takes the required parameters,
 //! a setter per optional one (repeatable ones add a header each time, numbered families take an
 //! index), and `header` adds anything else. Builders encode through
 //! [`ami_proto::encode`], which refuses any value that could inject a line.
@@ -141,7 +141,7 @@ pub mod actions {
 }
 
 /// The typed event views, one per documented event (`Hangup<'a>`, `Newchannel<'a>`, ...),
-/// with [`EventKind`](crate::EventKind) and [`TypedEvent`](crate::TypedEvent).
+/// with [`EventKind`] and [`TypedEvent`].
 pub mod events {
     pub use crate::generated::events::*;
 }
