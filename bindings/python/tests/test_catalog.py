@@ -142,3 +142,31 @@ def test_aio_typed_events_and_action_objects():
                 assert isinstance(await raw.get(10), libami.Event)
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_live_typed_events_of_a_real_call_and_action_objects(asterisk):
+    """A real call on the live Asterisk: sent as an ``actions.Originate``, every event of it
+    typed (only the events Asterisk does not document come as ``UnknownEvent``)."""
+
+    async def main():
+        async with libami.aio.connect(asterisk.host, asterisk.port, "admin", "admin123") as ami:
+            stream = ami.events(typed=True)
+            reply = await ami.action(libami.actions.Originate(
+                channel="Local/start@amitest", application="Wait", data="10", async_="true"))
+            assert reply["Response"] == "Success"
+            kinds, hangups = set(), 0
+            while hangups < 4:
+                event = await stream.get(30)
+                if isinstance(event, libami.events.UnknownEvent):
+                    assert event.name in UNDOCUMENTED, event.message.items()
+                    continue
+                kinds.add(event.NAME)
+                for attribute, header in zip(event.__match_args__, [f for f in event.FIELDS if "{}" not in f]):
+                    assert getattr(event, attribute) == event.message.get(header)
+                match event:
+                    case libami.events.Hangup(channel=str(channel)):
+                        assert channel.startswith("Local/")
+                        hangups += 1
+            assert {"Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "UserEvent", "Hangup"} <= kinds
+
+    asyncio.run(asyncio.wait_for(main(), 90))
