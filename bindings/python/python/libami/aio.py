@@ -7,6 +7,12 @@ Client::
         channels = await ami.action_list("CoreShowChannels")
         async for event in ami.events("Hangup"):
             print(event["Channel"])
+        async for event in ami.events(typed=True):      # libami.events classes
+            match event:
+                case libami.events.Hangup(channel=channel, cause_txt=why):
+                    print(channel, why)
+        await ami.action(libami.actions.Originate(channel="PJSIP/100", exten="200",
+                                                  context="default", priority=1))
 
 The connection logs in (MD5 challenge-response by default), correlates every response with
 its action (actions may be pipelined from many tasks), collects event lists, times actions
@@ -36,7 +42,22 @@ import random
 import ssl as _ssl
 import time
 from collections.abc import Mapping
-from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    Generic,
+    Iterable,
+    List,
+    Literal,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from libami._native import (
     NEED_DATA,
@@ -71,6 +92,8 @@ from libami._guards import (
     NotAnAmiServer,
     ResponseTooLarge,
 )
+from libami._catalog import Action, TypedEvent
+from libami.events import typed as _typed
 
 __all__ = [
     "ActionError",
@@ -87,6 +110,8 @@ __all__ = [
 ]
 
 Fields = Union[Mapping, Iterable[Tuple[Any, Any]], None]
+#: What an event stream yields: ``Event`` objects, or typed events (``typed=True``).
+_E = TypeVar("_E", Event, TypedEvent)
 
 
 class ActionError(Exception):
@@ -120,8 +145,10 @@ class _Pending:
         self.budget = budget
 
 
-class EventStream:
-    """The events of one subscriber (from :meth:`Client.events`), as an async iterator.
+class EventStream(Generic[_E]):
+    """The events of one subscriber (from :meth:`Client.events`), as an async iterator:
+    ``Event`` objects, or with ``typed=True`` instances of the :mod:`libami.events` classes
+    (:class:`~libami.events.UnknownEvent` for an event the catalog does not document).
 
     Bounded: when ``maxsize`` events are waiting, the oldest is dropped and counted in
     ``dropped``. The stream ends when the client is closed or :meth:`close` is called.
@@ -133,12 +160,14 @@ class EventStream:
         names: Iterable[str],
         predicate: Optional[Callable[[Event], bool]],
         maxsize: int,
+        convert: Callable[[Event], _E],
     ) -> None:
         self._client = client
         self._names = frozenset(n.lower() for n in names)
         self._predicate = predicate
         self._maxsize = max(1, maxsize)
-        self._queue: Deque[Event] = collections.deque()
+        self._convert: Callable[[Event], _E] = convert
+        self._queue: Deque[_E] = collections.deque()
         self._waiter: Optional[asyncio.Future] = None
         self._closed = False
         self.dropped = 0
@@ -156,7 +185,7 @@ class EventStream:
         if len(self._queue) >= self._maxsize:
             self._queue.popleft()
             self.dropped += 1
-        self._queue.append(event)
+        self._queue.append(self._convert(event))
         self._wake()
 
     def _wake(self) -> None:
@@ -169,10 +198,10 @@ class EventStream:
         self._client._streams.discard(self)
         self._wake()
 
-    def __aiter__(self) -> "EventStream":
+    def __aiter__(self) -> "EventStream[_E]":
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> _E:
         while not self._queue:
             if self._closed:
                 raise StopAsyncIteration
@@ -183,18 +212,30 @@ class EventStream:
                 self._waiter = None
         return self._queue.popleft()
 
-    async def get(self, timeout: Optional[float] = None) -> Event:
+    async def get(self, timeout: Optional[float] = None) -> _E:
         """The next event; raises ``TimeoutError`` after ``timeout`` seconds."""
         try:
             return await asyncio.wait_for(self.__anext__(), timeout)
         except asyncio.TimeoutError:
             raise TimeoutError("no event within the time limit") from None
 
-    async def __aenter__(self) -> "EventStream":
+    async def __aenter__(self) -> "EventStream[_E]":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _identity(event: Event) -> Event:
+    return event
+
+
+def _unpack(name: Union[str, Action], fields: Fields) -> Tuple[str, Fields]:
+    """An action's name and fields, whether given as a name and fields or as an ``Action``."""
+    if isinstance(name, Action):
+        extra = list(fields.items()) if isinstance(fields, Mapping) else list(fields or ())
+        return name.name, list(name.fields) + extra
+    return name, fields
 
 
 class Client:
@@ -258,7 +299,7 @@ class Client:
         self._login: Optional[asyncio.Future] = None
         self._ready = asyncio.Event()
         self._closing = False
-        self._streams: "set[EventStream]" = set()
+        self._streams: "set[EventStream[Any]]" = set()
         self.connections = 0
         """How many times a connection was established and logged in (1 + reconnects)."""
         self.banner: Optional[str] = None
@@ -502,7 +543,7 @@ class Client:
 
     async def action(
         self,
-        name: str,
+        name: Union[str, Action],
         fields: Fields = None,
         *,
         timeout: Optional[float] = None,
@@ -512,10 +553,14 @@ class Client:
         """Sends an action and returns its final answer (the response; for an async
         Originate the ``OriginateResponse``; for a list the completion event).
 
+        ``name`` is an action name with its ``fields``, or an action of :mod:`libami.actions`
+        (then ``fields`` are added after its own).
+
         Raises :class:`ActionError` for ``Response: Error`` (unless ``check=False``),
         ``TimeoutError`` after ``timeout`` seconds (default: the client's ``action_timeout``),
         :class:`ConnectionLost` if the connection ends first.
         """
+        name, fields = _unpack(name, fields)
         message, _ = await self._send(name, fields, timeout, action_id, False)
         if check and message.kind == "response" and (message.name or "").lower() == "error":
             raise ActionError(message)
@@ -523,14 +568,15 @@ class Client:
 
     async def action_list(
         self,
-        name: str,
+        name: Union[str, Action],
         fields: Fields = None,
         *,
         timeout: Optional[float] = None,
         check: bool = True,
     ) -> List[Message]:
-        """Sends a list action (``CoreShowChannels``, ``Status``, ...) and returns its items,
-        collected until the list completes."""
+        """Sends a list action (``CoreShowChannels``, ``Status``, ...; a name or an action of
+        :mod:`libami.actions`) and returns its items, collected until the list completes."""
+        name, fields = _unpack(name, fields)
         message, items = await self._send(name, fields, timeout, None, True)
         if check and message.kind == "response" and (message.name or "").lower() == "error":
             raise ActionError(message)
@@ -541,15 +587,42 @@ class Client:
         message = await self.action("Command", {"Command": command}, timeout=timeout)
         return message.get_all("Output")
 
+    @overload
+    def events(
+        self,
+        *names: str,
+        filter: Optional[Callable[[Event], bool]] = ...,
+        maxsize: Optional[int] = ...,
+        typed: Literal[False] = ...,
+    ) -> EventStream[Event]: ...
+
+    @overload
+    def events(
+        self,
+        *names: str,
+        filter: Optional[Callable[[Event], bool]] = ...,
+        maxsize: Optional[int] = ...,
+        typed: Literal[True],
+    ) -> EventStream[TypedEvent]: ...
+
     def events(
         self,
         *names: str,
         filter: Optional[Callable[[Event], bool]] = None,
         maxsize: Optional[int] = None,
-    ) -> EventStream:
+        typed: bool = False,
+    ) -> Union[EventStream[Event], EventStream[TypedEvent]]:
         """Subscribes to events (all, or those named ``names``, case-insensitive, and
-        accepted by ``filter``). The subscription starts now, before the first ``await``."""
-        stream = EventStream(self, names, filter, maxsize or self._event_queue_size)
+        accepted by ``filter``). The subscription starts now, before the first ``await``.
+
+        With ``typed=True`` the stream yields instances of the :mod:`libami.events` classes,
+        ready for ``match``."""
+        size = maxsize or self._event_queue_size
+        stream: Union[EventStream[Event], EventStream[TypedEvent]]
+        if typed:
+            stream = EventStream(self, names, filter, size, _typed)
+        else:
+            stream = EventStream(self, names, filter, size, _identity)
         self._streams.add(stream)
         return stream
 

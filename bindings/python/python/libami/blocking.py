@@ -49,7 +49,8 @@ from libami._guards import (
     NotAnAmiServer,
     ResponseTooLarge,
 )
-from libami.aio import ActionError, ConnectionLost, LoginError
+from libami._catalog import Action
+from libami.aio import ActionError, ConnectionLost, LoginError, _unpack
 
 __all__ = [
     "Client",
@@ -209,7 +210,7 @@ class Client:
 
     def action(
         self,
-        name: str,
+        name: Union[str, Action],
         fields: Fields = None,
         *,
         timeout: Optional[float] = None,
@@ -217,7 +218,9 @@ class Client:
     ) -> Message:
         """Sends an action and returns its final answer; raises :class:`ActionError` for
         ``Response: Error`` (unless ``check=False``) and ``TimeoutError`` after ``timeout``
-        seconds (default: the connection's ``action_timeout``)."""
+        seconds (default: the connection's ``action_timeout``). ``name`` may be an action of
+        :mod:`libami.actions`."""
+        name, fields = _unpack(name, fields)
         aid = self._conn.send_action(name, fields, timeout=timeout)
         message = self._wait(aid)
         self._items.pop(aid, None)
@@ -226,9 +229,11 @@ class Client:
         return message
 
     def action_list(
-        self, name: str, fields: Fields = None, *, timeout: Optional[float] = None
+        self, name: Union[str, Action], fields: Fields = None, *, timeout: Optional[float] = None
     ) -> List[Message]:
-        """Sends a list action and returns its items once the list is complete."""
+        """Sends a list action (a name or an action of :mod:`libami.actions`) and returns its
+        items once the list is complete."""
+        name, fields = _unpack(name, fields)
         aid = self._conn.send_action(name, fields, timeout=timeout)
         message = self._wait(aid)
         items = self._items.pop(aid, [])

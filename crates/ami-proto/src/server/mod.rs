@@ -1160,22 +1160,15 @@ impl Server {
     /// The §4.7 checks Asterisk's handlers make before doing anything, as the error message
     /// they answer with.
     fn escalation(&self, name: &str, write: Privilege, m: &Message<'_>) -> Option<&'static [u8]> {
-        let refusal = match name {
-            "Originate" => {
-                match authority::check_originate(write, m.get("Application"), m.get("Data")) {
-                    Ok(()) => return None,
-                    // Asterisk validates these before the application check.
-                    Err(r) => return Some(originate_precheck(m).unwrap_or(r.message().as_bytes())),
-                }
+        let check = authority::Escalation::of(name.as_bytes())?;
+        let refusal = check.check(write, |header| m.get(header)).err()?;
+        if check == authority::Escalation::OriginateBlacklist {
+            // Asterisk validates these before the application check.
+            if let Some(message) = originate_precheck(m) {
+                return Some(message);
             }
-            "Getvar" => authority::check_getvar(write, m.get("Variable").unwrap_or_default()),
-            "Status" => {
-                authority::check_status_variables(write, m.get("Variables").unwrap_or_default())
-            }
-            "Command" => authority::check_command(m.get("Command").unwrap_or_default()),
-            _ => Ok(()),
-        };
-        refusal.err().map(|r| r.message().as_bytes())
+        }
+        Some(refusal.message().as_bytes())
     }
 
     fn delay(&mut self, sid: u64, reply: Vec<u8>, reason: DisconnectReason) {
