@@ -275,6 +275,8 @@ struct Upstream {
 
 /// How many finished tokens keep their client ActionID for events that quote it (UserEvent).
 const RECENT_TOKENS: usize = 4096;
+/// Most upstream reports handled in one round of the main loop.
+const REPORT_BATCH: usize = 64;
 /// How often the per-user metrics are brought up to date.
 const TALLY_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -374,7 +376,17 @@ pub async fn serve(
                 }
             }
             activity = p.endpoint.next() => p.activity(activity),
-            Some(report) = report_rx.recv() => p.upstream_report(report),
+            Some(report) = report_rx.recv() => {
+                p.upstream_report(report);
+                // Whatever else the upstreams reported meanwhile, in the same round: one
+                // drain and one flush for all of it.
+                for _ in 0..REPORT_BATCH {
+                    match report_rx.try_recv() {
+                        Ok(report) => p.upstream_report(report),
+                        Err(_) => break,
+                    }
+                }
+            }
             _ = tally.tick() => p.refresh_tally(),
         }
         p.drain();
@@ -550,7 +562,11 @@ impl Proxy {
                 }
                 self.remember(token, p.down_id);
             }
-            Report::Event { upstream, message } => self.event(upstream, &message),
+            Report::Events { upstream, events } => {
+                for ev in &events {
+                    self.event(upstream, ev.message());
+                }
+            }
             Report::EventsLost { upstream, missed } => {
                 let name = self.upstreams.get(upstream).map_or("?", |u| u.name.as_str()).to_owned();
                 warn!(upstream = %name, missed, "upstream {name}: {missed} events lost (the proxy fell behind)");

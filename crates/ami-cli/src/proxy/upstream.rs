@@ -14,13 +14,13 @@ use std::time::Duration;
 use ami_proto::OwnedMessage;
 use ami_proto::encode::Action;
 use ami_tokio::{
-    Backoff, Client, ClientOptions, Part as ClientPart, Secret, Status, StreamEvent, Target,
+    Backoff, Client, ClientOptions, Event, Part as ClientPart, Secret, Status, StreamEvent, Target,
     TlsClientOptions, TlsRoots,
 };
 use tokio::sync::mpsc;
 
 use super::config::UpstreamConfig;
-use super::metrics::ProxyMetrics;
+use super::metrics::{ProxyMetrics, UpstreamLabel};
 
 /// Prefix of the ActionIDs the proxy sends upstream: `ami-proxy-<token>`.
 pub const ACTION_ID_PREFIX: &str = "ami-proxy-";
@@ -114,12 +114,12 @@ pub enum Report {
         /// Why.
         reason: String,
     },
-    /// An event for the fan-out.
-    Event {
+    /// Events for the fan-out, in order.
+    Events {
         /// Upstream index.
         upstream: usize,
-        /// The event.
-        message: OwnedMessage,
+        /// The events.
+        events: Vec<Event>,
     },
     /// Events were lost between the upstream and the proxy (the proxy fell behind).
     EventsLost {
@@ -219,30 +219,34 @@ pub async fn run(
     loop {
         tokio::select! {
             item = events.recv() => {
-                let report = match item {
-                    Some(StreamEvent::Event(ev)) => {
-                        metrics.upstream_events.get_or_create(&label).inc();
-                        Report::Event { upstream: index, message: ev.message().clone() }
+                let Some(item) = item else { return };
+                let mut out = Vec::with_capacity(2);
+                match item {
+                    StreamEvent::Event(ev) => {
+                        // With whatever else has arrived: one report, one fan-out round.
+                        let mut batch = vec![ev];
+                        let mut after = None;
+                        while batch.len() < EVENT_BATCH {
+                            match events.try_recv() {
+                                Some(StreamEvent::Event(ev)) => batch.push(ev),
+                                Some(other) => {
+                                    after = Some(other);
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        metrics.upstream_events.get_or_create(&label).inc_by(batch.len() as u64);
+                        out.push(Report::Events { upstream: index, events: batch });
+                        out.extend(after.and_then(|item| notice(index, item, &metrics, &label)));
                     }
-                    Some(StreamEvent::Connected { banner }) => {
-                        metrics.upstream_connected.get_or_create(&label).set(1);
-                        Report::Connected { upstream: index, banner }
+                    other => out.extend(notice(index, other, &metrics, &label)),
+                }
+                for report in out {
+                    if reports.send(report).await.is_err() {
+                        close_all(&pool).await;
+                        return;
                     }
-                    Some(StreamEvent::Disconnected { reason }) => {
-                        metrics.upstream_connected.get_or_create(&label).set(0);
-                        metrics.upstream_disconnects.get_or_create(&label).inc();
-                        Report::Disconnected { upstream: index, reason }
-                    }
-                    Some(StreamEvent::Lagged { missed }) => {
-                        metrics.upstream_events_lost.get_or_create(&label).inc_by(missed);
-                        Report::EventsLost { upstream: index, missed }
-                    }
-                    Some(_) => continue,
-                    None => return,
-                };
-                if reports.send(report).await.is_err() {
-                    close_all(&pool).await;
-                    return;
                 }
             }
             cmd = commands.recv() => match cmd {
@@ -267,6 +271,34 @@ pub async fn run(
                 }
             },
         }
+    }
+}
+
+/// Most events in one [`Report::Events`].
+const EVENT_BATCH: usize = 256;
+
+/// The report of a connection notice (counted in the metrics); none for other items.
+fn notice(
+    index: usize,
+    item: StreamEvent,
+    metrics: &ProxyMetrics,
+    label: &UpstreamLabel,
+) -> Option<Report> {
+    match item {
+        StreamEvent::Connected { banner } => {
+            metrics.upstream_connected.get_or_create(label).set(1);
+            Some(Report::Connected { upstream: index, banner })
+        }
+        StreamEvent::Disconnected { reason } => {
+            metrics.upstream_connected.get_or_create(label).set(0);
+            metrics.upstream_disconnects.get_or_create(label).inc();
+            Some(Report::Disconnected { upstream: index, reason })
+        }
+        StreamEvent::Lagged { missed } => {
+            metrics.upstream_events_lost.get_or_create(label).inc_by(missed);
+            Some(Report::EventsLost { upstream: index, missed })
+        }
+        _ => None,
     }
 }
 
