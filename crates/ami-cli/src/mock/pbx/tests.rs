@@ -1,0 +1,1 @@
+//! The PBX on a virtual clock.
