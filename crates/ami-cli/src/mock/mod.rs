@@ -270,6 +270,8 @@ pub async fn serve(
                 pbx.tick(&mut server, t);
             }
         }
+        // 0. The PBX writes more of its list answers as the connections' queues drain.
+        pbx.writable(&mut server, now());
         // 1. Drain what the core has to say.
         while let Some((sid, ev)) = server.poll_event() {
             let peer = conns.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string());

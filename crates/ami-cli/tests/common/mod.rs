@@ -92,3 +92,14 @@ pub fn headers(message: &str) -> Vec<(String, String)> {
 pub fn get<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
+
+/// Waits until Asterisk has loaded every module: the harness returns when AMI answers,
+/// before the dialplan and most modules are loaded; Asterisk says `FullyBooted` when they are
+/// (right after a login, or later).
+pub fn fully_booted(ast: &ami_testkit::Asterisk) {
+    let mut raw = ast.raw();
+    let reply = raw.login(ami_testkit::ADMIN, Some("system")).expect("login");
+    assert!(reply.contains("Authentication accepted"), "{reply}");
+    raw.read_until(std::time::Duration::from_secs(60), |m| m.starts_with("Event: FullyBooted"))
+        .expect("Asterisk did not say FullyBooted within 60 s");
+}

@@ -5,12 +5,14 @@ use ami_proto::encode::{Event, Response};
 use ami_proto::server::{ActionRef, Server, ServerError, SessionId};
 
 use super::channel::{ChanId, snapshot, state_desc};
+use super::lists::List;
 use super::{ASTERISK_VERSION, Pbx};
 
 /// Actions the mock simulates (besides those the core's server answers itself: Login,
 /// Logoff, Challenge, Events, Filter, Ping, ListCommands, WaitEvent). The other actions of
 /// the registered modules answer as Asterisk does when it has nothing to act on.
-pub const MOCK_ACTIONS: &[&str] = &[
+#[cfg(test)]
+pub(super) const MOCK_ACTIONS: &[&str] = &[
     "CoreSettings",
     "CoreStatus",
     "Command",
@@ -22,6 +24,17 @@ pub const MOCK_ACTIONS: &[&str] = &[
     "Setvar",
     "UserEvent",
     "ShowDialPlan",
+    "BridgeList",
+    "DBDel",
+    "DBDelTree",
+    "DBGet",
+    "DBGetTree",
+    "DBPut",
+    "DeviceStateList",
+    "DialplanExtensionRemove",
+    "ExtensionState",
+    "ModuleLoad",
+    "Reload",
 ];
 
 impl Pbx {
@@ -115,8 +128,163 @@ impl Pbx {
             "ShowDialPlan" => {
                 self.show_dialplan(server, sid, &action, &text("Context"), &text("Extension"))
             }
+            "BridgeList" => self.bridge_list(server, sid, &action, &text("BridgeType")),
+            "DBPut" => {
+                let (family, key) = (text("Family"), text("Key"));
+                if family.is_empty() {
+                    server.error(sid, &action, "No family specified")
+                } else if key.is_empty() {
+                    server.error(sid, &action, "No key specified")
+                } else {
+                    self.astdb.insert(format!("/{family}/{key}"), text("Val"));
+                    server.ack(sid, &action, "Updated database successfully")
+                }
+            }
+            "DBGet" | "DBDel" => {
+                let (family, key) = (text("Family"), text("Key"));
+                let path = format!("/{family}/{key}");
+                if family.is_empty() {
+                    server.error(sid, &action, "No family specified.")
+                } else if key.is_empty() {
+                    server.error(sid, &action, "No key specified.")
+                } else if action.name() == "DBDel" {
+                    match self.astdb.remove(&path) {
+                        Some(_) => server.ack(sid, &action, "Key deleted successfully"),
+                        None => server.error(sid, &action, "Database entry could not be deleted"),
+                    }
+                } else if let Some(val) = self.astdb.get(&path).cloned() {
+                    let ev = Event::new("DBGetResponse")
+                        .with("Family", family.as_str())
+                        .with("Key", key.as_str())
+                        .with("Val", val)
+                        .with("ActionID", action.action_id().unwrap_or_default());
+                    self.send_list(
+                        server,
+                        sid,
+                        &action,
+                        List {
+                            message: "Result will follow",
+                            items: vec![ev],
+                            complete: "DBGetComplete",
+                            extra: Vec::new(),
+                        },
+                    )
+                } else {
+                    server.error(sid, &action, "Database entry not found")
+                }
+            }
+            "DBDelTree" => {
+                let (family, key) = (text("Family"), text("Key"));
+                if family.is_empty() {
+                    server.error(sid, &action, "No family specified.")
+                } else {
+                    let prefix = tree_prefix(&family, &key);
+                    let before = self.astdb.len();
+                    self.astdb.retain(|k, _| !in_tree(k, &prefix));
+                    if self.astdb.len() == before {
+                        server.error(sid, &action, "Database entry not found")
+                    } else {
+                        server.ack(sid, &action, "Key tree deleted successfully")
+                    }
+                }
+            }
+            "DBGetTree" => {
+                let prefix = tree_prefix(&text("Family"), &text("Key"));
+                let items: Vec<Event> = self
+                    .astdb
+                    .iter()
+                    .filter(|(k, _)| prefix.is_empty() || in_tree(k, &prefix))
+                    .map(|(k, v)| {
+                        Event::new("DBGetTreeResponse")
+                            .with("Key", k.as_str())
+                            .with("Val", v.as_str())
+                            .with("ActionID", action.action_id().unwrap_or_default())
+                    })
+                    .collect();
+                self.send_list(
+                    server,
+                    sid,
+                    &action,
+                    List {
+                        message: "Result will follow",
+                        items,
+                        complete: "DBGetTreeComplete",
+                        extra: Vec::new(),
+                    },
+                )
+            }
+            "DeviceStateList" => {
+                let items: Vec<Event> = self
+                    .devices
+                    .iter()
+                    .map(|(d, st)| {
+                        Event::new("DeviceStateChange")
+                            .with("Device", d.as_str())
+                            .with("State", *st)
+                    })
+                    .collect();
+                self.send_list(
+                    server,
+                    sid,
+                    &action,
+                    List {
+                        message: "Device State Changes will follow",
+                        items,
+                        complete: "DeviceStateListComplete",
+                        extra: Vec::new(),
+                    },
+                )
+            }
+            "DialplanExtensionRemove" => {
+                let (context, exten) = (text("Context"), text("Extension"));
+                if context.is_empty() || exten.is_empty() {
+                    server.error(
+                        sid,
+                        &action,
+                        "Context and Extension must be provided for DialplanExtensionRemove",
+                    )
+                } else if self.dialplan.extension(&context, &exten).is_some() {
+                    server.error(
+                        sid,
+                        &action,
+                        "DialplanExtensionRemove is not simulated by ami mock",
+                    )
+                } else {
+                    server.error(sid, &action, "Failed to remove requested extension")
+                }
+            }
+            "ExtensionState" => {
+                let exten = text("Exten");
+                let context = Some(text("Context"))
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| "default".into());
+                if exten.is_empty() {
+                    server.error(sid, &action, "Extension not specified")
+                } else {
+                    // The mock's dialplans have no hints: the state is unknown.
+                    let r = Response::new("Success")
+                        .with("Message", "Extension Status")
+                        .with("Exten", exten.as_str())
+                        .with("Context", context.as_str())
+                        .with("Hint", "")
+                        .with("Status", "-1")
+                        .with("StatusText", "Unknown");
+                    server.respond(sid, &action, &r)
+                }
+            }
+            "ModuleLoad" => {
+                self.module_load(server, sid, &action, &text("Module"), &text("LoadType"))
+            }
+            "Reload" => {
+                let module = text("Module");
+                if module.is_empty() || is_module(&module) {
+                    server.ack(sid, &action, "Module Reloaded")
+                } else {
+                    server.error(sid, &action, "No such module")
+                }
+            }
             _ => {
-                super::unsupported::answer(server, sid, &action);
+                self.unsupported(server, sid, &action);
                 return;
             }
         };
@@ -125,12 +293,15 @@ impl Pbx {
         let _ = result;
     }
 
-    /// Calls in progress, as `CoreCurrentCalls` counts them (channels that are not the
-    /// outgoing leg of another: `ast_active_calls`).
+    /// Calls in progress as Asterisk counts them (`ast_active_calls`): channels running the
+    /// dialplan.
     fn active_calls(&self) -> usize {
-        let linked: std::collections::BTreeSet<&str> =
-            self.chans.values().map(|c| c.linkedid.as_str()).collect();
-        linked.len()
+        self.chans
+            .values()
+            .filter(|c| {
+                c.exec.as_ref().is_some_and(|e| matches!(e.mode, super::exec::Mode::Dialplan))
+            })
+            .count()
     }
 
     fn hangup_action(
@@ -152,27 +323,31 @@ impl Pbx {
             let Ok(re) = regex::Regex::new(pattern) else {
                 return server.error(sid, action, format!("Regex compile failed on: {chan}"));
             };
-            server.list_start(sid, action, "Channels hung up will follow")?;
             let matched: Vec<(ChanId, String)> = self
                 .chans
                 .iter()
                 .filter(|(_, c)| re.is_match(&c.name))
                 .map(|(id, c)| (*id, c.name.clone()))
                 .collect();
+            let mut items = Vec::with_capacity(matched.len());
             for (id, name) in &matched {
                 self.soft_hangup(*id, cause);
-                server.list_item(
-                    sid,
-                    action,
-                    &Event::new("ChannelHungup").with("Channel", name.as_str()),
-                )?;
+                let mut item = Event::new("ChannelHungup").with("Channel", name.as_str());
+                if let Some(id) = action.action_id() {
+                    item.push("ActionID", id);
+                }
+                items.push(item);
             }
-            return server.list_complete(
+            return self.send_list(
+                server,
                 sid,
                 action,
-                "ChannelsHungupListComplete",
-                matched.len(),
-                &[],
+                List {
+                    message: "Channels hung up will follow",
+                    items,
+                    complete: "ChannelsHungupListComplete",
+                    extra: Vec::new(),
+                },
             );
         }
         let Some(id) = self.find(chan) else {
@@ -252,34 +427,44 @@ impl Pbx {
             ),
             "core show uptime" => {
                 let up = self.now.saturating_duration_since(self.started).as_millis() / 1000;
-                format!("System uptime: {up} seconds\nLast reload: {up} seconds\n")
+                format!("System uptime: {}\nLast reload: {}\n", uptime(up), uptime(up))
             }
             "core show channels" => {
-                let mut out = format!(
-                    "{:<20} {:<20} {:<15} {}\n",
-                    "Channel", "Location", "State", "Application(Data)"
-                );
+                // `handle_chanlist`: "%-64.64s %-32.32s %-7.7s %-30.30s\n".
+                let row = |a: &str, b: &str, c: &str, d: &str| {
+                    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+                    format!(
+                        "{:<64} {:<32} {:<7} {:<30}\n",
+                        cut(a, 64),
+                        cut(b, 32),
+                        cut(c, 7),
+                        cut(d, 30)
+                    )
+                };
+                let mut out = row("Channel", "Location", "State", "Application(Data)");
                 for c in self.chans.values() {
-                    let loc = format!("{}@{}:{}", c.exten, c.context, c.priority);
+                    let loc = if c.context.is_empty() || c.exten.is_empty() {
+                        "(None)".to_owned()
+                    } else {
+                        format!("{}@{}:{}", c.exten, c.context, c.priority)
+                    };
                     let (app, data) = c.shown_app();
-                    let app =
-                        if app.is_empty() { "(None)".to_owned() } else { format!("{app}({data})") };
-                    out.push_str(&format!(
-                        "{:<20} {:<20} {:<15} {}\n",
-                        c.name,
-                        loc,
-                        state_desc(c.state),
-                        app
-                    ));
+                    let app = if app.is_empty() {
+                        "(None)".to_owned()
+                    } else {
+                        format!("{app}({data})").chars().take(39).collect()
+                    };
+                    out.push_str(&row(&c.name, &loc, state_desc(c.state), &app));
                 }
                 let n = self.chans.len();
                 let calls = self.active_calls();
+                let ess = |n: u64| if n == 1 { "" } else { "s" };
                 out.push_str(&format!(
                     "{n} active channel{}\n{calls} active call{}\n{} call{} processed\n",
-                    if n == 1 { "" } else { "s" },
-                    if calls == 1 { "" } else { "s" },
+                    ess(n as u64),
+                    ess(calls as u64),
                     self.processed_calls,
-                    if self.processed_calls == 1 { "" } else { "s" },
+                    ess(self.processed_calls),
                 ));
                 out
             }
@@ -311,7 +496,7 @@ impl Pbx {
                 None => return server.error(sid, action, "No such channel"),
             }
         };
-        server.list_start(sid, action, "Channel status will follow")?;
+        let mut list = Vec::with_capacity(8);
         let ids: Vec<ChanId> = match only_id {
             Some(id) => vec![id],
             None => self.chans.keys().copied().collect(),
@@ -358,10 +543,20 @@ impl Pbx {
             for (k, v) in f {
                 ev.push(k, v);
             }
-            server.list_item(sid, action, &ev)?;
+            list.push(ev);
         }
-        let items = ids.len().to_string();
-        server.list_complete(sid, action, "StatusComplete", ids.len(), &[("Items", &items)])
+        let items = vec![("Items".to_owned(), list.len().to_string())];
+        self.send_list(
+            server,
+            sid,
+            action,
+            List {
+                message: "Channel status will follow",
+                items: list,
+                complete: "StatusComplete",
+                extra: items,
+            },
+        )
     }
 
     fn core_show_channels(
@@ -370,8 +565,8 @@ impl Pbx {
         sid: SessionId,
         action: &ActionRef,
     ) -> Result<(), ServerError> {
-        server.list_start(sid, action, "Channels will follow")?;
         let ids: Vec<ChanId> = self.chans.keys().copied().collect();
+        let mut list = Vec::with_capacity(ids.len());
         for id in &ids {
             let Some(c) = self.chans.get(id) else { continue };
             let mut f = Vec::with_capacity(20);
@@ -389,9 +584,90 @@ impl Pbx {
             for (k, v) in f {
                 ev.push(k, v);
             }
-            server.list_item(sid, action, &ev)?;
+            list.push(ev);
         }
-        server.list_complete(sid, action, "CoreShowChannelsComplete", ids.len(), &[])
+        self.send_list(
+            server,
+            sid,
+            action,
+            List {
+                message: "Channels will follow",
+                items: list,
+                complete: "CoreShowChannelsComplete",
+                extra: Vec::new(),
+            },
+        )
+    }
+
+    /// BridgeList (`manager_bridges.c`): the mock's bridges.
+    fn bridge_list(
+        &mut self,
+        server: &mut Server,
+        sid: SessionId,
+        action: &ActionRef,
+        kind: &str,
+    ) -> Result<(), ServerError> {
+        let ids: Vec<u64> = self.bridges.keys().copied().collect();
+        let items: Vec<Event> = if kind.is_empty() || kind.eq_ignore_ascii_case("basic") {
+            ids.iter()
+                .map(|b| {
+                    let mut ev = Event::new("BridgeListItem");
+                    for (k, v) in self.bridge_fields(*b) {
+                        ev.push(k, v);
+                    }
+                    ev
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.send_list(
+            server,
+            sid,
+            action,
+            List {
+                message: "Bridge listing will follow",
+                items,
+                complete: "BridgeListComplete",
+                extra: Vec::new(),
+            },
+        )
+    }
+
+    /// ModuleLoad (`manager_moduleload`), whose checks do not stop at the first failure.
+    fn module_load(
+        &mut self,
+        server: &mut Server,
+        sid: SessionId,
+        action: &ActionRef,
+        module: &str,
+        load_type: &str,
+    ) -> Result<(), ServerError> {
+        let mut errors: Vec<&str> = Vec::new();
+        if load_type.is_empty() {
+            errors.push("Incomplete ModuleLoad action.");
+        }
+        if module.is_empty() {
+            if !load_type.eq_ignore_ascii_case("reload") {
+                errors.push("Need module name");
+            }
+            if load_type.is_empty() {
+                errors.push("Incomplete ModuleLoad action.");
+            }
+        } else if is_module(module) {
+            errors.push("ModuleLoad is not simulated by ami mock");
+        } else {
+            errors.push("Module not found.");
+        }
+        let id =
+            action.action_id().map(|a| format!("ActionID: {}\r\n", String::from_utf8_lossy(a)));
+        let raw: String = errors
+            .iter()
+            .map(|e| {
+                format!("Response: Error\r\n{}Message: {e}\r\n\r\n", id.clone().unwrap_or_default())
+            })
+            .collect();
+        server.respond_raw(sid, action, raw.as_bytes())
     }
 
     /// ShowDialPlan (`pbx_config.c` `manager_show_dialplan`) over the mock's dialplan.
@@ -436,24 +712,72 @@ impl Pbx {
             };
             return server.error(sid, action, msg);
         }
-        server.list_start(sid, action, "DialPlan list will follow")?;
-        for [ctx, ext, prio, app, data] in &items {
-            let ev = Event::new("ListDialplan")
-                .with("Context", ctx.as_str())
-                .with("Extension", ext.as_str())
-                .with("Priority", prio.as_str())
-                .with("Application", app.as_str())
-                .with("AppData", data.as_str())
-                .with("Registrar", "pbx_config");
-            server.list_item(sid, action, &ev)?;
-        }
-        let (n, e, c) = (items.len().to_string(), extens.to_string(), contexts.to_string());
-        server.list_complete(
+        let list: Vec<Event> = items
+            .iter()
+            .map(|[ctx, ext, prio, app, data]| {
+                Event::new("ListDialplan")
+                    .with("Context", ctx.as_str())
+                    .with("Extension", ext.as_str())
+                    .with("Priority", prio.as_str())
+                    .with("Application", app.as_str())
+                    .with("AppData", data.as_str())
+                    .with("Registrar", "pbx_config")
+            })
+            .collect();
+        let extra = vec![
+            ("ListExtensions".to_owned(), extens.to_string()),
+            ("ListPriorities".to_owned(), items.len().to_string()),
+            ("ListContexts".to_owned(), contexts.to_string()),
+        ];
+        self.send_list(
+            server,
             sid,
             action,
-            "ShowDialPlanComplete",
-            items.len(),
-            &[("ListExtensions", &e), ("ListPriorities", &n), ("ListContexts", &c)],
+            List {
+                message: "DialPlan list will follow",
+                items: list,
+                complete: "ShowDialPlanComplete",
+                extra,
+            },
         )
     }
+}
+
+/// Whether `name` (with or without `.so`) is one of the registered modules.
+fn is_module(name: &str) -> bool {
+    let name = name.strip_suffix(".so").unwrap_or(name);
+    super::MODULES.contains(&name)
+}
+
+/// The astdb key prefix of `DBGetTree`/`DBDelTree` (`create_prefix`).
+fn tree_prefix(family: &str, key: &str) -> String {
+    match (family.is_empty(), key.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!("/{family}"),
+        (false, false) => format!("/{family}/{key}"),
+    }
+}
+
+/// Whether `key` is `prefix` or under it (`key || '/' LIKE prefix || '/' || '%'`).
+fn in_tree(key: &str, prefix: &str) -> bool {
+    key == prefix || key.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// `print_uptimestr`: "1 hour, 2 minutes, 3 seconds".
+fn uptime(secs: u64) -> String {
+    let mut left = secs;
+    let mut parts = Vec::new();
+    let units =
+        [(31_536_000, "year"), (604_800, "week"), (86_400, "day"), (3600, "hour"), (60, "minute")];
+    for (unit, name) in units {
+        if left > unit {
+            let n = left / unit;
+            left -= n * unit;
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+        }
+    }
+    if left > 0 || parts.is_empty() {
+        parts.push(format!("{left} second{}", if left == 1 { "" } else { "s" }));
+    }
+    parts.join(", ")
 }

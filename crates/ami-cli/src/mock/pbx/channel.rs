@@ -505,8 +505,5 @@ impl Pbx {
                 }
             }
         }
-        if self.chans.values().all(|c| c.linkedid != gone.linkedid) {
-            self.processed_calls += 1;
-        }
     }
 }

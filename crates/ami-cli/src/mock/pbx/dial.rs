@@ -35,6 +35,13 @@ pub(super) struct Bridge {
     members: Vec<ChanId>,
 }
 
+impl Bridge {
+    /// Its `BridgeUniqueid`.
+    pub fn uniqueid(&self) -> &str {
+        &self.uniqueid
+    }
+}
+
 /// The variables Dial clears when it starts, in Asterisk's order.
 const DIAL_VARS: [&str; 11] = [
     "DIALSTATUS",
@@ -427,7 +434,7 @@ impl Pbx {
 
     // ---- bridges ----
 
-    fn bridge_fields(&self, bridge: u64) -> Vec<(String, String)> {
+    pub(super) fn bridge_fields(&self, bridge: u64) -> Vec<(String, String)> {
         let Some(b) = self.bridges.get(&bridge) else { return Vec::new() };
         [
             ("BridgeUniqueid", b.uniqueid.clone()),

@@ -136,6 +136,7 @@ impl Pbx {
         let token = self.token();
         if let Some(c) = self.chans.get_mut(&id) {
             c.exec = Some(Exec { mode: Mode::Dialplan, block: Block::Running, token });
+            self.processed_calls += 1;
             self.soon(Job::Step(id));
         }
     }

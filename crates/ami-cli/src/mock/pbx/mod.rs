@@ -16,6 +16,7 @@ mod actions;
 mod channel;
 mod dial;
 mod exec;
+mod lists;
 mod originate;
 mod phones;
 mod records;
@@ -34,8 +35,6 @@ use super::dialplan::Dialplan;
 use channel::{Chan, ChanId};
 use dial::{Bridge, DialOp};
 use originate::OriginateOp;
-
-pub use actions::MOCK_ACTIONS;
 
 /// The Asterisk version the mock claims.
 pub const ASTERISK_VERSION: &str = "22.10.1";
@@ -144,6 +143,10 @@ pub struct Pbx {
     rng: u64,
     published: u64,
     out: Vec<Out>,
+    /// The Asterisk database of the DB actions (`/family/key` → value).
+    astdb: BTreeMap<String, String>,
+    /// List answers being written.
+    lists: Vec<lists::PendingList>,
 }
 
 /// Most queued jobs run in one call of [`Pbx::tick`] (a dialplan that loops without waiting
@@ -159,7 +162,7 @@ impl Pbx {
             0.0
         };
         let globals = opts.dialplan.globals.iter().cloned().collect();
-        Pbx {
+        let mut pbx = Pbx {
             started: now,
             unix_offset_ms,
             now,
@@ -187,7 +190,21 @@ impl Pbx {
             rng: opts.seed | 1,
             published: 0,
             out: Vec::new(),
-        }
+            astdb: BTreeMap::new(),
+            lists: Vec::new(),
+        };
+        // Asterisk keeps its system UUID there.
+        let (a, b, c) = (pbx.next_rand(), pbx.next_rand(), pbx.next_rand());
+        let uuid = format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            a & 0xffff,
+            b & 0xfff,
+            0x8000 | (b >> 16 & 0x3fff),
+            c & 0xffff_ffff_ffff
+        );
+        pbx.astdb.insert("/pbx/UUID".to_owned(), uuid);
+        pbx
     }
 
     /// Events published so far.
@@ -201,7 +218,8 @@ impl Pbx {
             return Some(self.now);
         }
         let timer = self.timers.peek().map(|Reverse((at, _))| Instant::from_millis(*at));
-        [timer, self.next_auto].into_iter().flatten().min()
+        let lists = self.lists.iter().map(lists::PendingList::deadline).min();
+        [timer, self.next_auto, lists].into_iter().flatten().min()
     }
 
     /// Runs everything due at `now` and hands the results to `server`.
@@ -226,6 +244,7 @@ impl Pbx {
         }
         self.run_ready();
         self.flush(server);
+        self.writable(server, now);
     }
 
     /// Answers an action the core handed over (one of [`MOCK_ACTIONS`] or another action of
@@ -355,6 +374,31 @@ impl Pbx {
     fn wall(&self, at: Instant) -> String {
         civil(self.unix_secs(at))
     }
+}
+
+/// `Response: <status>`, ActionID, `Message: <message>`; a message with a line end inside
+/// (Asterisk's `...\n`) is written as Asterisk writes it.
+pub(super) fn reply(
+    server: &mut Server,
+    sid: SessionId,
+    action: &ActionRef,
+    status: &str,
+    message: &str,
+) {
+    if !message.contains('\n') {
+        let _ = if status == "Error" {
+            server.error(sid, action, message)
+        } else {
+            server.ack(sid, action, message)
+        };
+        return;
+    }
+    let mut raw = format!("Response: {status}\r\n");
+    if let Some(id) = action.action_id() {
+        raw.push_str(&format!("ActionID: {}\r\n", String::from_utf8_lossy(id)));
+    }
+    raw.push_str(&format!("Message: {message}\r\n\r\n"));
+    let _ = server.respond_raw(sid, action, raw.as_bytes());
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of Unix seconds (UTC), by Howard Hinnant's civil-from-days.

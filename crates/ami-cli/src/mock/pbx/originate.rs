@@ -73,9 +73,8 @@ impl Pbx {
         };
         let (channel, exten, context) = (text("Channel"), text("Exten"), text("Context"));
         let (priority, timeout, app) = (text("Priority"), text("Timeout"), text("Application"));
-        let error = |server: &mut Server, msg: &str| {
-            let _ = server.error(sid, &action, msg);
-        };
+        let error =
+            |server: &mut Server, msg: &str| super::reply(server, sid, &action, "Error", msg);
         if text("ChannelId").len() > 149 || text("OtherChannelId").len() > 149 {
             return error(server, "Uniqueid length exceeds maximum of 149\n");
         }
