@@ -131,8 +131,16 @@ launch() {
       return 2
     fi
     if banner_ok "$port"; then
-      echo "$port $pid"
-      return 0
+      # AMI answers before the modules (the dialplan among them) have loaded: wait for the
+      # end of the boot as well.
+      if timeout "$start_timeout" "$bin" -C "$dir/etc/asterisk.conf" -rx 'core waitfullybooted' \
+          >/dev/null 2>&1; then
+        echo "$port $pid"
+        return 0
+      fi
+      echo "asterisk.sh: Asterisk did not finish booting within $start_timeout s; its log:" >&2
+      tail -n 40 "$dir/log/messages.log" >&2 || true
+      return 4
     fi
     if grep -qs "Unable to bind" "$dir/console.log" "$dir/log/messages.log"; then
       return 3

@@ -563,8 +563,15 @@ fn result_codes_are_named_and_stable() {
 fn every_export_is_behind_the_panic_boundary() {
     const BOUNDARIES: [&str; 6] =
         ["guard(", "crate::error::guard(", "with_mut(", "with_ref(", "last_error(", "free_handle("];
-    // A static string, and a match on an integer that returns static strings.
-    const CANNOT_PANIC: [&str; 2] = ["ami_version", "ami_result_str"];
+    // Static strings, a match on an integer that returns static strings, and the lengths of
+    // static tables.
+    const CANNOT_PANIC: [&str; 5] = [
+        "ami_version",
+        "ami_result_str",
+        "ami_catalog_action_count",
+        "ami_catalog_event_count",
+        "ami_catalog_asterisk_version",
+    ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
     let mut exports = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -753,10 +760,12 @@ fn client_refusals_and_timeouts() {
         max_in_flight: 0,
         max_transmit: 0,
         require_login: false,
+        max_consecutive_timeouts: 7,
     };
     assert_eq!(ami_client_config_default(&mut cfg), AMI_RESULT_OK);
     assert_eq!(cfg.action_timeout_ms, 30_000);
     assert!(cfg.require_login);
+    assert_eq!(cfg.max_consecutive_timeouts, 0, "off by default");
     cfg.action_timeout_ms = 500;
     let mut c = ptr::null_mut();
     assert_eq!(ami_client_new(&cfg, 1000, &mut c), AMI_RESULT_OK);
@@ -788,6 +797,67 @@ fn client_refusals_and_timeouts() {
     ami_message_builder_free(ev);
     ami_message_builder_free(b);
     ami_client_free(c);
+}
+
+#[test]
+fn client_consecutive_timeouts_close_it_as_unresponsive() {
+    let mut cfg = default_config();
+    cfg.action_timeout_ms = 100;
+    cfg.max_consecutive_timeouts = 2;
+    let mut c = ptr::null_mut();
+    assert_eq!(ami_client_new(&cfg, 0, &mut c), AMI_RESULT_OK);
+    let (u, ul) = text("u");
+    assert_eq!(ami_client_login(c, u, ul, u, ul, 0, ptr::null_mut()), AMI_RESULT_OK);
+    let answer: &[u8] = b"Asterisk Call Manager/11.0.0\r\n\
+        Response: Success\r\nActionID: ami-1\r\nMessage: Authentication accepted\r\n\r\n";
+    assert_eq!(ami_client_handle_input(c, answer.as_ptr(), answer.len()), AMI_RESULT_OK);
+    let mut k = ami_client_event_kind::AMI_CLIENT_EVENT_NONE;
+    while ami_client_poll_event(c, &mut k) == AMI_RESULT_OK
+        && k != ami_client_event_kind::AMI_CLIENT_EVENT_NONE
+    {}
+    let (first, len) = text("Ping");
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(1, first, len, &mut b), AMI_RESULT_OK);
+    for _ in 0..2 {
+        assert_eq!(ami_client_send_action(c, b, 0, ptr::null_mut()), AMI_RESULT_OK);
+    }
+    assert_eq!(ami_client_handle_timeout(c, 100), AMI_RESULT_OK);
+    let mut kinds = Vec::new();
+    let mut reason = ami_close_reason::AMI_CLOSE_OTHER;
+    while ami_client_poll_event(c, &mut k) == AMI_RESULT_OK
+        && k != ami_client_event_kind::AMI_CLIENT_EVENT_NONE
+    {
+        kinds.push(k);
+        if k == ami_client_event_kind::AMI_CLIENT_EVENT_CLOSED {
+            let r = ami_client_event_close_reason(c, &mut reason, ptr::null_mut());
+            assert_eq!(r, AMI_RESULT_OK);
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            ami_client_event_kind::AMI_CLIENT_EVENT_ACTION_TIMED_OUT,
+            ami_client_event_kind::AMI_CLIENT_EVENT_ACTION_TIMED_OUT,
+            ami_client_event_kind::AMI_CLIENT_EVENT_CLOSED
+        ]
+    );
+    assert_eq!(reason, ami_close_reason::AMI_CLOSE_UNRESPONSIVE);
+    ami_message_builder_free(b);
+    ami_client_free(c);
+}
+
+fn default_config() -> ami_client_config {
+    let mut cfg = ami_client_config {
+        action_timeout_ms: 0,
+        keepalive_interval_ms: 0,
+        keepalive_timeout_ms: 0,
+        max_in_flight: 0,
+        max_transmit: 0,
+        require_login: false,
+        max_consecutive_timeouts: 0,
+    };
+    assert_eq!(ami_client_config_default(&mut cfg), AMI_RESULT_OK);
+    cfg
 }
 
 #[test]
@@ -1065,4 +1135,95 @@ fn filter_sets_evaluate_like_asterisk_and_refuse_bad_filters() {
     assert_eq!(ami_filter_set_add(f, ptr::null(), 3, ptr::null(), 0), AMI_RESULT_NULL_PARAMETER);
     ami_filter_set_free(f);
     ami_filter_set_free(ptr::null_mut());
+}
+
+#[test]
+fn catalog_lookups_describe_actions_and_events() {
+    let mut a = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+    let (name, len) = text("originate");
+    assert_eq!(ami_action_info(name, len, a.as_mut_ptr()), AMI_RESULT_OK);
+    // SAFETY: written on success.
+    let a = unsafe { a.assume_init() };
+    assert_eq!(string(a.name), "Originate");
+    assert_eq!(a.authority, Privilege::ORIGINATE.bits());
+    assert_eq!(a.escalation, AMI_ESCALATION_ORIGINATE);
+    assert_eq!((string(a.module), string(a.since)), ("core", "0.2.0"));
+    assert_eq!(a.required_count, 1);
+    let mut required = Vec::new();
+    for i in 0..a.parameter_count {
+        let mut p = core::mem::MaybeUninit::<ami_parameter_desc>::uninit();
+        assert_eq!(ami_action_parameter(a.index, i, p.as_mut_ptr()), AMI_RESULT_OK);
+        // SAFETY: written on success.
+        let p = unsafe { p.assume_init() };
+        if p.required {
+            required.push(string(p.name));
+        }
+        assert_eq!(p.repeatable, string(p.name) == "Variable");
+    }
+    assert_eq!(required, ["Channel"]);
+    let mut p = core::mem::MaybeUninit::<ami_parameter_desc>::uninit();
+    assert_eq!(
+        ami_action_parameter(a.index, a.parameter_count, p.as_mut_ptr()),
+        AMI_RESULT_NOT_FOUND
+    );
+    assert_eq!(ami_action_parameter(usize::MAX, 0, p.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_action_parameter(0, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+
+    let mut e = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+    let (name, len) = text("VoicemailPasswordChange");
+    assert_eq!(ami_event_info(name, len, e.as_mut_ptr()), AMI_RESULT_OK);
+    // SAFETY: written on success.
+    let e = unsafe { e.assume_init() };
+    assert_eq!(e.read_class, (Privilege::SYSTEM | Privilege::USER).bits());
+    let mut f = ami_str::from("");
+    let mut fields = Vec::new();
+    for i in 0..e.field_count {
+        assert_eq!(ami_event_field(e.index, i, &mut f), AMI_RESULT_OK);
+        fields.push(string(f));
+    }
+    assert_eq!(fields, ["Context", "Mailbox", "NewPassword"]);
+    assert_eq!(ami_event_field(e.index, e.field_count, &mut f), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_event_field(e.index, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+
+    let mut untouched = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+    let (name, len) = text("NoSuchEvent");
+    assert_eq!(ami_event_info(name, len, untouched.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    let (name, len) = text("Hangup");
+    assert_eq!(ami_event_info(name, len, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_action_info(ptr::null(), 3, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let mut a2 = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+    let (name, len) = text("NoSuchAction");
+    assert_eq!(ami_action_info(name, len, a2.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+}
+
+#[test]
+fn catalog_enumerates_every_entry_in_order() {
+    assert_eq!(ami_catalog_action_count(), 154);
+    let mut names = Vec::new();
+    for i in 0..ami_catalog_action_count() {
+        let mut a = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+        assert_eq!(ami_catalog_action_at(i, a.as_mut_ptr()), AMI_RESULT_OK);
+        // SAFETY: written on success.
+        let a = unsafe { a.assume_init() };
+        assert_eq!(a.index, i);
+        names.push(string(a.name));
+    }
+    assert!(names.windows(2).all(|w| w[0].to_lowercase() < w[1].to_lowercase()));
+    let mut a = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+    assert_eq!(ami_catalog_action_at(154, a.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_catalog_action_at(0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let count = ami_catalog_event_count();
+    assert_eq!(count, ami_catalog::events().len());
+    for i in 0..count {
+        let mut e = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+        assert_eq!(ami_catalog_event_at(i, e.as_mut_ptr()), AMI_RESULT_OK);
+        // SAFETY: written on success.
+        assert_eq!(unsafe { e.assume_init() }.index, i);
+    }
+    let mut e = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+    assert_eq!(ami_catalog_event_at(count, e.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_catalog_event_at(count, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    // SAFETY: a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr(ami_catalog_asterisk_version()) };
+    assert_eq!(version.to_str().unwrap(), ami_catalog::ASTERISK_VERSION);
 }

@@ -1,10 +1,5 @@
-//! The I/O side of a server built on the core's [`Server`]: accepting connections, reading
-//! their bytes, writing what the core queues, closing. Shared by `ami mock` and `ami proxy`.
-//!
-//! Each connection has a reader task (bytes in, over a bounded channel to the task that owns
-//! the `Server`) and a writer task with one chunk in flight: a client that stops reading leaves
-//! its bytes in the core's bounded per-session queue, where the core drops events for it
-//! (reported as `SlowConsumer`), and never blocks the owner task or other clients.
+//! The connections of an [`Endpoint`](super::Endpoint): per connection, a reader task (bytes
+//! in) and a writer task (one chunk in flight), and what the owner task knows of it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,7 +13,7 @@ use crate::clock::now;
 
 /// Something a connection's tasks report to the owner task.
 #[derive(Debug)]
-pub enum Input {
+pub(crate) enum Input {
     /// Bytes from the client.
     Data(SessionId, Vec<u8>),
     /// The client closed (or the socket failed).
@@ -42,19 +37,19 @@ struct Conn {
 
 /// The connections of one server.
 #[derive(Debug)]
-pub struct Conns {
+pub(crate) struct Conns {
     conns: HashMap<SessionId, Conn>,
     input_tx: mpsc::Sender<Input>,
 }
 
 impl Conns {
     /// No connections yet; their tasks report on `input_tx`.
-    pub fn new(input_tx: mpsc::Sender<Input>) -> Conns {
+    pub(crate) fn new(input_tx: mpsc::Sender<Input>) -> Conns {
         Conns { conns: HashMap::new(), input_tx }
     }
 
-    /// Admits a new connection (any stream: TCP, TLS) through the core, starting its tasks.
-    pub fn accept<S>(
+    /// Admits a connection through the core, starting its tasks.
+    pub(crate) fn accept<S>(
         &mut self,
         server: &mut Server,
         stream: S,
@@ -104,7 +99,7 @@ impl Conns {
     }
 
     /// Feeds one report of a connection task to the core.
-    pub fn handle(&mut self, server: &mut Server, input: Input) {
+    pub(crate) fn handle(&mut self, server: &mut Server, input: Input) {
         match input {
             Input::Data(sid, data) => {
                 if self.conns.contains_key(&sid) {
@@ -124,33 +119,35 @@ impl Conns {
         }
     }
 
-    /// The client's address.
-    pub fn peer(&self, sid: SessionId) -> Option<SocketAddr> {
+    pub(crate) fn peer(&self, sid: SessionId) -> Option<SocketAddr> {
         self.conns.get(&sid).map(|c| c.peer)
     }
 
-    /// The user the session logged in as.
-    pub fn user(&self, sid: SessionId) -> Option<&str> {
+    pub(crate) fn user(&self, sid: SessionId) -> Option<&str> {
         self.conns.get(&sid).and_then(|c| c.user.as_deref())
     }
 
-    /// Records the session's user (on `LoggedIn`).
-    pub fn set_user(&mut self, sid: SessionId, user: String) {
+    pub(crate) fn set_user(&mut self, sid: SessionId, user: String) {
         if let Some(c) = self.conns.get_mut(&sid) {
             c.user = Some(user);
         }
     }
 
-    /// Closes the connection once what the core has queued for it is sent (on `Disconnect`).
-    pub fn close_after_flush(&mut self, sid: SessionId) {
+    pub(crate) fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.conns.keys().copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub(crate) fn close_after_flush(&mut self, sid: SessionId) {
         if let Some(c) = self.conns.get_mut(&sid) {
             c.closing = true;
         }
     }
 
-    /// Closes the connection now, dropping what is queued (a slow client), and forgets the
-    /// session.
-    pub fn close_now(&mut self, server: &mut Server, sid: SessionId) {
+    pub(crate) fn close_now(&mut self, server: &mut Server, sid: SessionId) {
         if let Some(c) = self.conns.remove(&sid) {
             c.reader.abort();
         }
@@ -159,7 +156,7 @@ impl Conns {
 
     /// Hands each connection's queued bytes to its writer (one chunk in flight) and closes the
     /// connections that are done. Returns the sessions closed.
-    pub fn flush(&mut self, server: &mut Server) -> Vec<SessionId> {
+    pub(crate) fn flush(&mut self, server: &mut Server) -> Vec<SessionId> {
         let mut gone = Vec::new();
         for (sid, c) in &mut self.conns {
             let pending = server.poll_transmit(*sid);
@@ -185,21 +182,5 @@ impl Conns {
             server.remove(*sid);
         }
         gone
-    }
-}
-
-/// Completes after `seconds` (if given, finite and not negative) or at Ctrl-C, whichever
-/// comes first.
-pub async fn stop_after(seconds: Option<f64>) {
-    match seconds {
-        Some(s) if s.is_finite() && s >= 0.0 => {
-            tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_secs_f64(s)) => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }
