@@ -55,6 +55,7 @@ Examples:
   ami mock                                   # 127.0.0.1:5038, no background calls
   ami mock --listen 127.0.0.1:0 --calls-per-second 2
   ami mock --config ./manager.conf --listen 0.0.0.0:5038
+  ami mock --dialplan ./extensions.conf --cel   # your calls, with CEL events
 
 Calls run a dialplan as Asterisk 22 runs it and publish its events (Newchannel, Newexten,
 VarSet, UserEvent, Dial*, Bridge*, Hangup, Cdr; CEL with --cel): Local channels
