@@ -86,6 +86,11 @@ impl Pbx {
                 let (chan, var) = (text("Channel"), text("Variable"));
                 if var.is_empty() {
                     server.error(sid, &action, "No variable specified")
+                } else if chan.is_empty()
+                    && self.globals.len() >= super::MAX_VARS
+                    && !self.globals.contains_key(&var)
+                {
+                    server.error(sid, &action, "Variable not set")
                 } else if chan.is_empty() {
                     let value = text("Value");
                     self.globals.insert(var.clone(), value.clone());
@@ -102,9 +107,11 @@ impl Pbx {
                     self.publish("VarSet", &f);
                     r
                 } else if let Some(id) = self.find(&chan) {
-                    let r = server.ack(sid, &action, "Variable Set");
-                    self.set_var(id, &var, &text("Value"));
-                    r
+                    if self.set_var(id, &var, &text("Value")) {
+                        server.ack(sid, &action, "Variable Set")
+                    } else {
+                        server.error(sid, &action, "Variable not set")
+                    }
                 } else {
                     server.error(sid, &action, "No such channel")
                 }
@@ -136,8 +143,13 @@ impl Pbx {
                 } else if key.is_empty() {
                     server.error(sid, &action, "No key specified")
                 } else {
-                    self.astdb.insert(format!("/{family}/{key}"), text("Val"));
-                    server.ack(sid, &action, "Updated database successfully")
+                    let path = format!("/{family}/{key}");
+                    if self.astdb.len() >= super::MAX_VARS && !self.astdb.contains_key(&path) {
+                        server.error(sid, &action, "Failed to update entry")
+                    } else {
+                        self.astdb.insert(path, text("Val"));
+                        server.ack(sid, &action, "Updated database successfully")
+                    }
                 }
             }
             "DBGet" | "DBDel" => {

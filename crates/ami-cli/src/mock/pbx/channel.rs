@@ -403,10 +403,16 @@ impl Pbx {
     }
 
     /// Sets a channel variable (`VarSet`).
-    pub(super) fn set_var(&mut self, id: ChanId, name: &str, value: &str) {
-        let Some(c) = self.chans.get_mut(&id) else { return };
+    /// False (nothing set) when the channel is gone or already has [`super::MAX_VARS`]
+    /// variables.
+    pub(super) fn set_var(&mut self, id: ChanId, name: &str, value: &str) -> bool {
+        let Some(c) = self.chans.get_mut(&id) else { return false };
+        if c.vars.len() >= super::MAX_VARS && !c.vars.contains_key(name) {
+            return false;
+        }
         c.vars.insert(name.to_owned(), value.to_owned());
         self.chan_event("VarSet", id, &[("Variable", name), ("Value", value)]);
+        true
     }
 
     /// `ast_queue_hangup_with_cause`: `HangupRequest`, then whatever runs or holds the
@@ -481,12 +487,12 @@ impl Pbx {
         }
         let cause_s = cause.to_string();
         self.chan_event("Hangup", id, &[("Cause", &cause_s), ("Cause-txt", cause_text(cause))]);
-        let Some(gone) = self.chans.remove(&id) else { return };
-        if self.cel && !self.chans.values().any(|c| c.linkedid == gone.linkedid) {
-            self.chans.insert(id, gone.clone());
+        // The last channel of the call: CEL's LINKEDID_END.
+        let linkedid = self.chans.get(&id).map(|c| c.linkedid.clone()).unwrap_or_default();
+        if self.chans.values().filter(|c| c.linkedid == linkedid).count() == 1 {
             self.cel(id, "LINKEDID_END", "", "");
-            self.chans.remove(&id);
         }
+        let Some(gone) = self.chans.remove(&id) else { return };
         match tech {
             Tech::Local { pair, .. } => {
                 let done =

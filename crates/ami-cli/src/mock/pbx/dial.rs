@@ -67,6 +67,9 @@ impl Pbx {
         linkedid: Option<String>,
         ids: (Option<String>, Option<String>),
     ) -> Option<ChanId> {
+        if self.chans.len() + 2 > super::MAX_CHANNELS {
+            return None;
+        }
         if tech.eq_ignore_ascii_case("Local") {
             // `exten@context[/options]`; without a context Asterisk uses `default`.
             let target = resource.split('/').next().unwrap_or(resource);

@@ -262,9 +262,11 @@ impl Pbx {
 
     /// Wakes a waiting thread.
     pub(super) fn resume(&mut self, id: ChanId, why: Resume) {
+        let token = self.token();
         let Some(exec) = self.chans.get_mut(&id).and_then(|c| c.exec.as_mut()) else { return };
         let block = std::mem::replace(&mut exec.block, Block::Running);
-        exec.token = exec.token.wrapping_add(1_000_000_007);
+        // A timer still scheduled for the old wait is stale from now on.
+        exec.token = token;
         match (block, why) {
             (Block::Running, _) => {}
             (Block::Sleep { then }, Resume::Timer) => match then {
@@ -407,9 +409,11 @@ impl Pbx {
             }
         } else if upper.starts_with("GLOBAL(") {
             let var = name[7..].trim_end_matches(')').to_owned();
-            self.globals.insert(var, value.to_owned());
+            if self.globals.len() < super::MAX_VARS || self.globals.contains_key(&var) {
+                self.globals.insert(var, value.to_owned());
+            }
         } else if !name.contains('(') {
-            self.set_var(id, name, value);
+            let _ = self.set_var(id, name, value);
         }
     }
 

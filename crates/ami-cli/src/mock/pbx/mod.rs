@@ -149,6 +149,15 @@ pub struct Pbx {
     lists: Vec<lists::PendingList>,
 }
 
+/// Most variables of one channel, and most global variables and astdb entries: beyond, a
+/// Setvar or DBPut fails as Asterisk's do when they cannot store (memory stays bounded
+/// whatever clients send).
+pub(super) const MAX_VARS: usize = 10_000;
+
+/// Most channels at once: beyond, an Originate or a Dial cannot get a channel (like Asterisk
+/// with `maxcalls`).
+pub(super) const MAX_CHANNELS: usize = 10_000;
+
 /// Most queued jobs run in one call of [`Pbx::tick`] (a dialplan that loops without waiting
 /// cannot starve the server; the rest runs on the next tick).
 const JOBS_PER_TICK: usize = 20_000;

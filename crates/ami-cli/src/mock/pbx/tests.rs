@@ -423,3 +423,31 @@ fn every_registered_action_is_answered_by_the_core_the_pbx_or_the_table() {
     // What the live Asterisk lists for admin (tests/mock_differential.rs checks the names).
     assert_eq!(registered, 107);
 }
+
+#[test]
+fn what_clients_store_is_bounded() {
+    let mut sim = Sim::conformance();
+    for i in sim.pbx.astdb.len()..super::MAX_VARS {
+        sim.pbx.astdb.insert(format!("/fill/{i}"), String::new());
+    }
+    for i in sim.pbx.globals.len()..super::MAX_VARS {
+        sim.pbx.globals.insert(format!("FILL{i}"), String::new());
+    }
+    sim.send("Action: DBPut\r\nFamily: f\r\nKey: k\r\nVal: v\r\n\r\n");
+    sim.send("Action: DBPut\r\nFamily: fill\r\nKey: 1\r\nVal: replaced\r\n\r\n");
+    sim.send("Action: Setvar\r\nVariable: NEW\r\nValue: 1\r\n\r\n");
+    sim.send("Action: Setvar\r\nVariable: FILL1\r\nValue: 1\r\n\r\n");
+    let msgs = sim.take();
+    let answers: Vec<_> = msgs.iter().filter_map(|m| get(m, "Message")).collect();
+    assert_eq!(
+        answers,
+        [
+            "Failed to update entry",
+            "Updated database successfully",
+            "Variable not set",
+            "Variable Set"
+        ]
+    );
+    assert_eq!(sim.pbx.astdb.len(), super::MAX_VARS);
+    assert_eq!(sim.pbx.globals.len(), super::MAX_VARS);
+}
