@@ -451,3 +451,35 @@ fn what_clients_store_is_bounded() {
     assert_eq!(sim.pbx.astdb.len(), super::MAX_VARS);
     assert_eq!(sim.pbx.globals.len(), super::MAX_VARS);
 }
+
+#[test]
+fn request_values_are_not_templates() {
+    let mut sim = Sim::conformance();
+    sim.send("Action: Redirect\r\nActionID: {ActionID}\r\nChannel: {Channel}\r\n\r\n");
+    let msgs = sim.take();
+    assert_eq!(get(&msgs[0], "Message"), Some("Channel does not exist: {Channel}"));
+    assert_eq!(get(&msgs[0], "ActionID"), Some("{ActionID}"));
+}
+
+#[test]
+fn substitution_takes_any_request() {
+    let mut sim = Sim::conformance();
+    sim.send("Action: Setvar\r\nVariable: V\r\nValue: abcdef\r\n\r\n");
+    sim.take();
+    sim.send("Action: Originate\r\nChannel: Local/park@amitest\r\nContext: amitest\r\nExten: sink\r\nPriority: 1\r\nAsync: 1\r\n\r\n");
+    sim.run(1_000);
+    sim.take();
+    let two = sim.pbx.chans.values().find(|c| c.name.ends_with(";2")).unwrap().name.clone();
+    for (var, want) in [
+        ("PARKVAR:1:3", "ark"),
+        ("PARKVAR:-3", "ked"),
+        ("PARKVAR:0:-9223372036854775808", ""),
+        ("PARKVAR:-9223372036854775808:9223372036854775807", "parked"),
+        ("${${${${${${${${${${X}}}}}}}}}}", ""),
+        ("}{${", "{"),
+    ] {
+        sim.send(&format!("Action: Getvar\r\nChannel: {two}\r\nVariable: {var}\r\n\r\n"));
+        let msgs = sim.take();
+        assert_eq!(get(&msgs[0], "Value"), Some(want), "{var}");
+    }
+}

@@ -422,21 +422,24 @@ impl Pbx {
         let text = |name: &str| {
             action.get(name).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()
         };
+        // `{Header}` in a template is the request's value (never itself expanded again).
         let fill = |template: &str| {
-            let mut out = template.to_owned();
-            while let Some(start) = out.find('{') {
-                let Some(len) = out[start..].find('}') else { break };
-                let header = out[start + 1..start + len].to_owned();
-                let value = if header == "ActionID" {
-                    action
-                        .action_id()
-                        .map(|id| format!("ActionID: {}\r\n", String::from_utf8_lossy(id)))
-                        .unwrap_or_default()
+            let mut out = String::with_capacity(template.len());
+            let mut rest = template;
+            while let Some(start) = rest.find('{') {
+                let Some(len) = rest[start..].find('}') else { break };
+                out.push_str(&rest[..start]);
+                let header = &rest[start + 1..start + len];
+                if header == "ActionID" {
+                    if let Some(id) = action.action_id() {
+                        out.push_str(&format!("ActionID: {}\r\n", String::from_utf8_lossy(id)));
+                    }
                 } else {
-                    text(&header)
-                };
-                out.replace_range(start..start + len + 1, &value);
+                    out.push_str(&text(header));
+                }
+                rest = &rest[start + len + 1..];
             }
+            out.push_str(rest);
             out
         };
         let not_simulated = format!("{} is not simulated by ami mock", action.name());

@@ -94,13 +94,14 @@ impl Pbx {
                 let mut parts = r.split(':');
                 let len = value.chars().count() as i64;
                 let off: i64 = parts.next().and_then(|o| o.trim().parse().ok()).unwrap_or(0);
-                let start = if off < 0 { (len + off).max(0) } else { off.min(len) };
+                let start = if off < 0 { len.saturating_add(off).max(0) } else { off.min(len) };
                 let count = match parts.next().and_then(|l| l.trim().parse::<i64>().ok()) {
-                    Some(l) if l < 0 => (len - start + l).max(0),
+                    Some(l) if l < 0 => (len - start).saturating_add(l).max(0),
                     Some(l) => l,
                     None => len - start,
                 };
-                value.chars().skip(start as usize).take(count.max(0) as usize).collect()
+                let (skip, take) = (usize::try_from(start), usize::try_from(count));
+                value.chars().skip(skip.unwrap_or(0)).take(take.unwrap_or(0)).collect()
             }
         }
     }
