@@ -26,6 +26,8 @@ pub(super) struct DialOp {
     ringing: Option<Instant>,
     answered: Option<(ChanId, Instant)>,
     bridge: Option<u64>,
+    /// The timeout's scheduled job.
+    timer: Option<u64>,
 }
 
 /// A basic bridge.
@@ -175,7 +177,16 @@ impl Pbx {
         let started = self.now;
         self.dials.insert(
             op,
-            DialOp { caller, legs, go_on, started, ringing: None, answered: None, bridge: None },
+            DialOp {
+                caller,
+                legs,
+                go_on,
+                started,
+                ringing: None,
+                answered: None,
+                bridge: None,
+                timer: None,
+            },
         );
         if self.dials.get(&op).is_some_and(|d| d.legs.is_empty()) {
             self.dials.remove(&op);
@@ -183,10 +194,11 @@ impl Pbx {
             return Outcome::Continue;
         }
         if let Some(t) = timeout {
-            self.after(
-                ami_proto::time::Duration::from_millis((t * 1000.0) as u64),
-                Job::DialTimeout { dial: op },
-            );
+            let d = ami_proto::time::Duration::from_millis((t * 1000.0) as u64);
+            let timer = self.after(d, Job::DialTimeout { dial: op });
+            if let Some(d) = self.dials.get_mut(&op) {
+                d.timer = Some(timer);
+            }
         }
         Outcome::Block(Block::Dialing(op))
     }
@@ -284,6 +296,7 @@ impl Pbx {
             return;
         }
         let Some(d) = self.dials.remove(&op) else { return };
+        self.cancel(d.timer);
         self.dial_vars(d.caller, d.started, d.ringing, None, status);
         self.resume(d.caller, Resume::Dial(Outcome::Continue));
     }
@@ -333,9 +346,11 @@ impl Pbx {
             self.drop_leg(op, other.chan);
         }
         let now = self.now;
-        if let Some(d) = self.dials.get_mut(&op) {
+        let timer = self.dials.get_mut(&op).and_then(|d| {
             d.answered = Some((leg.chan, now));
-        }
+            d.timer.take()
+        });
+        self.cancel(timer);
         // The caller's record now has the called party (and is answered with it).
         self.cdr_answer(caller);
         if let Some(c) = self.chans.get_mut(&caller) {
@@ -398,6 +413,7 @@ impl Pbx {
     /// up; the Dial returns -1.
     pub(super) fn dial_caller_hangup(&mut self, op: u64) -> Outcome {
         let Some(d) = self.dials.remove(&op) else { return Outcome::Stop };
+        self.cancel(d.timer);
         let caller = d.caller;
         match d.answered {
             Some((leg, at)) => {

@@ -72,6 +72,8 @@ pub(super) struct Exec {
     pub block: Block,
     /// Tells the current timer from stale ones.
     pub token: u64,
+    /// The scheduled timer of the current wait, cancelled when woken otherwise.
+    pub timer: Option<u64>,
 }
 
 /// The applications the mock runs, by their registered names.
@@ -135,7 +137,7 @@ impl Pbx {
     pub(super) fn start_dialplan(&mut self, id: ChanId) {
         let token = self.token();
         if let Some(c) = self.chans.get_mut(&id) {
-            c.exec = Some(Exec { mode: Mode::Dialplan, block: Block::Running, token });
+            c.exec = Some(Exec { mode: Mode::Dialplan, block: Block::Running, token, timer: None });
             self.processed_calls += 1;
             self.soon(Job::Step(id));
         }
@@ -146,7 +148,7 @@ impl Pbx {
         let token = self.token();
         if let Some(c) = self.chans.get_mut(&id) {
             let mode = Mode::App { app: app.to_owned(), data: data.to_owned() };
-            c.exec = Some(Exec { mode, block: Block::Running, token });
+            c.exec = Some(Exec { mode, block: Block::Running, token, timer: None });
             self.soon(Job::Step(id));
         }
     }
@@ -267,6 +269,8 @@ impl Pbx {
         let block = std::mem::replace(&mut exec.block, Block::Running);
         // A timer still scheduled for the old wait is stale from now on.
         exec.token = token;
+        let timer = exec.timer.take();
+        self.cancel(timer);
         match (block, why) {
             (Block::Running, _) => {}
             (Block::Sleep { then }, Resume::Timer) => match then {
@@ -301,11 +305,10 @@ impl Pbx {
     /// Sleeps the thread for `d` (or, `None`, until a hangup), then `then`.
     fn sleep(&mut self, id: ChanId, d: Option<Duration>, then: Then) -> Outcome {
         let token = self.token();
+        let timer = d.map(|d| self.after(d, Job::Wake { chan: id, token }));
         if let Some(exec) = self.chans.get_mut(&id).and_then(|c| c.exec.as_mut()) {
             exec.token = token;
-        }
-        if let Some(d) = d {
-            self.after(d, Job::Wake { chan: id, token });
+            exec.timer = timer;
         }
         Outcome::Block(Block::Sleep { then })
     }

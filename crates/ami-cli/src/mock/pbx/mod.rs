@@ -131,7 +131,9 @@ pub struct Pbx {
     /// Device states as last published.
     devices: BTreeMap<String, &'static str>,
     timers: BinaryHeap<Reverse<(u64, u64)>>,
-    timer_jobs: BTreeMap<u64, Job>,
+    /// Scheduled jobs by sequence number, with their due time (ms); cancelled ones are
+    /// removed here and skipped when the heap reaches them.
+    timer_jobs: BTreeMap<u64, (u64, Job)>,
     ready: VecDeque<Job>,
     seq: u64,
     next_uid: u64,
@@ -239,7 +241,7 @@ impl Pbx {
                 break;
             }
             self.timers.pop();
-            if let Some(job) = self.timer_jobs.remove(&seq) {
+            if let Some((_, job)) = self.timer_jobs.remove(&seq) {
                 self.ready.push_back(job);
             }
         }
@@ -311,15 +313,28 @@ impl Pbx {
 
     // ---- scheduling ----
 
-    fn schedule(&mut self, at: Instant, job: Job) {
+    /// Schedules `job` at `at`; returns its number (for [`Pbx::cancel`]).
+    fn schedule(&mut self, at: Instant, job: Job) -> u64 {
         self.seq += 1;
-        self.timer_jobs.insert(self.seq, job);
+        self.timer_jobs.insert(self.seq, (at.as_millis(), job));
         self.timers.push(Reverse((at.as_millis(), self.seq)));
+        self.seq
     }
 
-    fn after(&mut self, delay: Duration, job: Job) {
+    fn after(&mut self, delay: Duration, job: Job) -> u64 {
         let at = self.now + delay;
-        self.schedule(at, job);
+        self.schedule(at, job)
+    }
+
+    /// Cancels a scheduled job. The heap keeps its entry until it is due or until cancelled
+    /// entries outnumber live ones, when it is rebuilt: memory follows the live timers.
+    fn cancel(&mut self, timer: Option<u64>) {
+        let Some(seq) = timer else { return };
+        self.timer_jobs.remove(&seq);
+        if self.timers.len() > 2 * self.timer_jobs.len() + 1024 {
+            self.timers =
+                self.timer_jobs.iter().map(|(seq, (at, _))| Reverse((*at, *seq))).collect();
+        }
     }
 
     fn soon(&mut self, job: Job) {

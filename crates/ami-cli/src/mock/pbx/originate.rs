@@ -30,6 +30,8 @@ pub(super) struct OriginateOp {
     /// `ChannelId`: the Uniqueid a failed `OriginateResponse` names.
     channel_id: String,
     ringing: bool,
+    /// The timeout's scheduled job.
+    timer: Option<u64>,
 }
 
 /// C `sscanf("%30d")`: optional blanks and sign, then digits.
@@ -150,6 +152,7 @@ impl Pbx {
                 cid,
                 channel_id: ids.0.clone().unwrap_or_default(),
                 ringing: false,
+                timer: None,
             };
             self.originate_result(&op, None, false, 0);
             return;
@@ -189,6 +192,7 @@ impl Pbx {
                 cid,
                 channel_id: ids.0.unwrap_or_default(),
                 ringing: false,
+                timer: None,
             },
         );
         if !self.call(chan) {
@@ -199,7 +203,10 @@ impl Pbx {
         }
         self.chans_event("DialBegin", &[(chan, "Dest")], &[("DialString", &data)]);
         let to = Duration::from_millis(u64::try_from(to_ms).unwrap_or(0));
-        self.after(to, Job::OriginateTimeout { op });
+        let timer = self.after(to, Job::OriginateTimeout { op });
+        if let Some(o) = self.originates.get_mut(&op) {
+            o.timer = Some(timer);
+        }
     }
 
     /// The originated channel tells the Originate something.
@@ -213,6 +220,7 @@ impl Pbx {
             }
             Control::Answer => {
                 let Some(o) = self.originates.remove(&op) else { return };
+                self.cancel(o.timer);
                 let chan = o.chan;
                 self.chans_event("DialEnd", &[(chan, "Dest")], &[("DialStatus", "ANSWER")]);
                 if let Some(c) = self.chans.get_mut(&chan) {
@@ -247,6 +255,7 @@ impl Pbx {
 
     fn originate_fail(&mut self, op: u64, reason: u32, status: &str) {
         let Some(o) = self.originates.remove(&op) else { return };
+        self.cancel(o.timer);
         self.chans_event("DialEnd", &[(o.chan, "Dest")], &[("DialStatus", status)]);
         if let Some(c) = self.chans.get_mut(&o.chan) {
             c.owner = Owner::None;

@@ -483,3 +483,25 @@ fn substitution_takes_any_request() {
         assert_eq!(get(&msgs[0], "Value"), Some(want), "{var}");
     }
 }
+
+#[test]
+fn timers_of_finished_waits_do_not_pile_up() {
+    let mut sim = Sim::conformance();
+    sim.send("Action: Events\r\nEventMask: off\r\n\r\n");
+    // Each call answers at once, so its (very long) Originate timeout and its ;1's Wait are
+    // cancelled when the call ends.
+    for _ in 0..1_200 {
+        sim.send(
+            "Action: Originate\r\nChannel: Local/echo@amitest\r\nApplication: Wait\r\nData: 100000\r\n\
+             Timeout: 9000000000000\r\nAsync: true\r\n\r\n",
+        );
+        sim.run(1);
+        sim.send("Action: Hangup\r\nChannel: /echo/\r\n\r\n");
+        sim.run(1);
+    }
+    sim.run(1_000);
+    sim.take();
+    assert!(sim.pbx.chans.is_empty());
+    assert!(sim.pbx.timer_jobs.is_empty(), "{} jobs left", sim.pbx.timer_jobs.len());
+    assert!(sim.pbx.timers.len() <= 1_100, "{} heap entries", sim.pbx.timers.len());
+}
