@@ -616,6 +616,10 @@ enum ami_disconnect_reason
    A reason of a later libami version.
    */
   AMI_DISCONNECT_OTHER = 6,
+  /*
+   The client did not read its answers: a list part found its outbound queue full.
+   */
+  AMI_DISCONNECT_OUTPUT_OVERFLOW = 7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1621,13 +1625,16 @@ ami_result ami_server_respond(ami_server *server, uint64_t session_id, const ami
 /*
  Starts a list answer to the pending action of `session` (`EventList: start`,
  `Message: <message>`); the action stays pending. `AMI_RESULT_REFUSED` if the session's
- outbound queue is full.
+ outbound queue is full: its client does not read, so the session has been closed (an
+ `AMI_SERVER_EVENT_DISCONNECT` with `AMI_DISCONNECT_OUTPUT_OVERFLOW` follows) and the action
+ is over, as Asterisk ends a session whose write exceeds `writetimeout`.
  */
 ami_result ami_server_list_start(ami_server *server, uint64_t session_id, const char *message, size_t len);
 
 /*
  Writes one list item, the event built in `item` (an `AMI_MESSAGE_EVENT` builder), with the
- echoed ActionID; the action stays pending.
+ echoed ActionID; the action stays pending. `AMI_RESULT_REFUSED` as for
+ `ami_server_list_start` when the session's outbound queue is full (the session is closed).
  */
 ami_result ami_server_list_item(ami_server *server, uint64_t session_id, const ami_message_builder *item);
 

@@ -99,6 +99,7 @@ fn disconnect_reason(r: DisconnectReason) -> &'static str {
         DisconnectReason::AuthTimeout => "auth-timeout",
         DisconnectReason::PeerClosed => "peer-closed",
         DisconnectReason::InputOverflow => "input-overflow",
+        DisconnectReason::OutputOverflow => "output-overflow",
         _ => "closed",
     }
 }

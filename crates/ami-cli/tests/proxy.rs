@@ -189,7 +189,7 @@ fn upstream_restart_fails_pending_actions_clearly_and_recovers() {
     let mut alice = Client::login(proxy.addr, "alice", "alice-secret");
     // A sync Originate still pending when the mock dies (it answers when the call is up).
     alice.send(
-        "Action: Originate\r\nActionID: pending\r\nChannel: PJSIP/noanswer-1\r\nExten: 1\r\n\r\n",
+        "Action: Originate\r\nActionID: pending\r\nChannel: PJSIP/noanswer-1\r\nApplication: Wait\r\n\r\n",
     );
     thread::sleep(Duration::from_millis(100));
     drop(mock);

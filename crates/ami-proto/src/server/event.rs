@@ -75,6 +75,15 @@ pub enum DisconnectReason {
     /// The client sent more than [`ServerOptions::max_inbound`](super::ServerOptions::max_inbound)
     /// bytes that could not be processed yet.
     InputOverflow,
+    /// A part of an answer ([`list_start`](super::Server::list_start),
+    /// [`list_item`](super::Server::list_item), [`write_raw`](super::Server::write_raw)) found
+    /// the session's outbound queue at [`ServerOptions::max_outbound`](super::ServerOptions::max_outbound):
+    /// the client does not read its answers. Asterisk ends such a session the same way when a
+    /// write exceeds its `writetimeout` (`send_string` sets `write_error`, and `session_do`
+    /// stops after the action). The rest of the answer is never written, and what was still
+    /// queued for the session is discarded: [`poll_transmit`](super::Server::poll_transmit)
+    /// is empty, so the connection can be closed at once.
+    OutputOverflow,
     /// A [reload](super::Server::reload) removed the session's user, or its network filter no
     /// longer lets the client's address in.
     Revoked,
@@ -89,6 +98,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::AuthTimeout => "did not authenticate in time",
             DisconnectReason::PeerClosed => "peer closed the connection",
             DisconnectReason::InputOverflow => "too much unprocessed input",
+            DisconnectReason::OutputOverflow => "did not read its answers (outbound queue full)",
             DisconnectReason::Revoked => "user removed or no longer permitted by a reload",
         })
     }

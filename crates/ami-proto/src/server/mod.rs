@@ -62,7 +62,9 @@
 //! reported as [`ServerEvent::Security`].
 //!
 //! Every buffer is bounded: a session's outbound queue by [`ServerOptions::max_outbound`]
-//! (events are dropped for a slow consumer, never blocking others), its unprocessed input by
+//! (events are dropped for a slow consumer, never blocking others; a session that does not
+//! read a list answer is closed, as Asterisk closes one whose write exceeds `writetimeout`:
+//! [`DisconnectReason::OutputOverflow`]), its unprocessed input by
 //! [`ServerOptions::max_inbound`], one message by the decoder's limits.
 //!
 //! # Example
@@ -200,8 +202,13 @@ pub enum ServerError {
     NotPending,
     /// A name or value would break the message (CR, LF, NUL, colon in a name ...).
     Encode(EncodeError),
-    /// The session's outbound queue is full: send what is queued, then retry (only for the
-    /// calls that do not end the answer: [`Server::list_start`], [`Server::list_item`]).
+    /// The session's outbound queue was full when a part of an answer that does not end it
+    /// ([`Server::list_start`], [`Server::list_item`], [`Server::write_raw`]) was to be
+    /// queued: its client does not read. As Asterisk does when a write exceeds its
+    /// `writetimeout`, the server has closed the session
+    /// ([`ServerEvent::Disconnect`] with [`DisconnectReason::OutputOverflow`]) and ended the
+    /// action, so it cannot be left half-answered: stop producing the answer. Later calls for
+    /// the action fail with [`ServerError::UnknownSession`].
     OutboundFull {
         /// Bytes queued.
         queued: usize,
@@ -1618,15 +1625,28 @@ impl Server {
         Ok(())
     }
 
-    fn room(s: &Session, max: usize) -> Result<(), ServerError> {
-        if s.queued() >= max {
-            return Err(ServerError::OutboundFull { queued: s.queued() });
+    /// Checks that the pending `action` of session `id` may queue another part of its answer.
+    /// A session whose queue is at [`ServerOptions::max_outbound`] does not read: it is closed
+    /// ([`DisconnectReason::OutputOverflow`]), its queued bytes are discarded, and
+    /// [`ServerError::OutboundFull`] is returned, so that no answer is ever left half-written
+    /// with the session waiting for its end (Asterisk's `write_error`).
+    fn room(&mut self, id: SessionId, action: &ActionRef) -> Result<(), ServerError> {
+        let max = self.options.max_outbound;
+        let s = self.pending(id, action)?;
+        let queued = s.queued();
+        if queued < max {
+            return Ok(());
         }
-        Ok(())
+        s.out.clear();
+        s.sent = 0;
+        self.close(id.0, DisconnectReason::OutputOverflow);
+        Err(ServerError::OutboundFull { queued })
     }
 
     /// Starts a list answer: `Response: Success`, ActionID, `EventList: start`,
-    /// `Message: <message>` (`astman_send_listack`). The action stays pending.
+    /// `Message: <message>` (`astman_send_listack`). The action stays pending: end it with
+    /// [`list_complete`](Server::list_complete). If the session's outbound queue is full, the
+    /// session is closed instead and the action ended ([`ServerError::OutboundFull`]).
     pub fn list_start(
         &mut self,
         id: SessionId,
@@ -1635,9 +1655,8 @@ impl Server {
     ) -> Result<(), ServerError> {
         let message = message.as_ref();
         Self::checked_text(message)?;
-        let max = self.options.max_outbound;
+        self.room(id, action)?;
         let s = self.pending(id, action)?;
-        Self::room(s, max)?;
         response_head(&mut s.out, b"Success", action.action_id());
         s.out.extend_from_slice(b"EventList: start\r\nMessage: ");
         s.out.extend_from_slice(message);
@@ -1647,7 +1666,10 @@ impl Server {
 
     /// Writes one list item: `Event: <name>`, the echoed ActionID (unless the event has its own
     /// `ActionID` field, e.g. Status puts it last), its fields. Items bypass event masks and
-    /// filters (spec §2.6). The action stays pending.
+    /// filters (spec §2.6). The action stays pending. If the session's outbound queue is full,
+    /// the session is closed instead and the action ended ([`ServerError::OutboundFull`]):
+    /// an answer produced in one go must fit in [`ServerOptions::max_outbound`], a longer one
+    /// is written in parts as the queue drains ([`SessionInfo::queued`]).
     pub fn list_item(
         &mut self,
         id: SessionId,
@@ -1655,9 +1677,8 @@ impl Server {
         item: &encode::Event,
     ) -> Result<(), ServerError> {
         let buf = Self::render_echoing(("Event", item.name()), &item.fields, action)?;
-        let max = self.options.max_outbound;
+        self.room(id, action)?;
         let s = self.pending(id, action)?;
-        Self::room(s, max)?;
         s.out.extend_from_slice(&buf);
         Ok(())
     }
@@ -1721,8 +1742,9 @@ impl Server {
     /// Writes part of an answer exactly as given, without completing the action: for a proxy
     /// relaying a list start or list items it rewrote (the action stays pending; end it with
     /// a completion call such as [`respond_raw`](Server::respond_raw)). `bytes` must be whole
-    /// messages (end with an empty line); refused with [`ServerError::OutboundFull`] when the
-    /// session's queue is at [`ServerOptions::max_outbound`].
+    /// messages (end with an empty line). When the session's queue is at
+    /// [`ServerOptions::max_outbound`] the session is closed and the action ended
+    /// ([`ServerError::OutboundFull`]).
     pub fn write_raw(
         &mut self,
         id: SessionId,
@@ -1732,9 +1754,8 @@ impl Server {
         if !bytes.ends_with(b"\r\n\r\n") {
             return Err(ServerError::IncompleteMessage);
         }
-        let max = self.options.max_outbound;
+        self.room(id, action)?;
         let s = self.pending(id, action)?;
-        Self::room(s, max)?;
         s.out.extend_from_slice(bytes);
         Ok(())
     }
