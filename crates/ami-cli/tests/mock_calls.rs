@@ -24,13 +24,13 @@
 //! Each call is followed on its own connection by the Linkedid the test assigns
 //! (`ChannelId`), its ActionID, its channels' names (Cdr) and devices (DeviceStateChange).
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use ami_testkit::RawAmi;
-use common::{MockProc, get, headers};
+use support::{MockProc, get, headers};
 
 type Msg = Vec<(String, String)>;
 
@@ -428,7 +428,7 @@ fn round(ast: &ami_testkit::Asterisk, mock: &MockProc, scenarios: &[Scenario]) -
 #[test]
 fn the_mocks_calls_are_the_live_asterisks() {
     let ast = ami_testkit::shared();
-    common::fully_booted(&ast);
+    support::fully_booted(&ast);
     let mock = MockProc::conformance(&["--cel"]);
     let mut diffs = round(&ast, &mock, &ROUND_1);
     diffs.extend(round(&ast, &mock, &ROUND_2));

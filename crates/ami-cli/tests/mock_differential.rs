@@ -10,13 +10,13 @@
 //! Each step of a script is followed by a `Ping` with its own ActionID, whose answer closes
 //! the step; what the server sends in between is the step's answer.
 
-mod common;
+mod support;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ami_testkit::{ADMIN, DENIED, FILTERED, LIMITED, READER, RawAmi, User};
-use common::{MockProc, fully_booted};
+use support::{MockProc, fully_booted};
 
 /// The differences a client sees between the mock and Asterisk 22.10.1, and why they stay.
 /// `(script, step, reason)`.

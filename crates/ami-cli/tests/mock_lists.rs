@@ -3,13 +3,13 @@
 //! Asterisk disconnects a session whose write exceeds `writetimeout`) instead of leaving its
 //! session waiting forever with the list half-written (issue 16).
 
-mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::MockProc;
+use support::MockProc;
 
 /// A dialplan whose ShowDialPlan answer is about 10 MB: ten times the mock's 1 MiB queue
 /// bound, and more than the kernel's socket buffers hold.
