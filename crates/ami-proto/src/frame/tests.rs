@@ -593,16 +593,83 @@ fn frame_tokens_view_the_frame_until_the_decoder_moves_on() {
     assert_eq!(dec.frame(b), None, "after advance returned None");
 }
 
+/// Name, value and bareness of a client-role line, by the rules written out byte by byte.
+fn reference_header(line: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
+    match line.iter().position(|&b| b == b':') {
+        None => (Vec::new(), line.to_vec(), true),
+        Some(i) => {
+            let rest = &line[i + 1..];
+            (line[..i].to_vec(), rest.strip_prefix(b" ").unwrap_or(rest).to_vec(), false)
+        }
+    }
+}
+
 #[test]
-fn the_line_end_search_agrees_with_a_byte_loop() {
-    for len in 0..100usize {
-        for at in (0..len).step_by(7).map(Some).chain([None]) {
-            let mut hay = vec![b'\n' ^ 0x80; len];
-            if let Some(a) = at {
-                hay[a] = b'\n';
-                hay[len - 1] = b'\n';
+fn lines_and_colons_are_found_across_every_block_boundary() {
+    // Lines of many lengths (some over two 64-byte blocks), colons early, late, doubled or
+    // missing, CRLF and bare LF, a space after the colon or not, all shifted through every
+    // offset of the first block; fed whole and in chunks that cut blocks anywhere.
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for len in [1usize, 2, 5, 17, 40, 63, 64, 65, 100, 129, 200] {
+        for colon in [None, Some(0), Some(1), Some(len / 2), Some(len.saturating_sub(1))] {
+            let mut l: Vec<u8> = (0..len).map(|k| b'a' + (k % 26) as u8).collect();
+            if let Some(c) = colon.filter(|&c| c < len) {
+                l[c] = b':';
+                if c + 1 < len && len % 2 == 0 {
+                    l[c + 1] = b' ';
+                }
+                if c + 3 < len {
+                    l[c + 3] = b':';
+                }
             }
-            assert_eq!(find_lf(&hay), hay.iter().position(|&b| b == b'\n'), "{len} {at:?}");
+            lines.push(l);
+        }
+    }
+    for shift in 0..70 {
+        let mut input = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
+        input.extend_from_slice(b"Event: Pad\r\nX: ");
+        input.extend(core::iter::repeat_n(b'p', shift));
+        input.extend_from_slice(b"\r\n\r\n");
+        let mut want = vec![vec![
+            (b"Event".to_vec(), b"Pad".to_vec(), false),
+            (b"X".to_vec(), vec![b'p'; shift], false),
+        ]];
+        for (n, group) in lines.chunks(7).enumerate() {
+            let mut msg = b"Event: Lines\r\n".to_vec();
+            let mut fields = vec![(b"Event".to_vec(), b"Lines".to_vec(), false)];
+            for (k, l) in group.iter().enumerate() {
+                msg.extend_from_slice(l);
+                msg.extend_from_slice(if (n + k) % 3 == 0 { b"\n" } else { b"\r\n" });
+                fields.push(reference_header(l));
+            }
+            msg.extend_from_slice(if n % 2 == 0 { b"\r\n" } else { b"\n" });
+            input.extend_from_slice(&msg);
+            want.push(fields);
+        }
+        for chunk in [input.len(), 1, 3, 31, 64, 65, 4096] {
+            let mut dec = Decoder::new(Role::Client);
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                dec.feed(c);
+                while let Some(f) = dec.next_frame() {
+                    match f.unwrap() {
+                        Frame::Banner(_) => {}
+                        Frame::Message(m) => got.push(
+                            m.iter()
+                                .map(|h| (h.name().to_vec(), h.value().to_vec(), h.is_bare()))
+                                .collect::<Vec<_>>(),
+                        ),
+                    }
+                }
+            }
+            for (g, w) in got.iter().zip(&want) {
+                for (a, b) in g.iter().zip(w) {
+                    assert_eq!(a, b, "shift {shift}, chunks of {chunk}");
+                }
+                assert_eq!(g.len(), w.len(), "shift {shift}, chunks of {chunk}");
+            }
+            assert_eq!(got.len(), want.len(), "shift {shift}, chunks of {chunk}");
+            assert!(dec.stats().bytes_scanned <= input.len() as u64);
         }
     }
 }
