@@ -3,9 +3,7 @@
 use core::ffi::c_char;
 
 use ami_proto::frame::FrameToken;
-use ami_proto::{
-    Decoder, DecoderLimits, Frame, FrameErrorKind, Header, Message, MessageKind, Role,
-};
+use ami_proto::{Decoder, DecoderLimits, Frame, FrameErrorKind, Message, MessageKind, Role};
 
 use crate::error::{
     HandleState, ami_bytes, ami_result, ami_str, free_handle, input, input_text, last_error,
@@ -149,14 +147,23 @@ impl ami_decoder {
     }
 }
 
-/// The C view of one line.
-#[inline]
-fn header_view(h: Header<'_>) -> ami_header {
-    ami_header {
-        name: ami_bytes::from(h.name()),
-        value: ami_bytes::from(h.value()),
-        bare: h.is_bare(),
-    }
+/// Appends the C views of every line of `m` to `out`, straight from the slot offsets, since
+/// this runs for every line a C caller decodes. A slot's ranges lie within its line, which
+/// ends inside the message's bytes; one comparison per line checks that (a view that would not
+/// is empty).
+fn push_views(m: &Message<'_>, out: &mut Vec<ami_header>) {
+    let raw = m.raw();
+    let (base, len) = (raw.as_ptr(), raw.len());
+    out.extend(m.slots().iter().map(|s| {
+        let (name, value) = (s.name_range(), s.value_range());
+        let inside = s.line_range().end <= len;
+        let view = |r: core::ops::Range<usize>| ami_bytes {
+            // wrapping_add: never dereferenced here; C reads `len` bytes, 0 if not inside.
+            data: base.wrapping_add(r.start),
+            len: if inside { r.end.saturating_sub(r.start) } else { 0 },
+        };
+        ami_header { name: view(name), value: view(value), bare: s.is_bare() }
+    }));
 }
 
 fn role_from(role: u32) -> Option<Role> {
@@ -276,7 +283,7 @@ pub extern "C" fn ami_decoder_next(dec: *mut ami_decoder, kind: *mut ami_frame_k
         // Every line's view, built once: reading them back through `ami_decoder_headers` or
         // `ami_decoder_header` is then a plain array access.
         if let Some(m) = lines {
-            d.headers.extend(m.iter().map(header_view));
+            push_views(&m, &mut d.headers);
         }
         write(kind, k)
     })

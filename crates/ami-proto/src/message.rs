@@ -176,6 +176,12 @@ impl HeaderSlot {
         self.start as usize..self.end as usize
     }
 
+    /// Byte range of the name in the message's buffer (empty for a bare line).
+    pub fn name_range(&self) -> core::ops::Range<usize> {
+        let end = if self.is_bare() { self.start } else { self.colon };
+        self.start as usize..end as usize
+    }
+
     /// Byte range of the value in the message's buffer (the whole line for a bare line).
     pub fn value_range(&self) -> core::ops::Range<usize> {
         self.value as usize..self.end as usize
