@@ -391,6 +391,12 @@ mod tests {
     fn detection_picks_a_supported_implementation() {
         let c = Classifier::detect();
         assert_eq!(Classifier::with(c.implementation()), Some(c));
+        // Compiled for a feature (as `make miri` does), detection must find it.
+        if cfg!(target_feature = "avx512bw") && std::env::var_os("AMI_SIMD").is_none() {
+            assert_eq!(c.implementation(), Implementation::Avx512bw);
+        } else if cfg!(target_feature = "avx2") && std::env::var_os("AMI_SIMD").is_none() {
+            assert_ne!(c.implementation(), Implementation::Portable);
+        }
         if std::env::var_os("AMI_SIMD").is_none() {
             let best = [Implementation::Avx512bw, Implementation::Avx2]
                 .into_iter()
