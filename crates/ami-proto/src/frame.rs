@@ -1069,35 +1069,42 @@ impl Lines {
     /// ([`Step::BlockDone`]) or the blank line ends the message ([`Step::End`]).
     #[inline(always)]
     fn header_lines(&mut self, buf: &[u8], slots: &mut Vec<HeaderSlot>) -> Step {
-        let Lines { mut lfs, mut colons, crlf, bb, mut p, s, mut pending } = *self;
+        let Lines { mut lfs, mut colons, crlf, bb, p, s, pending } = *self;
+        // In offsets from the message start, as the slots hold them.
+        let msg = buf.get(s..).unwrap_or_default();
+        let rb = bb.wrapping_sub(s);
+        let mut rp = p.wrapping_sub(s);
+        let mut pending = if pending == NONE { NONE } else { pending.wrapping_sub(s) };
         let step = loop {
             if lfs == 0 {
                 break Step::BlockDone;
             }
             let i = lfs.trailing_zeros() as usize;
             lfs &= lfs - 1;
-            let lf = bb + i;
+            let lf = rb.wrapping_add(i);
             // Lines start after an LF, so a CR before this one is never the line's start.
             let le = lf.wrapping_sub(((crlf >> i) & 1) as usize);
             let c = colons.trailing_zeros() as usize;
             colons &= index::above(i);
-            if le <= p {
-                p = lf + 1;
+            if le <= rp {
+                rp = lf + 1;
                 break Step::End;
             }
-            let colon = pending.min(if c < i { bb + c } else { NONE });
+            let colon = pending.min(if c < i { rb.wrapping_add(c) } else { NONE });
             pending = NONE;
-            let (rs, re) = (p.wrapping_sub(s) as u32, le.wrapping_sub(s) as u32);
             slots.push(if colon == NONE {
-                HeaderSlot::bare(rs, re)
+                HeaderSlot::bare(rp as u32, le as u32)
             } else {
+                // One space after the colon belongs to no value; the byte at the line's end
+                // is its CR or LF, so no bound is needed but the buffer's.
                 let v = colon + 1;
-                let v = v + usize::from(v < le && buf.get(v) == Some(&b' '));
-                HeaderSlot::header(rs, re, colon.wrapping_sub(s) as u32, v.wrapping_sub(s) as u32)
+                let v = v + usize::from(msg.get(v) == Some(&b' '));
+                HeaderSlot::header(rp as u32, le as u32, colon as u32, v as u32)
             });
-            p = lf + 1;
+            rp = lf + 1;
         };
-        (self.lfs, self.colons, self.p, self.pending) = (lfs, colons, p, pending);
+        let pending = if pending == NONE { NONE } else { pending.wrapping_add(s) };
+        (self.lfs, self.colons, self.p, self.pending) = (lfs, colons, rp.wrapping_add(s), pending);
         step
     }
 }
