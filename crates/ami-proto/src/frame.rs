@@ -41,10 +41,15 @@
 //!
 //! # Cost
 //!
-//! Every input byte is searched once, whatever the feed pattern (one byte at a time included), and
-//! the buffer is compacted only when the consumed part is at least as large as the rest, so total
-//! work is linear in the input. [`Decoder::stats`] exposes the counters that prove it. Once the
-//! buffers have grown to the largest message, decoding allocates nothing.
+//! The decoder keeps a structural index of its buffer: each byte is classified once, in blocks
+//! of 64 (`ami_simd`: LF, CR and colon bitmasks, with AVX-512BW, AVX2 or portable code chosen at
+//! run time), and line ends, CRLF pairs and first colons are read off the masks; each header's
+//! value start is found when its line is. Limits are checked once per block unless the block
+//! could break one. Every input byte is indexed once, whatever the feed pattern (one byte at a
+//! time included), and the buffer is compacted only when the consumed part is at least as large
+//! as the rest, so total work is linear in the input. [`Decoder::stats`] exposes the counters
+//! that prove it. Once the buffers have grown to the largest message, decoding allocates
+//! nothing.
 
 use core::fmt;
 
@@ -286,7 +291,8 @@ impl std::error::Error for FrameError<'_> {}
 pub struct DecoderStats {
     /// Bytes fed in.
     pub bytes_fed: u64,
-    /// Bytes examined while searching for line ends (each input byte at most once).
+    /// Bytes indexed while searching for line ends: classified into the block masks (each
+    /// input byte at most once, whatever the feed pattern).
     pub bytes_scanned: u64,
     /// Bytes moved when compacting the buffer (never more than were consumed).
     pub bytes_moved: u64,
