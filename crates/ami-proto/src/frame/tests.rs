@@ -673,3 +673,73 @@ fn lines_and_colons_are_found_across_every_block_boundary() {
         }
     }
 }
+
+// Traffic from older installations, built from the protocol's rules: Asterisk 13's
+// `action_command` (main/manager.c) writes `Response: Follows\r\nPrivilege: Command\r\n`, the
+// ActionID if any, the CLI text exactly as the command printed it, then
+// `--END COMMAND--\r\n\r\n`.
+
+#[test]
+fn legacy_output_that_begins_with_blank_lines_is_one_message() {
+    let input = b"Asterisk Call Manager/1.3\r\nResponse: Follows\r\nPrivilege: Command\r\n\
+        ActionID: 3\r\n\n\nName   Members\nq1     2\n--END COMMAND--\r\n\r\nEvent: After\r\n\r\n";
+    let items = client(input);
+    assert_eq!(items.len(), 3, "{items:?}");
+    let m = items[1].msg().as_message();
+    assert_eq!(m.action_id(), Some(&b"3"[..]));
+    let lines: Vec<_> = m.command_output().unwrap().lines().collect();
+    assert_eq!(lines, [&b""[..], b"", b"Name   Members", b"q1     2"]);
+    assert_eq!(items[2].msg().get("Event"), Some(&b"After"[..]));
+    // Without an ActionID the blank line follows the Privilege line directly.
+    let items = client(b"Response: Follows\r\nPrivilege: Command\r\n\nx\n--END COMMAND--\r\n\r\n");
+    assert_eq!(items.len(), 1);
+    let lines: Vec<_> = items[0].msg().as_message().command_output().unwrap().lines().collect();
+    assert_eq!(lines, [&b""[..], b"x"]);
+}
+
+#[test]
+fn legacy_output_lines_lose_the_cr_before_their_lf_like_headers() {
+    let items = client(
+        b"Response: Follows\r\nPrivilege: Command\r\nAsterisk 13.38.3 built by x\r\n\r\n\
+          Running\r\n--END COMMAND--\r\n\r\n",
+    );
+    let out = items[0].msg().as_message().command_output().unwrap();
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines, [&b"Asterisk 13.38.3 built by x"[..], b"", b"Running"]);
+    // The raw text is kept as sent.
+    assert_eq!(out.legacy_text(), Some(&b"Asterisk 13.38.3 built by x\r\n\r\nRunning\r\n"[..]));
+}
+
+#[test]
+fn a_reply_with_no_header_is_a_message_of_bare_lines() {
+    // Asterisk 13's Queues action prints the CLI text itself, then "\r\n\r\n".
+    let items = client(b"Asterisk Call Manager/1.3\r\nNo queues have been created.\r\n\r\n\r\n");
+    assert_eq!(items.len(), 2, "{items:?}");
+    let m = items[1].msg().as_message();
+    assert_eq!(m.kind(), crate::message::MessageKind::Unknown);
+    let h = m.header(0).unwrap();
+    assert!(h.is_bare());
+    assert_eq!((h.name(), h.value()), (&b""[..], &b"No queues have been created."[..]));
+}
+
+#[test]
+fn a_greeting_that_is_not_ami_is_reported_at_once() {
+    for greeting in [&b"HTTP/1.1 200 OK\r\n"[..], b"SSH-2.0-OpenSSH_9.6\n"] {
+        let mut dec = Decoder::new(Role::Client);
+        dec.feed(greeting);
+        let Some(Err(e)) = dec.next_frame() else { panic!("{greeting:?}: no error") };
+        assert_eq!(e.kind(), FrameErrorKind::NotAmiServer);
+        assert!(e.to_string().starts_with("not an AMI server"), "{e}");
+        let line = e.partial().header(0).unwrap();
+        assert!(line.is_bare() && greeting.starts_with(line.value()));
+        assert!(dec.next_frame().is_none());
+    }
+    // The rest decodes as usual; a header line or a blank line first is not an error.
+    let items = client(b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n");
+    assert!(matches!(&items[0], Item::Err(FrameErrorKind::NotAmiServer, _)));
+    assert_eq!(items[1].msg().get("Server"), Some(&b"x"[..]));
+    assert!(client(b"Response: Success\r\n\r\n").iter().all(is_ok_msg));
+    assert!(client(b"\r\nResponse: Success\r\n\r\n").iter().all(is_ok_msg));
+    // The server role has no banner to expect.
+    assert!(server(b"HTTP/1.1 200 OK\r\n\r\n").iter().all(is_ok_msg));
+}
