@@ -168,6 +168,18 @@ impl Classifier {
     /// is ignored). Bits from `bytes.len()` on are clear.
     #[inline]
     pub fn tail(&self, bytes: &[u8]) -> Masks {
+        if bytes.len() <= 8 {
+            // A few bytes (a feed of one byte at a time, say): a byte loop costs less than
+            // padding a block.
+            let mut m = Masks::default();
+            for (i, &b) in bytes.iter().enumerate() {
+                let bit = 1u64 << i;
+                m.lf |= if b == b'\n' { bit } else { 0 };
+                m.cr |= if b == b'\r' { bit } else { 0 };
+                m.colon |= if b == b':' { bit } else { 0 };
+            }
+            return m;
+        }
         let mut block = [0u8; BLOCK];
         let n = bytes.len().min(BLOCK);
         if let (Some(dst), Some(src)) = (block.get_mut(..n), bytes.get(..n)) {
