@@ -31,7 +31,7 @@ PROFILE ?= release
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 # C tests: each prints `N passed, M failed`; every one gets the captures as arguments
-C_TESTS := version decode encode access session config catalog
+C_TESTS := version decode encode access session config catalog legacy
 C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/data/*.c2s))
 C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
@@ -224,14 +224,24 @@ c-valgrind: c-install-test
 		LD_LIBRARY_PATH=$(C_PREFIX)/lib $(VALGRIND) $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
 	done; fi
 
-## miri: the C API's Rust-side tests (every extern "C" function called directly) under Miri,
-## which checks for undefined behaviour; the two tests that read files are ignored there.
-## The nightly components are installed here; if they cannot be, the step fails saying so.
+## miri: the C API's Rust-side tests (every extern "C" function called directly) and the SIMD
+## block classifier (the framer's one unsafe crate) under Miri, which checks for undefined
+## behaviour; the two tests that read files are ignored there. ami-simd runs three times: as
+## built (portable code: Miri reports no CPU feature), and compiled for AVX2 and for AVX-512BW,
+## whose intrinsics Miri emulates. The nightly components are installed here; if they cannot
+## be, the step fails saying so.
+MIRI_SIMD_FEATURES := +avx2 +avx512f,+avx512bw
 miri:
 	@rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 || { \
 	  echo "miri: the nightly toolchain's miri and rust-src components could not be installed" \
 	       "(rustup component add --toolchain nightly miri rust-src)"; exit 1; }
 	MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-ffi --lib --locked
+	MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-simd --locked
+	@for f in $(MIRI_SIMD_FEATURES); do \
+	  echo "== ami-simd under Miri, -C target-feature=$$f"; \
+	  RUSTFLAGS="-C target-feature=$$f" MIRIFLAGS=-Zmiri-strict-provenance \
+	    CARGO_TARGET_DIR=target/miri-simd $(CARGO) +nightly miri test -p ami-simd --lib --locked || exit 1; \
+	done
 
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:

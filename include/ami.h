@@ -518,6 +518,12 @@ enum ami_frame_error_kind
    The message was larger than `max_message` bytes.
    */
   AMI_FRAME_ERROR_MESSAGE_TOO_LARGE = 3,
+  /*
+   Client role: the first line of the stream is neither the `Asterisk Call Manager/`
+   banner nor a header (e.g. `HTTP/1.1 200 OK`): the peer is not an AMI server. The line is
+   the one kept line; `limit` is 0. Reported as soon as the line is complete.
+   */
+  AMI_FRAME_ERROR_NOT_AMI_SERVER = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -887,6 +893,11 @@ typedef struct {
 /*
  One line of a message: `name` is empty and `bare` true for a line without a colon, whose
  text is then `value`. The views follow the decoder's lifetime rule.
+
+ Bare lines are kept, in order, wherever they occur: `No categories found` after a
+ `Response:` line, or a plain-text reply with no header at all (Asterisk 13's `Queues`
+ action answers `No queues have been created.`), which is then a message of kind
+ `AMI_MESSAGE_UNKNOWN` whose lines are all bare.
  */
 typedef struct {
   /*
@@ -1453,6 +1464,26 @@ ami_result ami_decoder_header_count(const ami_decoder *dec, size_t *out);
  if `index` is not below the header count.
  */
 ami_result ami_decoder_header(const ami_decoder *dec, size_t index, ami_header *out);
+
+/*
+ Writes every line of the current message (or the kept lines of the current frame error) at
+ once: `*headers` receives a pointer to an array of `*count` `ami_header`s, in order, bare
+ lines included. The array belongs to the decoder and follows the view rule (valid until the
+ next non-const call); it is never NULL, even when `*count` is 0. This is the fast way to read
+ a whole message: one call instead of one per line.
+
+ ```c
+ const ami_header *h;
+ size_t n;
+ if (ami_decoder_headers(dec, &h, &n) == AMI_RESULT_OK)
+     for (size_t i = 0; i < n; i++)
+         printf("%.*s: %.*s\n", (int)h[i].name.len, (const char *)h[i].name.data,
+                (int)h[i].value.len, (const char *)h[i].value.data);
+ ```
+
+ `AMI_RESULT_NO_FRAME` for a banner or no frame.
+ */
+ami_result ami_decoder_headers(const ami_decoder *dec, const ami_header **headers, size_t *count);
 
 /*
  Writes the value of the first header called `name` (`len` bytes, ASCII case-insensitive) in

@@ -69,6 +69,18 @@ SPEC_S2C = [
 ]
 
 
+# Traffic from older installations (Asterisk 13 manager.c action_command; bare lines; a non-AMI
+# greeting) and lines around the framer's 64-byte blocks, for the decode target both with tiny
+# limits (control 0x00) and with the client's own (0x80).
+OLDER_S2C = [
+    b"Asterisk Call Manager/1.3\r\nResponse: Follows\r\nPrivilege: Command\r\n\n\nName\r\nrow\r\n\r\nend\n--END COMMAND--\r\n\r\nEvent: X\r\n\r\n",
+    b"Asterisk Call Manager/1.3\r\nNo queues have been created.\r\n\r\n\r\nResponse: Success\r\nNo categories found\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html></html>\r\n\r\n",
+    b"SSH-2.0-OpenSSH_9.6\r\n",
+    b"Asterisk Call Manager/11.0.0\r\nEvent: Pad\r\nX: " + b"p" * 33 + b"\r\nY:" + b"q" * 59 + b"\r\nZ: " + b"r" * 120 + b"\n\r\n",
+]
+
+
 def write(target, name, data):
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
@@ -116,6 +128,9 @@ def wire_targets():
         write("decode", f"spec-c2s-{i}", b"\x01" + w)
         write("decode", f"spec-c2s-{i}-chunk3", b"\x05" + w)
         write("parse_message", f"spec-c2s-{i}", b"\x01" + w)
+    for i, w in enumerate(OLDER_S2C):
+        write("decode", f"older-s2c-{i}", b"\x00" + w)
+        write("decode", f"older-s2c-{i}-client-limits", b"\x80" + w)
     for i, w in enumerate(SPEC_S2C):
         write("decode", f"spec-s2c-{i}", b"\x00" + w)
         write("parse_message", f"spec-s2c-{i}", b"\x00" + w.split(b"\r\n", 1)[1])

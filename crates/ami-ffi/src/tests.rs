@@ -173,6 +173,88 @@ fn accessors_read_the_current_frame() {
     ami_decoder_free(d);
 }
 
+/// The array `ami_decoder_headers` hands out.
+fn headers_of<'a>(d: *const ami_decoder) -> Result<&'a [ami_header], ami_result> {
+    let mut h: *const ami_header = ptr::null();
+    let mut n = usize::MAX;
+    match ami_decoder_headers(d, &mut h, &mut n) {
+        AMI_RESULT_OK => {
+            assert!(!h.is_null(), "never NULL");
+            // SAFETY: libami wrote a pointer to `n` headers valid until the next non-const call.
+            Ok(unsafe { core::slice::from_raw_parts(h, n) })
+        }
+        rc => {
+            assert_eq!(n, usize::MAX, "untouched on error");
+            Err(rc)
+        }
+    }
+}
+
+#[test]
+fn every_header_at_once_equals_one_at_a_time() {
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    let wire = b"Asterisk Call Manager/11.0.0\r\nEvent: Newchannel\r\nChannel: PJSIP/1\r\n\
+                 No colon here\r\nEmpty:\r\n\r\nResponse: Success\r\n\r\n";
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    assert_eq!(headers_of(d).unwrap_err(), AMI_RESULT_NO_FRAME, "no frame yet");
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(headers_of(d).unwrap_err(), AMI_RESULT_NO_FRAME, "a banner has none");
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let all = headers_of(d).unwrap();
+    let got: Vec<(&[u8], &[u8], bool)> =
+        all.iter().map(|h| (bytes(h.name), bytes(h.value), h.bare)).collect();
+    assert_eq!(
+        got,
+        [
+            (&b"Event"[..], &b"Newchannel"[..], false),
+            (b"Channel", b"PJSIP/1", false),
+            (b"", b"No colon here", true),
+            (b"Empty", b"", false)
+        ]
+    );
+    for (i, a) in all.iter().enumerate() {
+        let mut h = ami_header { name: empty_bytes(), value: empty_bytes(), bare: true };
+        assert_eq!(ami_decoder_header(d, i, &mut h), AMI_RESULT_OK);
+        assert_eq!((h.name.data, h.value.data, h.bare), (a.name.data, a.value.data, a.bare));
+    }
+    let mut out: *const ami_header = ptr::null();
+    let mut n = 0;
+    assert_eq!(ami_decoder_headers(ptr::null(), &mut out, &mut n), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_headers(d, ptr::null_mut(), &mut n), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_headers(d, &mut out, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    // The next message replaces the array.
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let all = headers_of(d).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(bytes(all[0].value), b"Success");
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_NONE);
+    assert_eq!(headers_of(d).unwrap_err(), AMI_RESULT_NO_FRAME);
+    ami_decoder_free(d);
+}
+
+#[test]
+fn a_non_ami_greeting_is_a_frame_error_at_once() {
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    let wire = b"HTTP/1.1 200 OK\r\nServer: x\r\n";
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
+    let mut ek = ami_frame_error_kind::AMI_FRAME_ERROR_LINE_TOO_LONG;
+    let mut limit = 9usize;
+    let mut t = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_decoder_frame_error(d, &mut ek, &mut limit, &mut t), AMI_RESULT_OK);
+    assert_eq!((ek, limit), (ami_frame_error_kind::AMI_FRAME_ERROR_NOT_AMI_SERVER, 0));
+    assert!(string(t).starts_with("not an AMI server"), "{}", string(t));
+    let all = headers_of(d).unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].bare);
+    assert_eq!(bytes(all[0].value), b"HTTP/1.1 200 OK");
+    ami_decoder_free(d);
+}
+
 #[test]
 fn frame_errors_describe_the_limit() {
     let d = new_decoder(ami_role::AMI_ROLE_SERVER);

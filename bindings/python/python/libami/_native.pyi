@@ -75,8 +75,10 @@ class Message:
         """The first value of header ``name`` as bytes."""
     def get_all(self, name: _Value) -> list[str]:
         """Every value of header ``name``, in order."""
+    def lines(self) -> list[tuple[str | None, str]]:
+        """Every line in order as ``(name, value)``; a bare line (no colon) is ``(None, line)``."""
     def items(self) -> list[tuple[str, str]]:
-        """Every header line as ``(name, value)``, duplicates included."""
+        """Every header line as ``(name, value)``, duplicates included (no bare lines)."""
     def keys(self) -> list[str]:
         """The distinct header names."""
     def values(self) -> list[str]:
