@@ -61,7 +61,9 @@
 //! assert_eq!(admin.write, Privilege::ALL);
 //! ```
 
+pub mod findings;
 pub mod ini;
+pub mod reach;
 
 use std::collections::HashMap;
 use std::fmt;
