@@ -10,7 +10,7 @@ CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 CBINDGEN_STAMP := $(TOOLS)/cbindgen-$(CBINDGEN_VERSION).stamp
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
-FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config perm acl filter
+FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config config_edit perm acl filter
 FUZZ_SECONDS ?= 20
 CC ?= cc
 CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror

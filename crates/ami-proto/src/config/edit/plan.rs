@@ -258,8 +258,13 @@ impl Planner<'_> {
     fn site(&self, name: &str) -> Result<Site<'_>, EditError> {
         let sections = self.sections(name);
         if sections.len() > 1 {
+            let user = self
+                .categories()
+                .iter()
+                .find(|c| !c.template && c.name.eq_ignore_ascii_case(name))
+                .map_or(name, |c| c.name.as_str());
             return Err(EditError::SeveralSections {
-                user: name.to_owned(),
+                user: user.to_owned(),
                 sections: sections.iter().map(|&(f, i)| self.location(f, i)).collect(),
             });
         }

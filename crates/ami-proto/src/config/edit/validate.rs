@@ -173,18 +173,36 @@ pub(super) fn validate(
             source,
         });
     }
-    gate(before, after, target)
+    let renamed = match expect {
+        Expect::User { old: Some(old), new: Some(new), .. } => {
+            Some((old.clone(), new.name.to_ascii_lowercase()))
+        }
+        _ => None,
+    };
+    gate(before, after, target, renamed)
 }
 
 /// `ami check` on the result: new errors refuse the edit; the findings about the edited user
 /// and the new ones elsewhere come back.
-fn gate(before: &Loaded, after: &Loaded, target: Option<&str>) -> Result<Vec<Finding>, EditError> {
+///
+/// `renamed` (old and new lower-case name): the findings of the old name count as the new
+/// name's.
+fn gate(
+    before: &Loaded,
+    after: &Loaded,
+    target: Option<&str>,
+    renamed: Option<(String, String)>,
+) -> Result<Vec<Finding>, EditError> {
     let who = |f: &Finding| f.user.as_deref().map(str::to_ascii_lowercase);
+    let was = |f: &Finding| match (who(f), &renamed) {
+        (Some(u), Some((old, new))) if u == *old => Some(new.clone()),
+        (u, _) => u,
+    };
     let old_errors: HashSet<(&str, Option<String>)> = before
         .check
         .all_findings()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| (f.code, who(f)))
+        .map(|f| (f.code, was(f)))
         .collect();
     let new_errors: Vec<Finding> = after
         .check
@@ -196,7 +214,7 @@ fn gate(before: &Loaded, after: &Loaded, target: Option<&str>) -> Result<Vec<Fin
         return Err(EditError::CheckFailed { errors: new_errors });
     }
     let old: HashSet<(&str, Option<String>, &str)> =
-        before.check.all_findings().map(|f| (f.code, who(f), f.message.as_str())).collect();
+        before.check.all_findings().map(|f| (f.code, was(f), f.message.as_str())).collect();
     let about_target = |f: &Finding| {
         target.is_some_and(|t| f.user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(t)))
     };
