@@ -16,6 +16,7 @@ mod proxy;
 mod secret;
 mod tail;
 mod tls;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Proxy(proxy::ProxyArgs),
     /// Load a manager.conf as Asterisk would and report what it grants
     Check(check::CheckArgs),
+    /// List, add, change and remove AMI users in a manager.conf, safely
+    User(user::UserArgs),
     /// Print the frames of a captured AMI byte stream
     Decode(DecodeArgs),
 }
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Check(a) => check::run(&a),
+        Command::User(a) => user::run(a),
         Command::Demo(a) => run_async("demo", demo::run(a)),
         Command::Mock(a) => run_async("mock", mock::run(a)),
         Command::Tail(a) => run_async("tail", tail::run(a)),

@@ -251,7 +251,7 @@ fn load_named_acls(
 }
 
 /// An I/O error kind in words.
-fn describe_io(kind: std::io::ErrorKind) -> String {
+pub(crate) fn describe_io(kind: std::io::ErrorKind) -> String {
     match kind {
         std::io::ErrorKind::FileTooLarge => "larger than 16 MiB".to_owned(),
         other => other.to_string(),
@@ -259,7 +259,7 @@ fn describe_io(kind: std::io::ErrorKind) -> String {
 }
 
 /// The name shown for a file of a finding: the checked path for the top-level file.
-fn file_name(file: &Arc<str>, path: &Path) -> String {
+pub(crate) fn file_name(file: &Arc<str>, path: &Path) -> String {
     if &**file == MANAGER_CONF { path.display().to_string() } else { file.to_string() }
 }
 
@@ -353,7 +353,7 @@ fn class_list(p: Privilege) -> Vec<&'static str> {
 }
 
 /// Rendered classes: `all`, `none` or the labels.
-fn class_text(p: Privilege) -> String {
+pub(crate) fn class_text(p: Privilege) -> String {
     let list = class_list(p);
     if list.is_empty() { "none".to_owned() } else { list.join(",") }
 }
@@ -393,13 +393,13 @@ fn network_text(user: &User, reach: Reach) -> String {
 }
 
 /// `file:line` of a finding (`file` alone for line 0).
-fn location(f: &Finding, path: &Path) -> String {
+pub(crate) fn location(f: &Finding, path: &Path) -> String {
     let file = file_name(&f.file, path);
     if f.line == 0 { file } else { format!("{file}:{}", f.line) }
 }
 
 /// Appends one finding in the human format.
-fn finding_text(out: &mut String, f: &Finding, path: &Path, indent: &str) {
+pub(crate) fn finding_text(out: &mut String, f: &Finding, path: &Path, indent: &str) {
     out.push_str(&format!(
         "{indent}{}[{}] {}: {}\n{indent}    hint: {}\n",
         f.severity.word(),
@@ -449,35 +449,8 @@ fn to_text(r: &Report<'_>) -> String {
         }
     }
     for (u, user) in r.users() {
-        out.push_str(&format!(
-            "\n[{}] ({}:{})\n",
-            user.name,
-            file_name(&user.file, r.path),
-            user.line
-        ));
-        out.push_str(&format!("  secret:  {}\n", u.secret.word()));
-        if let Some(p) = &r.proxy {
-            out.push_str(&format!("  upstream: {}\n", bound_upstream(p, &user.name)));
-        }
-        out.push_str(&format!("  read:    {}\n", class_text(user.read)));
-        let actions = privileged_actions(user.write);
-        out.push_str(&format!(
-            "  write:   {} ({actions} privileged action{})\n",
-            class_text(user.write),
-            if actions == 1 { "" } else { "s" }
-        ));
-        out.push_str(&format!("  network: {}\n", network_text(user, u.reach)));
-        if user.filters.is_empty() {
-            out.push_str("  filters: none (every event its read classes allow)\n");
-        } else {
-            out.push_str("  filters:\n");
-            for f in user.filters.iter() {
-                out.push_str(&format!("    {f}\n"));
-            }
-        }
-        for f in &u.findings {
-            finding_text(&mut out, f, r.path, "  ");
-        }
+        let upstream = r.proxy.as_ref().map(|p| bound_upstream(p, &user.name));
+        user_text(&mut out, u, user, r.path, upstream.as_deref());
     }
     for d in &r.check.deleted {
         out.push_str(&format!(
@@ -503,13 +476,73 @@ fn to_text(r: &Report<'_>) -> String {
     out
 }
 
+/// One user's block of the human report: its effective rights, then its findings. `path` is
+/// the checked manager.conf (findings in it are shown under that name).
+pub(crate) fn user_text(
+    out: &mut String,
+    u: &UserCheck,
+    user: &User,
+    path: &Path,
+    upstream: Option<&str>,
+) {
+    out.push_str(&format!("\n[{}] ({}:{})\n", user.name, file_name(&user.file, path), user.line));
+    out.push_str(&format!("  secret:  {}\n", u.secret.word()));
+    if let Some(upstream) = upstream {
+        out.push_str(&format!("  upstream: {upstream}\n"));
+    }
+    out.push_str(&format!("  read:    {}\n", class_text(user.read)));
+    let actions = privileged_actions(user.write);
+    out.push_str(&format!(
+        "  write:   {} ({actions} privileged action{})\n",
+        class_text(user.write),
+        if actions == 1 { "" } else { "s" }
+    ));
+    out.push_str(&format!("  network: {}\n", network_text(user, u.reach)));
+    if user.filters.is_empty() {
+        out.push_str("  filters: none (every event its read classes allow)\n");
+    } else {
+        out.push_str("  filters:\n");
+        for f in user.filters.iter() {
+            out.push_str(&format!("    {f}\n"));
+        }
+    }
+    for f in &u.findings {
+        finding_text(out, f, path, "  ");
+    }
+}
+
+/// One user of the JSON report.
+pub(crate) fn user_json(
+    u: &UserCheck,
+    user: &User,
+    path: &Path,
+    upstream: Option<String>,
+) -> Value {
+    json!({
+        "name": user.name,
+        "file": file_name(&user.file, path),
+        "line": user.line,
+        "secret": u.secret.word(),
+        "read": class_list(user.read),
+        "write": class_list(user.write),
+        "privileged_actions": privileged_actions(user.write),
+        "acl": acl_rules(user),
+        "open_to_all": u.reach.open_to_all(),
+        "admits_none": u.reach.admits_none(),
+        "filters": user.filters.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "allow_multiple_login": user.allow_multiple_login,
+        "upstream": upstream,
+        "findings": u.findings.iter().map(|f| finding_json(f, path)).collect::<Vec<_>>(),
+    })
+}
+
 /// Actions with a non-zero authority that `write` may run.
 fn privileged_actions(write: Privilege) -> usize {
     list_commands(write).filter(|a| !a.authority.is_empty()).count()
 }
 
 /// A finding as JSON.
-fn finding_json(f: &Finding, path: &Path) -> Value {
+pub(crate) fn finding_json(f: &Finding, path: &Path) -> Value {
     json!({
         "severity": f.severity.word(),
         "code": f.code,
@@ -527,22 +560,8 @@ fn to_json(r: &Report<'_>) -> Value {
     let users: Vec<Value> = r
         .users()
         .map(|(u, user)| {
-            json!({
-                "name": user.name,
-                "file": file_name(&user.file, r.path),
-                "line": user.line,
-                "secret": u.secret.word(),
-                "read": class_list(user.read),
-                "write": class_list(user.write),
-                "privileged_actions": privileged_actions(user.write),
-                "acl": acl_rules(user),
-                "open_to_all": u.reach.open_to_all(),
-                "admits_none": u.reach.admits_none(),
-                "filters": user.filters.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "allow_multiple_login": user.allow_multiple_login,
-                "upstream": r.proxy.as_ref().map(|p| bound_upstream(p, &user.name)),
-                "findings": u.findings.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
-            })
+            let upstream = r.proxy.as_ref().map(|p| bound_upstream(p, &user.name));
+            user_json(u, user, r.path, upstream)
         })
         .collect();
     let deleted: Vec<Value> = r

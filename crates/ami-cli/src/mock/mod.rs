@@ -57,7 +57,8 @@ Examples:
 Answers Login (plain, MD5), Logoff, Challenge, Events, Filter, Ping, ListCommands, WaitEvent,
 CoreSettings, CoreStatus, Command (core show version|channels|uptime), Originate (async and
 sync; Channel PJSIP/busy… or PJSIP/noanswer… fail), Hangup, Status, CoreShowChannels, Getvar,
-Setvar and UserEvent; other actions get Asterisk's `Invalid/unknown command`.")]
+Setvar, UserEvent and Reload (answered as Asterisk does for `Module: manager`, but the mock
+keeps the users it started with); other actions get Asterisk's `Invalid/unknown command`.")]
 pub struct MockArgs {
     /// manager.conf with the users (default: the built-in one above)
     #[arg(long, value_name = "FILE")]

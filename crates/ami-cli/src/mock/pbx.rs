@@ -38,6 +38,7 @@ pub const MOCK_ACTIONS: &[&str] = &[
     "Getvar",
     "Setvar",
     "UserEvent",
+    "Reload",
 ];
 
 /// One channel.
@@ -759,6 +760,11 @@ impl Pbx {
                     server.ack(sid, &action, "Variable Set")
                 }
             }
+            // Asterisk's answers; the mock's users stay those it started with.
+            "Reload" => match text("Module").as_str() {
+                "" | "manager" => server.ack(sid, &action, "Module Reloaded"),
+                _ => server.error(sid, &action, "No such module"),
+            },
             "UserEvent" => {
                 let ev = text("UserEvent");
                 let mut f: Vec<(String, String)> = vec![("UserEvent".into(), ev)];
