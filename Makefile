@@ -28,7 +28,7 @@ PROFILE ?= release
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 # C tests: each prints `N passed, M failed`; every one gets the captures as arguments
-C_TESTS := version decode encode access session config
+C_TESTS := version decode encode access session config edit
 C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/data/*.c2s))
 C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
