@@ -34,12 +34,33 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind miri install bench bench-proxy fuzz-smoke clean
+	c-examples c-install-test c-sanitize c-valgrind c-live miri install bench bench-proxy fuzz-smoke \
+	clean asterisk
 
-## test: formatting, lints (warnings are errors), every test and doctest, docs (warnings are
-## errors), the C header against the code, and the C tests
-test: check-tools fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples python-test
+## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
+## a real Asterisk included), docs (warnings are errors), the C header against the code, the C
+## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri and the Python suite.
+## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
+test: check-tools asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
+	c-live python-test
 	@echo "make test: all checks passed"
+
+# ---- The real Asterisk the live suites run ---------------------------------------------------
+# Built once per machine into a cache outside the checkout, keyed by the tarball's sha256
+# (tests/live/asterisk.env); tests start private instances of it with tests/live/asterisk.sh.
+include tests/live/asterisk.env
+# The project's shared folder: beside the checkout, else the workplace's copy (SHARED=... to
+# point elsewhere). Only the first build on a machine needs it.
+SHARED ?= $(firstword $(wildcard $(CURDIR)/../shared /work/shared) $(CURDIR)/../shared)
+ASTERISK_TARBALL := $(SHARED)/asterisk/asterisk-$(ASTERISK_VERSION).tar.gz
+LIBAMI_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/libami
+export LIBAMI_ASTERISK ?= $(LIBAMI_CACHE)/asterisk-$(ASTERISK_VERSION)-$(shell printf %.12s $(ASTERISK_SHA256))
+LIVE := tests/live/asterisk.sh
+
+## asterisk: build Asterisk $(ASTERISK_VERSION) into $(LIBAMI_ASTERISK) unless it is there and
+## `asterisk -V` answers (about 7 minutes once per machine)
+asterisk:
+	@bash tests/live/build-asterisk.sh "$(LIBAMI_ASTERISK)" "$(ASTERISK_TARBALL)" "$(ASTERISK_SHA256)"
 
 check-tools:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || { echo "rustfmt is missing (rustup component add rustfmt)"; exit 1; }
@@ -111,7 +132,7 @@ c-install-test:
 	done
 
 ## c-examples: build every program in bindings/c/examples against the installed copy with the
-## strict flags (they need a live Asterisk, so they are only compiled)
+## strict flags (c-live runs them against a real Asterisk)
 C_EXAMPLES := $(basename $(notdir $(wildcard bindings/c/examples/*.c)))
 c-examples: c-install-test
 	@for e in $(C_EXAMPLES); do \
@@ -121,10 +142,17 @@ c-examples: c-install-test
 			-o $(BUILD)/example-$$e; \
 	done
 
+## c-live: the example program against a private real Asterisk (tests/live): it prints the
+## events of a real call, exits 0 on Ctrl-C and 1 on a refused login (that run under valgrind)
+c-live: c-examples asterisk
+	@$(ENSURE) 'valgrind --version' valgrind || { echo "c-live: valgrind is missing (apt-get install valgrind)"; exit 1; }
+	bash bindings/c/tests/live-example.sh $(BUILD)/example-ami_events $(C_PREFIX)/lib
+
 # ASan + UBSan (LeakSanitizer included), against the installed static library.
 c-sanitize: c-install-test
 	@if ! $(ENSURE) 'echo "int main(void){return 0;}" | $(CC) $(SANITIZE) -x c - -o $(BUILD)/asan-probe && $(BUILD)/asan-probe' libasan8 libubsan1; then \
-		echo "SKIPPED: $(CC) cannot build with -fsanitize=address,undefined (install libasan/libubsan as root)"; \
+		echo "c-sanitize: $(CC) cannot build with -fsanitize=address,undefined: install libasan8 and libubsan1 (apt-get, as root)"; \
+		exit 1; \
 	else for t in $(C_TESTS); do \
 		$(CC) $(CFLAGS_STRICT) $(SANITIZE) -I$(C_PREFIX)/include bindings/c/tests/$$t.c \
 			$(C_PREFIX)/lib/libami.a -lpthread -ldl -lm -o $(BUILD)/c-$$t-asan; \
@@ -134,7 +162,8 @@ c-sanitize: c-install-test
 # valgrind, zero errors and zero leaks of any kind, on the programs linked to the installed .so.
 c-valgrind: c-install-test
 	@if ! $(ENSURE) 'valgrind --version' valgrind; then \
-		echo "SKIPPED: valgrind is missing (apt-get install valgrind as root)"; \
+		echo "c-valgrind: valgrind is missing: install it (apt-get install valgrind, as root)"; \
+		exit 1; \
 	else for t in $(C_TESTS); do \
 		echo -n "$$t (valgrind): "; \
 		LD_LIBRARY_PATH=$(C_PREFIX)/lib $(VALGRIND) $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
@@ -142,13 +171,12 @@ c-valgrind: c-install-test
 
 ## miri: the C API's Rust-side tests (every extern "C" function called directly) under Miri,
 ## which checks for undefined behaviour; the two tests that read files are ignored there.
-## The nightly components are installed here; if they cannot be, the step says so loudly.
+## The nightly components are installed here; if they cannot be, the step fails saying so.
 miri:
-	@if rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1; then \
-	  MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-ffi --lib --locked; \
-	else \
-	  echo "*** miri: SKIPPED — the nightly miri/rust-src components could not be installed ***"; \
-	fi
+	@rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 || { \
+	  echo "miri: the nightly toolchain's miri and rust-src components could not be installed" \
+	       "(rustup component add --toolchain nightly miri rust-src)"; exit 1; }
+	MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-ffi --lib --locked
 
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:
@@ -212,7 +240,7 @@ endef
 ## python-test: install the wheel in a fresh venv with pytest and mypy, check the .pyi stubs
 ## with mypy.stubtest and run the pytest suite against the installed package (from a
 ## directory where the source tree is not importable); then `pip install ./bindings/python`
-python-test: python-wheel
+python-test: python-wheel asterisk
 	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION))
 	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
 	cd $(PY_TEST_VENV) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \

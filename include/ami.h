@@ -412,6 +412,10 @@ enum ami_close_reason
    A reason of a later libami version.
    */
   AMI_CLOSE_OTHER = 4,
+  /*
+   `max_consecutive_timeouts` actions in a row timed out: drop the connection.
+   */
+  AMI_CLOSE_UNRESPONSIVE = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -827,11 +831,13 @@ typedef struct {
    */
   uint64_t action_timeout_ms;
   /*
-   Idle time before a keepalive `Ping` is sent, in ms (0: no keepalive, the default).
+   Silence (no byte received, whether or not actions are pending) before a keepalive
+   `Ping` is sent, in ms (0: no keepalive, the default).
    */
   uint64_t keepalive_interval_ms;
   /*
-   How long the keepalive `Ping` may go unanswered before the session closes, in ms.
+   How long the keepalive `Ping` may go unanswered before the session closes, in ms (at
+   least as long as the actions sent before it still await their responses).
    */
   uint64_t keepalive_timeout_ms;
   /*
@@ -846,6 +852,11 @@ typedef struct {
    Refuse actions other than Login, Challenge and Logoff before a login (default true).
    */
   bool require_login;
+  /*
+   Close the session (`AMI_CLOSE_UNRESPONSIVE`) after this many actions in a row timed out
+   (0: never, the default).
+   */
+  uint32_t max_consecutive_timeouts;
 } ami_client_config;
 
 /*

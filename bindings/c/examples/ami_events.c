@@ -4,6 +4,8 @@
  *   AMI_USER=admin AMI_SECRET=s3cret ./ami_events 127.0.0.1 5038
  *   ./ami_events HOST PORT USER SECRET
  *
+ * Exit status: 0 after Ctrl-C, 1 when the login is refused or the connection is lost, 2 usage.
+ *
  * libami does no I/O. This program owns the socket and the clock; the client session turns
  * received bytes into events and tells us what to send and when to wake up. */
 #define _POSIX_C_SOURCE 200809L
@@ -86,6 +88,9 @@ static void print_message(const ami_client *c) {
     printf("\n");
 }
 
+/* Set when the server refused the login: the program then exits 1. */
+static int login_refused;
+
 /* Handle every event the session has; returns 0 once the session is over. */
 static int drain(ami_client *c) {
     ami_client_event_kind kind;
@@ -100,6 +105,7 @@ static int drain(ami_client *c) {
             fprintf(stderr, "logged in; Ctrl-C to stop\n");
             break;
         case AMI_CLIENT_EVENT_LOGIN_FAILED:
+            login_refused = 1;
             if (ami_client_event_get(c, "Message", 7, &text) == AMI_RESULT_OK)
                 fprintf(stderr, "login failed: %.*s\n", (int)text.len, (const char *)text.data);
             break;
@@ -188,5 +194,6 @@ int main(int argc, char **argv) {
         flush(fd, c); /* best effort: say goodbye */
     ami_client_free(c);
     close(fd);
-    return 0;
+    /* Only Ctrl-C is a success: a refused login or a lost connection is not. */
+    return interrupted && !login_refused ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 #
 # Succeeds if the shell command PROBE succeeds. If it does not and we are root on a system with
 # apt-get, installs the Debian PACKAGEs (only then: nothing is installed when PROBE already works)
-# and probes again. Fails otherwise, so that the caller can skip with a clear message.
+# and probes again. Fails otherwise, so that the caller can fail saying what is missing.
 probe=$1
 shift
 sh -c "$probe" >/dev/null 2>&1 && exit 0

@@ -23,6 +23,7 @@ pub fn close_reason(r: CloseReason) -> &'static str {
         CloseReason::LoginFailed => "login-failed",
         CloseReason::PeerClosed => "peer-closed",
         CloseReason::KeepaliveTimeout => "keepalive-timeout",
+        CloseReason::Unresponsive => "unresponsive",
         _ => "closed",
     }
 }
@@ -207,7 +208,8 @@ impl ClientConnection {
     #[pyo3(signature = (
         username = None, secret = None, *, auth = "md5", events = None,
         action_id_prefix = "ami-", action_timeout = 30.0, keepalive_interval = None,
-        keepalive_timeout = 10.0, max_in_flight = 1024, require_login = true, now = None
+        keepalive_timeout = 10.0, max_in_flight = 1024, require_login = true,
+        max_consecutive_timeouts = None, now = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -222,6 +224,7 @@ impl ClientConnection {
         keepalive_timeout: f64,
         max_in_flight: usize,
         require_login: bool,
+        max_consecutive_timeouts: Option<u32>,
         now: Option<f64>,
     ) -> PyResult<ClientConnection> {
         let method = method_arg(auth)?;
@@ -239,6 +242,7 @@ impl ClientConnection {
             }));
         }
         config.require_login = require_login;
+        config.max_consecutive_timeouts = max_consecutive_timeouts.filter(|&n| n > 0);
         let mut session = ClientSession::new(config, now_or_monotonic(py, now)?);
         match (username, secret) {
             (Some(u), Some(s)) => {

@@ -24,9 +24,11 @@ pub struct ami_client_config {
     /// Time limit of an action, from sending it to its final event, in ms (0: none; default
     /// 30000). An action past it ends with `AMI_CLIENT_EVENT_ACTION_TIMED_OUT`.
     pub action_timeout_ms: u64,
-    /// Idle time before a keepalive `Ping` is sent, in ms (0: no keepalive, the default).
+    /// Silence (no byte received, whether or not actions are pending) before a keepalive
+    /// `Ping` is sent, in ms (0: no keepalive, the default).
     pub keepalive_interval_ms: u64,
-    /// How long the keepalive `Ping` may go unanswered before the session closes, in ms.
+    /// How long the keepalive `Ping` may go unanswered before the session closes, in ms (at
+    /// least as long as the actions sent before it still await their responses).
     pub keepalive_timeout_ms: u64,
     /// Most actions pending at once (default 1024).
     pub max_in_flight: usize,
@@ -34,6 +36,9 @@ pub struct ami_client_config {
     pub max_transmit: usize,
     /// Refuse actions other than Login, Challenge and Logoff before a login (default true).
     pub require_login: bool,
+    /// Close the session (`AMI_CLOSE_UNRESPONSIVE`) after this many actions in a row timed out
+    /// (0: never, the default).
+    pub max_consecutive_timeouts: u32,
 }
 
 /// What `ami_client_poll_event` found. Read the event with the `ami_client_event_*` accessors.
@@ -95,6 +100,8 @@ pub enum ami_close_reason {
     AMI_CLOSE_KEEPALIVE_TIMEOUT = 3,
     /// A reason of a later libami version.
     AMI_CLOSE_OTHER = 4,
+    /// `max_consecutive_timeouts` actions in a row timed out: drop the connection.
+    AMI_CLOSE_UNRESPONSIVE = 5,
 }
 
 /// Where a client session stands (`ami_client_get_state`).
@@ -160,6 +167,7 @@ fn config_to_c(c: &ClientConfig) -> ami_client_config {
         max_in_flight: c.max_in_flight,
         max_transmit: c.max_transmit,
         require_login: c.require_login,
+        max_consecutive_timeouts: c.max_consecutive_timeouts.unwrap_or(0),
     }
 }
 
@@ -174,6 +182,8 @@ fn config_from_c(c: &ami_client_config) -> ClientConfig {
     config.max_in_flight = c.max_in_flight;
     config.max_transmit = c.max_transmit;
     config.require_login = c.require_login;
+    config.max_consecutive_timeouts =
+        (c.max_consecutive_timeouts > 0).then_some(c.max_consecutive_timeouts);
     config
 }
 
@@ -379,6 +389,7 @@ fn close_reason(r: CloseReason) -> ami_close_reason {
         CloseReason::LoginFailed => ami_close_reason::AMI_CLOSE_LOGIN_FAILED,
         CloseReason::PeerClosed => ami_close_reason::AMI_CLOSE_PEER_CLOSED,
         CloseReason::KeepaliveTimeout => ami_close_reason::AMI_CLOSE_KEEPALIVE_TIMEOUT,
+        CloseReason::Unresponsive => ami_close_reason::AMI_CLOSE_UNRESPONSIVE,
         _ => ami_close_reason::AMI_CLOSE_OTHER,
     }
 }

@@ -754,10 +754,12 @@ fn client_refusals_and_timeouts() {
         max_in_flight: 0,
         max_transmit: 0,
         require_login: false,
+        max_consecutive_timeouts: 7,
     };
     assert_eq!(ami_client_config_default(&mut cfg), AMI_RESULT_OK);
     assert_eq!(cfg.action_timeout_ms, 30_000);
     assert!(cfg.require_login);
+    assert_eq!(cfg.max_consecutive_timeouts, 0, "off by default");
     cfg.action_timeout_ms = 500;
     let mut c = ptr::null_mut();
     assert_eq!(ami_client_new(&cfg, 1000, &mut c), AMI_RESULT_OK);
@@ -789,6 +791,67 @@ fn client_refusals_and_timeouts() {
     ami_message_builder_free(ev);
     ami_message_builder_free(b);
     ami_client_free(c);
+}
+
+#[test]
+fn client_consecutive_timeouts_close_it_as_unresponsive() {
+    let mut cfg = default_config();
+    cfg.action_timeout_ms = 100;
+    cfg.max_consecutive_timeouts = 2;
+    let mut c = ptr::null_mut();
+    assert_eq!(ami_client_new(&cfg, 0, &mut c), AMI_RESULT_OK);
+    let (u, ul) = text("u");
+    assert_eq!(ami_client_login(c, u, ul, u, ul, 0, ptr::null_mut()), AMI_RESULT_OK);
+    let answer: &[u8] = b"Asterisk Call Manager/11.0.0\r\n\
+        Response: Success\r\nActionID: ami-1\r\nMessage: Authentication accepted\r\n\r\n";
+    assert_eq!(ami_client_handle_input(c, answer.as_ptr(), answer.len()), AMI_RESULT_OK);
+    let mut k = ami_client_event_kind::AMI_CLIENT_EVENT_NONE;
+    while ami_client_poll_event(c, &mut k) == AMI_RESULT_OK
+        && k != ami_client_event_kind::AMI_CLIENT_EVENT_NONE
+    {}
+    let (first, len) = text("Ping");
+    let mut b = ptr::null_mut();
+    assert_eq!(ami_message_builder_new(1, first, len, &mut b), AMI_RESULT_OK);
+    for _ in 0..2 {
+        assert_eq!(ami_client_send_action(c, b, 0, ptr::null_mut()), AMI_RESULT_OK);
+    }
+    assert_eq!(ami_client_handle_timeout(c, 100), AMI_RESULT_OK);
+    let mut kinds = Vec::new();
+    let mut reason = ami_close_reason::AMI_CLOSE_OTHER;
+    while ami_client_poll_event(c, &mut k) == AMI_RESULT_OK
+        && k != ami_client_event_kind::AMI_CLIENT_EVENT_NONE
+    {
+        kinds.push(k);
+        if k == ami_client_event_kind::AMI_CLIENT_EVENT_CLOSED {
+            let r = ami_client_event_close_reason(c, &mut reason, ptr::null_mut());
+            assert_eq!(r, AMI_RESULT_OK);
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            ami_client_event_kind::AMI_CLIENT_EVENT_ACTION_TIMED_OUT,
+            ami_client_event_kind::AMI_CLIENT_EVENT_ACTION_TIMED_OUT,
+            ami_client_event_kind::AMI_CLIENT_EVENT_CLOSED
+        ]
+    );
+    assert_eq!(reason, ami_close_reason::AMI_CLOSE_UNRESPONSIVE);
+    ami_message_builder_free(b);
+    ami_client_free(c);
+}
+
+fn default_config() -> ami_client_config {
+    let mut cfg = ami_client_config {
+        action_timeout_ms: 0,
+        keepalive_interval_ms: 0,
+        keepalive_timeout_ms: 0,
+        max_in_flight: 0,
+        max_transmit: 0,
+        require_login: false,
+        max_consecutive_timeouts: 0,
+    };
+    assert_eq!(ami_client_config_default(&mut cfg), AMI_RESULT_OK);
+    cfg
 }
 
 #[test]

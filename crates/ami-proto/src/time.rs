@@ -74,6 +74,14 @@ impl Add<Duration> for Instant {
     }
 }
 
+impl Add<Duration> for Duration {
+    type Output = Duration;
+    /// Saturating addition (never overflows).
+    fn add(self, d: Duration) -> Duration {
+        Duration(self.0.saturating_add(d.0))
+    }
+}
+
 impl AddAssign<Duration> for Instant {
     fn add_assign(&mut self, d: Duration) {
         *self = self.saturating_add(d);
@@ -108,6 +116,14 @@ mod tests {
         assert_eq!(end + Duration::from_secs(1), end);
         assert_eq!(Instant::from_millis(5).saturating_duration_since(end), Duration::ZERO);
         assert_eq!(Duration::from_secs(u64::MAX).as_millis(), u64::MAX);
+        assert_eq!(
+            Duration::from_secs(u64::MAX) + Duration::from_secs(1),
+            Duration::from_secs(u64::MAX)
+        );
+        assert_eq!(
+            Duration::from_secs(1) + Duration::from_millis(500),
+            Duration::from_millis(1500)
+        );
         let std: core::time::Duration = Duration::from_millis(1500).into();
         assert_eq!(Duration::from(std), Duration::from_millis(1500));
     }

@@ -347,6 +347,7 @@ class ClientConnection:
         keepalive_timeout: float = 10.0,
         max_in_flight: int = 1024,
         require_login: bool = True,
+        max_consecutive_timeouts: Optional[int] = None,
         now: Optional[float] = None,
     ) -> None: ...
     def receive_data(self, data: _Buffer) -> None:

@@ -299,13 +299,20 @@ pub enum LoginMethod {
     Md5,
 }
 
-/// Keepalive: a `Ping` sent by the session when the connection has been idle.
+/// Keepalive: a `Ping` sent by the session when nothing has been received for a while.
+///
+/// It runs whether or not actions are pending, so a server that stops answering is noticed
+/// even while an action waits for it. Asterisk answers the actions of one session in order,
+/// and runs a synchronous `Originate` (it waits for the call to be answered, up to its
+/// `Timeout`, 30 s by default) before it reads the next action: a `Ping` sent behind one gets
+/// that much longer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Keepalive {
-    /// Idle time (no action sent, no byte received, nothing pending) before a `Ping` is sent.
+    /// Silence (no byte received) before a `Ping` is sent.
     pub interval: Duration,
-    /// How long the `Ping` may go unanswered. Then the session closes with
-    /// [`CloseReason::KeepaliveTimeout`]: the caller should drop the connection.
+    /// How long the `Ping` may go unanswered (see above for actions sent before it). Then
+    /// the session closes with [`CloseReason::KeepaliveTimeout`]: the caller should drop the
+    /// connection.
     pub timeout: Duration,
 }
 
@@ -323,8 +330,12 @@ pub struct ClientConfig {
     /// An async `Originate` gets the originate's own `Timeout` (milliseconds, 30 s if absent)
     /// on top, since its `OriginateResponse` comes only when the call is answered or given up.
     pub action_timeout: Option<Duration>,
-    /// Keepalive `Ping`s while logged in and idle (default: off).
+    /// Keepalive `Ping`s while logged in and silent (default: off).
     pub keepalive: Option<Keepalive>,
+    /// Close the session with [`CloseReason::Unresponsive`] after this many actions in a row
+    /// timed out (no action got its final answer in between): the server is taken for dead
+    /// (default: `None`, never).
+    pub max_consecutive_timeouts: Option<u32>,
     /// Most actions pending at once; more are refused with [`LocalError::TooManyPending`]
     /// (default 1024). The session's own `Challenge` and keepalive `Ping` do not count.
     pub max_in_flight: usize,
@@ -355,6 +366,7 @@ impl Default for ClientConfig {
             action_id_prefix: "ami-".to_string(),
             action_timeout: Some(Duration::from_secs(30)),
             keepalive: None,
+            max_consecutive_timeouts: None,
             max_in_flight: 1024,
             max_transmit: 1 << 20,
             events: None,
@@ -381,6 +393,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::keepalive`].
     pub fn with_keepalive(mut self, keepalive: Option<Keepalive>) -> ClientConfig {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets [`ClientConfig::max_consecutive_timeouts`].
+    pub fn with_max_consecutive_timeouts(mut self, max: Option<u32>) -> ClientConfig {
+        self.max_consecutive_timeouts = max;
         self
     }
 
@@ -429,6 +447,9 @@ pub enum CloseReason {
     /// The keepalive `Ping` went unanswered for [`Keepalive::timeout`]. The caller should drop
     /// the connection.
     KeepaliveTimeout,
+    /// [`ClientConfig::max_consecutive_timeouts`] actions in a row timed out. The caller should
+    /// drop the connection.
+    Unresponsive,
 }
 
 /// What was wrong with a [`ClientEvent::Malformed`] message.
@@ -748,6 +769,9 @@ struct Pending {
     kind: Kind,
     phase: Phase,
     deadline: Option<Instant>,
+    /// Until when the server may legitimately be busy with it before reading the next action
+    /// (a synchronous Originate waits for the call to be answered).
+    blocks_until: Option<Instant>,
 }
 
 /// How a received message is reported (the message itself is attached when building the
@@ -952,7 +976,10 @@ struct Core {
     config: ClientConfig,
     state: ClientState,
     now: Instant,
-    last_activity: Instant,
+    /// When a byte was last received (or the session started).
+    last_received: Instant,
+    /// User actions that timed out since the last final answer.
+    consecutive_timeouts: u32,
     next_id: u64,
     next_seq: u64,
     pending: BTreeMap<ActionId, Pending>,
@@ -1010,7 +1037,7 @@ impl Core {
             self.deadlines.insert((d, seq));
         }
         self.order.insert(seq, id.clone());
-        self.pending.insert(id, Pending { seq, kind, phase, deadline });
+        self.pending.insert(id, Pending { seq, kind, phase, deadline, blocks_until: None });
     }
 
     fn remove(&mut self, id: &[u8]) -> Option<(ActionId, Pending)> {
@@ -1142,19 +1169,19 @@ impl Core {
                 Kind::Logoff
             }
             Special::Command => Kind::Command,
-            Special::Originate if action.get("Async").is_some_and(ast_true) => {
-                let ring = action
-                    .get("Timeout")
-                    .and_then(|t| core::str::from_utf8(t).ok())
-                    .and_then(|t| t.trim().parse::<u64>().ok())
-                    .unwrap_or(30_000);
-                deadline = deadline.map(|d| d + Duration::from_millis(ring));
+            Special::Originate if is_async_originate(action) => {
+                deadline = deadline.map(|d| d + originate_ring_time(action));
                 Kind::AsyncOriginate
             }
             _ => Kind::Plain,
         };
+        let blocks = special == Special::Originate && matches!(kind, Kind::Plain);
         self.insert(id.clone(), kind, Phase::AwaitingResponse, deadline);
-        self.last_activity = self.now;
+        if blocks && let Some(p) = self.pending.get_mut(id.as_bytes()) {
+            // Asterisk runs a synchronous Originate in the session's thread: nothing behind it
+            // is answered until the call is answered or its Timeout has passed.
+            p.blocks_until = Some(self.now + originate_ring_time(action));
+        }
         Ok(id)
     }
 
@@ -1212,7 +1239,6 @@ impl Core {
         if self.state != ClientState::Ready {
             self.state = ClientState::Authenticating;
         }
-        self.last_activity = self.now;
         Ok(login_id)
     }
 
@@ -1248,25 +1274,45 @@ impl Core {
         let encoded =
             encode_action(&mut self.transmit, b"Ping", id.as_bytes(), fields, false, None);
         if encoded.is_ok() {
-            self.insert(id, Kind::Keepalive, Phase::AwaitingResponse, Some(self.now + k.timeout));
+            // Answered in order: not before a synchronous Originate ahead of it is done.
+            let busy_until = self
+                .pending
+                .values()
+                .filter(|p| p.phase == Phase::AwaitingResponse)
+                .filter_map(|p| p.blocks_until)
+                .max()
+                .unwrap_or(self.now)
+                .max(self.now);
+            self.insert(id, Kind::Keepalive, Phase::AwaitingResponse, Some(busy_until + k.timeout));
         }
-        self.last_activity = self.now;
     }
 
     fn keepalive_due(&self) -> Option<Instant> {
         let k = self.config.keepalive?;
-        (self.state == ClientState::Ready && self.pending.is_empty())
-            .then(|| self.last_activity + k.interval)
+        (self.state == ClientState::Ready && !self.keepalive_pending)
+            .then(|| self.last_received + k.interval)
     }
 
     // ---- routing of received frames ----
 
     fn route(&mut self, item: &Result<Frame<'_>, FrameError<'_>>) -> Route {
-        self.last_activity = self.now;
+        self.last_received = self.now;
         self.heard = true;
         if self.state == ClientState::AwaitingBanner {
             self.state = ClientState::Connected;
         }
+        let route = self.route_frame(item);
+        if !matches!(
+            route,
+            Route::Banner | Route::Event | Route::Unsolicited | Route::Malformed(None, _)
+        ) {
+            // The server answered an action: it is alive.
+            self.consecutive_timeouts = 0;
+        }
+        route
+    }
+
+    fn route_frame(&mut self, item: &Result<Frame<'_>, FrameError<'_>>) -> Route {
         match item {
             Ok(Frame::Banner(b)) => {
                 self.banner = Some(b.line().to_vec());
@@ -1436,7 +1482,18 @@ impl Core {
                     self.login_not_ok();
                     self.queue.push_back(Stored::TimedOut(id));
                 }
-                _ => self.queue.push_back(Stored::TimedOut(id)),
+                _ => {
+                    self.queue.push_back(Stored::TimedOut(id));
+                    self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
+                    if self
+                        .config
+                        .max_consecutive_timeouts
+                        .is_some_and(|max| self.consecutive_timeouts >= max)
+                    {
+                        self.close(CloseReason::Unresponsive, false);
+                        return;
+                    }
+                }
             }
         }
     }
@@ -1464,6 +1521,44 @@ impl Core {
     }
 }
 
+/// The whole time limit a session gives `action` when it is sent with `timeout`: `timeout`
+/// itself, except for an async `Originate` (a true `Async` header), whose `OriginateResponse`
+/// comes only when the call is answered or given up: it gets its own `Timeout` header
+/// (milliseconds, Asterisk's default 30 s) on top. An I/O layer that enforces deadlines of its
+/// own uses this to agree with the session.
+///
+/// ```
+/// use ami_proto::client::time_limit;
+/// use ami_proto::encode::Action;
+/// use ami_proto::time::Duration;
+///
+/// let ping = Action::new("Ping");
+/// assert_eq!(time_limit(&ping, Duration::from_secs(10)), Duration::from_secs(10));
+/// let call = Action::new("Originate").with("Async", "yes").with("Timeout", "20000");
+/// assert_eq!(time_limit(&call, Duration::from_secs(10)), Duration::from_secs(30));
+/// ```
+pub fn time_limit(action: &Action, timeout: Duration) -> Duration {
+    if Special::of(action.name()) == Special::Originate && is_async_originate(action) {
+        timeout + originate_ring_time(action)
+    } else {
+        timeout
+    }
+}
+
+fn is_async_originate(action: &Action) -> bool {
+    action.get("Async").is_some_and(ast_true)
+}
+
+/// The `Timeout` of an Originate (ms; 30 s when absent or unreadable, as in Asterisk).
+fn originate_ring_time(action: &Action) -> Duration {
+    let ms = action
+        .get("Timeout")
+        .and_then(|t| core::str::from_utf8(t).ok())
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(30_000);
+    Duration::from_millis(ms)
+}
+
 /// A sans-IO AMI client session. See the [module documentation](self) for the run loop and the
 /// correlation rules.
 #[derive(Debug)]
@@ -1485,7 +1580,8 @@ impl ClientSession {
                 config,
                 state: ClientState::AwaitingBanner,
                 now,
-                last_activity: now,
+                last_received: now,
+                consecutive_timeouts: 0,
                 next_id: 1,
                 next_seq: 0,
                 pending: BTreeMap::new(),
@@ -1541,7 +1637,7 @@ impl ClientSession {
         }
         self.decoder.feed(data);
         if !data.is_empty() {
-            self.core.last_activity = self.core.now;
+            self.core.last_received = self.core.now;
         }
     }
 

@@ -806,7 +806,7 @@ fn login_timeout_leaves_the_session_unauthenticated() {
 }
 
 #[test]
-fn keepalive_pings_when_idle_and_its_answer_is_internal() {
+fn keepalive_pings_when_silent_and_its_answer_is_internal() {
     let ka = Keepalive { interval: Duration::from_secs(10), timeout: Duration::from_secs(5) };
     let mut s = logged_in(config().with_keepalive(Some(ka)));
     assert_eq!(s.poll_timeout(), Some(t(10_000)));
@@ -818,12 +818,83 @@ fn keepalive_pings_when_idle_and_its_answer_is_internal() {
     assert!(flush(&mut s).is_empty(), "one keepalive at a time");
     s.handle_input(&reply("Success", "c-2", &[("Ping", "Pong")]));
     assert_eq!(drain(&mut s), [], "the keepalive's Pong is the session's own: no event");
-    // Activity (a sent action) postpones the next keepalive.
+    // Sending is not hearing: with an action pending, the next keepalive is still due 10 s
+    // after the last byte received (12 s), before the action's own deadline (43 s).
     let id = s.send_action(&Action::new("Ping"), t(13_000)).unwrap();
-    assert_eq!(s.poll_timeout(), Some(t(43_000)), "no keepalive while an action is pending");
+    assert_eq!(s.poll_timeout(), Some(t(22_000)), "the keepalive runs while actions are pending");
     s.handle_input(&reply("Success", id.to_string().as_str(), &[]));
     drain(&mut s);
-    assert_eq!(s.poll_timeout(), Some(t(23_000)));
+    assert_eq!(s.poll_timeout(), Some(t(23_000)), "what is received postpones it");
+}
+
+#[test]
+fn a_silent_server_is_noticed_while_an_action_is_pending() {
+    let ka = Keepalive { interval: Duration::from_secs(10), timeout: Duration::from_secs(5) };
+    let mut s = logged_in(config().with_keepalive(Some(ka)).with_action_timeout(None));
+    // An action without a time limit that is never answered: before, the keepalive never ran.
+    let id = s.send_action(&Action::new("Getvar").with("Variable", "X"), t(1_000)).unwrap();
+    flush(&mut s);
+    s.handle_timeout(t(10_000));
+    assert_eq!(flush(&mut s), b"Action: Ping\r\nActionID: c-3\r\n\r\n");
+    s.handle_timeout(t(15_000));
+    assert_eq!(
+        drain(&mut s),
+        [
+            Ev::Aborted(id.to_string(), CloseReason::KeepaliveTimeout),
+            Ev::Closed(CloseReason::KeepaliveTimeout, false)
+        ]
+    );
+}
+
+#[test]
+fn the_keepalive_waits_for_a_blocking_action_ahead_of_it() {
+    // Asterisk runs a synchronous Originate before reading the next action, and answers in
+    // order: a Ping sent behind it cannot be answered before the Originate is.
+    let ka = Keepalive { interval: Duration::from_secs(10), timeout: Duration::from_secs(5) };
+    let mut s = logged_in(config().with_keepalive(Some(ka)));
+    let originate = Action::new("Originate").with("Channel", "Local/delayed@amitest");
+    let id = s.send_action_with_timeout(&originate, t(0), Some(Duration::from_secs(60))).unwrap();
+    flush(&mut s);
+    s.handle_timeout(t(10_000));
+    assert_eq!(flush(&mut s), b"Action: Ping\r\nActionID: c-3\r\n\r\n");
+    // No Timeout header: Asterisk waits up to 30 s for the answer; the Ping then has its 5 s.
+    assert_eq!(s.poll_timeout(), Some(t(35_000)), "the Ping waits for the Originate");
+    s.handle_timeout(t(34_000));
+    assert_eq!(drain(&mut s), [], "not dead while the Originate may still run");
+    s.handle_input(&reply(
+        "Success",
+        id.to_string().as_str(),
+        &[("Message", "Originate successfully queued")],
+    ));
+    s.handle_input(&reply("Success", "c-3", &[("Ping", "Pong")]));
+    let evs = drain(&mut s);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(s.state(), ClientState::Ready);
+}
+
+#[test]
+fn consecutive_timeouts_declare_the_server_dead() {
+    let config = config()
+        .with_action_timeout(Some(Duration::from_secs(1)))
+        .with_max_consecutive_timeouts(Some(3));
+    let mut s = logged_in(config);
+    // Two time out, then one is answered: the count starts again.
+    let a = s.send_action(&Action::new("Ping"), t(0)).unwrap();
+    let b = s.send_action(&Action::new("Ping"), t(0)).unwrap();
+    s.handle_timeout(t(1_000));
+    assert_eq!(drain(&mut s), [Ev::TimedOut(a.to_string()), Ev::TimedOut(b.to_string())]);
+    let c = s.send_action(&Action::new("Ping"), t(1_000)).unwrap();
+    s.handle_input(&reply("Success", c.to_string().as_str(), &[]));
+    drain(&mut s);
+    let ids: Vec<_> =
+        (0..3).map(|_| s.send_action(&Action::new("Ping"), t(2_000)).unwrap()).collect();
+    let late = s.send_action(&Action::new("Ping"), t(2_500)).unwrap();
+    s.handle_timeout(t(3_000));
+    let mut want: Vec<Ev> = ids.iter().map(|id| Ev::TimedOut(id.to_string())).collect();
+    want.push(Ev::Aborted(late.to_string(), CloseReason::Unresponsive));
+    want.push(Ev::Closed(CloseReason::Unresponsive, false));
+    assert_eq!(drain(&mut s), want);
+    assert_eq!(s.state(), ClientState::Closed);
 }
 
 #[test]
