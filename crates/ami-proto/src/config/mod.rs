@@ -43,6 +43,10 @@
 //! informational (see [`DiagnosticKind::is_informational`]) and on `read`/`write` values that
 //! [`parse_perm`] refuses.
 //!
+//! [`findings`] is `ami check`: what a loaded configuration really grants, as coded findings.
+//! [`edit`] changes manager.conf without losing a byte it does not concern, and validates every
+//! edit by loading the result again.
+//!
 //! [`parse_acl_conf`] reads acl.conf (`main/named_acl.c`): every category is a named ACL made
 //! of its `permit`/`deny` lines; duplicate categories of the same (case-sensitive) name merge;
 //! a `[general]` category, an unknown key or an invalid rule fails the whole file, as in

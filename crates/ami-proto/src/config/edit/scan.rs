@@ -138,8 +138,11 @@ pub(crate) fn geometry(raw: &str) -> Geometry {
     }
     let code = raw.get(..comment).unwrap_or_default();
     let code_end = code.trim_end_matches(super::render::is_blank).len();
-    let code_start = code.len() - code.trim_start_matches(super::render::is_blank).len();
-    let literal = !code.contains('\\') && !raw.starts_with('\u{feff}');
+    // A byte order mark (the first line of a file) stays in front, like indentation.
+    let bom = if code.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    let body = code.get(bom..).unwrap_or_default();
+    let code_start = bom + body.len() - body.trim_start_matches(super::render::is_blank).len();
+    let literal = !code.contains('\\');
     Geometry { code_end, literal, code_start: code_start.min(code_end) }
 }
 
@@ -238,5 +241,9 @@ mod tests {
         let (s, e) = header_name_range(raw, geometry(raw)).unwrap();
         assert_eq!(&raw[s..e], "bob");
         assert_eq!(geometry("a\\;b;c").code_end, 4);
+        // A byte order mark stays in front of the header.
+        let raw = "\u{feff}[bob]";
+        let (s, e) = header_name_range(raw, geometry(raw)).unwrap();
+        assert_eq!(&raw[s..e], "bob");
     }
 }

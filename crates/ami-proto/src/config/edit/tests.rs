@@ -884,3 +884,16 @@ fn corpus_round_trips_and_every_edit_reloads_as_asked() {
 
     assert!(accepted > 100, "{accepted} edits accepted");
 }
+
+#[test]
+fn a_byte_order_mark_stays() {
+    let mut e = editor("\u{feff}[bob]\nsecret = Kq3x9Wm2Lr8Tz5Yp\n");
+    ok(&mut e, Edit::RenameUser { from: "bob".into(), to: "robert".into() });
+    assert_eq!(e.text(), "\u{feff}[robert]\nsecret = Kq3x9Wm2Lr8Tz5Yp\n");
+    let mut files = MemoryResolver::new();
+    files.insert("users.conf", "\u{feff}secret = p\\;w-Old-Secret-1\n");
+    let text = "[bob]\n#include users.conf\n";
+    let mut e = ConfigEditor::new(text, &mut files, EditOptions::default()).unwrap();
+    ok(&mut e, update("bob", UserSettings { secret: secret("New-Secret-42xyz"), ..settings() }));
+    assert_eq!(e.file_text("users.conf").as_deref(), Some("\u{feff}secret = New-Secret-42xyz\n"));
+}
