@@ -82,6 +82,17 @@
 //! apply: sessions already logged in keep the rights they logged in with, and a reload keeps
 //! the previous value of a key removed from an existing user (only a restart forgets it).
 //!
+//! # In other languages
+//!
+//! The whole interface is one enum of edits ([`Edit`]) over one settings record
+//! ([`UserSettings`], every field optional, [`Setting::Unset`] to remove a key), a report
+//! ([`EditReport`]) and one error enum, so each binding is a thin mapping: the `ami user`
+//! command (options → [`UserSettings`]), C (`ami_config_edit_*` with an `ami_user_settings`
+//! struct whose `set`/`unset` bits say which fields are present), Python
+//! (`ManagerConfig.edit()`, keyword arguments: omitted = keep, `None` = unset). A Node binding
+//! maps a JavaScript object the same way (`cfg.edit().addUser("crm", {read: ["call"],
+//! secret: null})`: a missing property keeps the key, `null` removes it) and returns the texts.
+//!
 //! # Example
 //!
 //! ```
