@@ -267,6 +267,9 @@ fn set_rename_remove_and_general() {
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(out(&o).contains("-enabled = yes\n+enabled = no\n"), "{}", out(&o));
     assert!(out(&o).contains("AMI is off"));
+    // Later edits remind that nobody can log in.
+    let o = user(&["set", p(&conf), "admin", "--read", "call"], &[]);
+    assert!(out(&o).contains("note: AMI is off in this file"), "{}", out(&o));
     // Nothing to change is not an error.
     let o = user(&["disable-ami", p(&conf)], &[]);
     assert_eq!(code(&o), 0);

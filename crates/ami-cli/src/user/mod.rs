@@ -506,6 +506,13 @@ fn edit(
         }
     }
     let (config, check) = (editor.config(), editor.check());
+    if !config.general.enabled && !edits.iter().any(|e| matches!(e, Edit::SetEnabled(_))) {
+        notes.push(format!(
+            "AMI is off in this file ([general] enabled is not yes): nobody can log in until \
+             `ami user enable-ami {}`",
+            file.config.display()
+        ));
+    }
     let rights = check.users.iter().find_map(|u| {
         let user_ = config.users.get(u.index)?;
         (!user.is_empty() && user_.name.eq_ignore_ascii_case(user)).then_some((u, user_))
