@@ -748,7 +748,10 @@ fn resolver_for(corpus: &[(String, String)], e: Option<&ConfigEditor>) -> Memory
 
 /// The edits tried on every user of every corpus file, with what the plain loader must then
 /// say about the user (`None`: the user is gone).
-fn battery(user: &str) -> Vec<(Edit, fn(Option<&crate::config::User>) -> bool)> {
+/// What must hold of the user (`None`: gone) once an edit of the battery is applied.
+type Holds = fn(Option<&crate::config::User>) -> bool;
+
+fn battery(user: &str) -> Vec<(Edit, Holds)> {
     let up = |s: UserSettings| Edit::UpdateUser { name: user.to_uppercase(), settings: s };
     vec![
         (up(UserSettings { read: Some(Privilege::CALL), ..settings() }), |u| {
