@@ -24,24 +24,28 @@ SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 PROFILE ?= release
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 # C tests: each prints `N passed, M failed`; every one gets the captures as arguments
-C_TESTS := version decode encode access session config edit
+C_TESTS := version decode encode access session config catalog edit
 C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/data/*.c2s))
 C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
 	c-examples c-install-test c-sanitize c-valgrind c-live miri install bench bench-proxy fuzz-smoke \
-	clean asterisk
+	clean asterisk catalog catalog-check
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
-## a real Asterisk included), docs (warnings are errors), the C header against the code, the C
+## a real Asterisk included), docs (warnings are errors), the generated catalog and the C header
+## against their sources, the C
 ## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri and the Python suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
-test: check-tools asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
+test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
 	c-live python-test
 	@echo "make test: all checks passed"
 
@@ -84,6 +88,30 @@ fuzz-replay:
 doc:
 	$(CARGO) doc --workspace --no-deps --locked
 
+# ---- The catalog: every AMI action and event, generated from Asterisk's documentation ----
+# ASTERISK_XML: the documentation XML of the Asterisk release the catalog follows (the one the
+# live suites run), in the shared folder (SHARED, see above); set it when it lives elsewhere.
+ASTERISK_DOC := core-en_US-$(ASTERISK_VERSION).xml.xz
+ASTERISK_XML ?= $(SHARED)/asterisk/$(ASTERISK_DOC)
+CATALOG_GEN := $(CARGO) run -q --locked -p ami-catalog-gen --
+define need_asterisk_xml
+	@test -n "$(ASTERISK_XML)" && test -f "$(ASTERISK_XML)" || { \
+		echo "$(ASTERISK_DOC) (Asterisk's documentation XML) is not at '$(ASTERISK_XML)'"; \
+		echo "(searched $(CURDIR)/../shared/asterisk, then /work/shared/asterisk):"; \
+		echo "run make with ASTERISK_XML=/path/to/$(ASTERISK_DOC)"; exit 1; }
+endef
+
+## catalog: regenerate catalog/asterisk.json (the facts, no prose), crates/ami-catalog/src/generated
+## and the Python catalog modules from ASTERISK_XML
+catalog:
+	$(need_asterisk_xml)
+	$(CATALOG_GEN) --xml "$(ASTERISK_XML)" --root "$(CURDIR)"
+
+## catalog-check: fail if a committed generated file differs from a fresh generation
+catalog-check:
+	$(need_asterisk_xml)
+	$(CATALOG_GEN) --xml "$(ASTERISK_XML)" --root "$(CURDIR)" --check
+
 # The pinned cbindgen, installed into .tools/ by the Makefile itself (nothing by hand).
 $(CBINDGEN_STAMP):
 	$(CARGO) install --locked --quiet cbindgen@$(CBINDGEN_VERSION) --root $(TOOLS)
@@ -104,10 +132,18 @@ header-check: $(CBINDGEN_STAMP)
 c-test: c-install-test c-sanitize c-valgrind
 
 ## install: libami.so.$(VERSION) (SONAME libami.so.$(SOVERSION)) and its links, libami.a,
-## ami.h and libami.pc under PREFIX (DESTDIR is honoured)
+## ami.h and libami.pc, and the `ami` tool with its man page and shell completions, under
+## PREFIX (DESTDIR is honoured)
 install:
-	$(CARGO) build -p ami-ffi --locked $(CARGO_PROFILE)
-	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)"
+	$(CARGO) build -p ami-ffi -p ami-cli --locked $(CARGO_PROFILE)
+	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(BINDIR)" \
+		"$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(DATADIR)/bash-completion/completions" \
+		"$(DESTDIR)$(DATADIR)/zsh/vendor-completions" "$(DESTDIR)$(DATADIR)/fish/vendor_completions.d"
+	install -m 0755 target/$(PROFILE)/ami "$(DESTDIR)$(BINDIR)/ami"
+	target/$(PROFILE)/ami man > "$(DESTDIR)$(MANDIR)/man1/ami.1"
+	target/$(PROFILE)/ami completions bash > "$(DESTDIR)$(DATADIR)/bash-completion/completions/ami"
+	target/$(PROFILE)/ami completions zsh > "$(DESTDIR)$(DATADIR)/zsh/vendor-completions/_ami"
+	target/$(PROFILE)/ami completions fish > "$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/ami.fish"
 	install -m 0755 target/$(PROFILE)/libami.so "$(DESTDIR)$(LIBDIR)/libami.so.$(VERSION)"
 	ln -sf libami.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libami.so.$(SOVERSION)"
 	ln -sf libami.so.$(SOVERSION) "$(DESTDIR)$(LIBDIR)/libami.so"
@@ -122,6 +158,8 @@ c-install-test:
 	rm -rf $(C_PREFIX)
 	@$(MAKE) --no-print-directory install PREFIX=$(C_PREFIX) PROFILE=debug
 	readelf -d $(C_PREFIX)/lib/libami.so | grep -q 'SONAME.*\[libami\.so\.$(SOVERSION)\]'
+	grep -q '^\.TH ami 1' $(C_PREFIX)/share/man/man1/ami.1
+	$(C_PREFIX)/bin/ami --version
 	@for t in $(C_TESTS); do \
 		echo "cc $$t.c \$$(pkg-config --cflags --libs libami)"; \
 		$(CC) $(CFLAGS_STRICT) bindings/c/tests/$$t.c \
@@ -238,11 +276,13 @@ define fresh_venv
 endef
 
 ## python-test: install the wheel in a fresh venv with pytest and mypy, check the .pyi stubs
-## with mypy.stubtest and run the pytest suite against the installed package (from a
-## directory where the source tree is not importable); then `pip install ./bindings/python`
+## with mypy.stubtest and the examples with mypy --strict, run the pytest suite against the
+## installed package (from a directory where the source tree is not importable); then
+## `pip install ./bindings/python`
 python-test: python-wheel asterisk
 	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION))
 	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
+	cd $(PY_TEST_VENV) && bin/python -m mypy --strict --no-incremental $(CURDIR)/bindings/python/examples
 	cd $(PY_TEST_VENV) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
 		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
 	@$(MAKE) --no-print-directory python-pip-install-test

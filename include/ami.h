@@ -167,6 +167,31 @@
 #define AMI_PERM_ALL 2147483647
 
 /*
+ The action makes no check of its parameters beyond its authority.
+ */
+#define AMI_ESCALATION_NONE 0
+
+/*
+ Originate: the application/data blacklist (some applications and functions need `system`).
+ */
+#define AMI_ESCALATION_ORIGINATE 1
+
+/*
+ Getvar: `SHELL`/`EVAL` in `Variable` need `system`.
+ */
+#define AMI_ESCALATION_GETVAR 2
+
+/*
+ Status: `SHELL`/`EVAL` in `Variables` need `system`.
+ */
+#define AMI_ESCALATION_STATUS 3
+
+/*
+ Command: `module load`, `module unload`, `restart gracefully` are refused.
+ */
+#define AMI_ESCALATION_COMMAND 4
+
+/*
  `ami_user_settings.set` / `.unset` bit: `secret`.
  */
 #define AMI_USER_SECRET (1 << 0)
@@ -822,6 +847,99 @@ typedef struct {
 } ami_bytes;
 
 /*
+ One documented action, as `ami_action_info` and `ami_catalog_action_at` describe it.
+ */
+typedef struct {
+  /*
+   Canonical name, e.g. `Originate`.
+   */
+  ami_str name;
+  /*
+   Write classes (`AMI_PERM_*`) a session needs, any one of them; 0 = every session.
+   */
+  uint32_t authority;
+  /*
+   The extra check the action makes (`AMI_ESCALATION_*`).
+   */
+  uint32_t escalation;
+  /*
+   The module registering it (`core` for Asterisk's core); the first of several.
+   */
+  ami_str module;
+  /*
+   The Asterisk version the documentation says it appeared in (the first listed; empty if
+   none is).
+   */
+  ami_str since;
+  /*
+   Number of documented parameters (`ActionID` included): `ami_action_parameter` reads them.
+   */
+  size_t parameter_count;
+  /*
+   How many of them are required.
+   */
+  size_t required_count;
+  /*
+   Its position in the catalog (`ami_catalog_action_at`, `ami_action_parameter`).
+   */
+  size_t index;
+} ami_action_desc;
+
+/*
+ One documented action parameter.
+ */
+typedef struct {
+  /*
+   Header name; for a numbered family, with `{}` (or `{:06}`, 6 digits zero-padded) where
+   the number goes, e.g. `Action-{:06}`.
+   */
+  ami_str name;
+  /*
+   The action requires it.
+   */
+  bool required;
+  /*
+   The action reads every occurrence (e.g. Originate's `Variable`).
+   */
+  bool repeatable;
+  /*
+   `name` is a numbered family.
+   */
+  bool indexed;
+} ami_parameter_desc;
+
+/*
+ One documented event, as `ami_event_info` and `ami_catalog_event_at` describe it.
+ */
+typedef struct {
+  /*
+   The name as emitted in `Event:`, e.g. `Hangup`.
+   */
+  ami_str name;
+  /*
+   Classes (`AMI_PERM_*`) it is emitted with: a session receives it only if it may read
+   every one (`ami_perm_may_receive`).
+   */
+  uint32_t read_class;
+  /*
+   The module emitting it (the first of several).
+   */
+  ami_str module;
+  /*
+   The Asterisk version the documentation says it appeared in (the first listed).
+   */
+  ami_str since;
+  /*
+   Number of documented fields: `ami_event_field` reads them.
+   */
+  size_t field_count;
+  /*
+   Its position in the catalog (`ami_catalog_event_at`, `ami_event_field`).
+   */
+  size_t index;
+} ami_event_desc;
+
+/*
  Settings of an `ami_client`. Fill it with `ami_client_config_default`, then change fields.
  */
 typedef struct {
@@ -1210,6 +1328,56 @@ ami_result ami_message_builder_encode(const ami_message_builder *builder, uint8_
  succeeded). Also works on a poisoned builder.
  */
 ami_result ami_message_builder_last_error(const ami_message_builder *builder, ami_str *out);
+
+/*
+ Describes the documented action `name` (`len` bytes, ASCII-case-insensitive as Asterisk
+ matches `Action:`) into `out`. `AMI_RESULT_NOT_FOUND` if the catalog does not document it.
+ */
+ami_result ami_action_info(const char *name, size_t len, ami_action_desc *out);
+
+/*
+ Describes parameter `i` (0-based, documented order) of the action at catalog position
+ `action_index` into `out`. `AMI_RESULT_NOT_FOUND` if either is out of range.
+ */
+ami_result ami_action_parameter(size_t action_index, size_t i, ami_parameter_desc *out);
+
+/*
+ Describes the documented event `name` (`len` bytes, ASCII-case-insensitive) into `out`.
+ `AMI_RESULT_NOT_FOUND` if the catalog does not document it.
+ */
+ami_result ami_event_info(const char *name, size_t len, ami_event_desc *out);
+
+/*
+ Writes the name of field `i` (0-based, documented order) of the event at catalog position
+ `event_index` to `out`. `AMI_RESULT_NOT_FOUND` if either is out of range.
+ */
+ami_result ami_event_field(size_t event_index, size_t i, ami_str *out);
+
+/*
+ Number of documented actions (positions 0 to count - 1, in Asterisk's registration order).
+ */
+size_t ami_catalog_action_count(void);
+
+/*
+ Number of documented events (positions 0 to count - 1, sorted by name).
+ */
+size_t ami_catalog_event_count(void);
+
+/*
+ Describes the action at catalog position `index`. `AMI_RESULT_NOT_FOUND` past the end.
+ */
+ami_result ami_catalog_action_at(size_t index, ami_action_desc *out);
+
+/*
+ Describes the event at catalog position `index`. `AMI_RESULT_NOT_FOUND` past the end.
+ */
+ami_result ami_catalog_event_at(size_t index, ami_event_desc *out);
+
+/*
+ The Asterisk release whose documentation the catalog was generated from, e.g. `"22.10.1"`
+ (static, NUL-terminated; never free it).
+ */
+const char *ami_catalog_asterisk_version(void);
 
 /*
  Writes the default settings to `out`.

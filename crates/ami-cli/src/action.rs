@@ -2,9 +2,12 @@
 
 use std::process::ExitCode;
 
+use ami_proto::OwnedMessage;
 use ami_proto::encode::Action;
+use ami_tokio::Client;
 
-use crate::conn::{AmiClient, CliError, ConnectArgs};
+use crate::connect::ConnectArgs;
+use crate::error::CliError;
 use crate::output;
 
 /// Arguments of `ami action`.
@@ -18,6 +21,7 @@ Examples:
   ami action pbx -u admin --secret-file ~/.ami Command 'Command=core show channels'
   ami action pbx -u admin Originate Channel=PJSIP/100 Exten=200 Context=default Async=true
   ami action pbx -u admin Setvar Variable=FOO Value=a=b      # split at the first `=`
+  ami action pbx:5039 -u admin --tls-ca ca.pem Ping           # AMI over TLS
 
 Exit status: 0 success, 1 `Response: Error` (or a failed originate, or no answer), 2 usage.")]
 pub struct ActionArgs {
@@ -52,41 +56,42 @@ pub fn build_action(name: &str, fields: &[String]) -> Result<Action, CliError> {
 /// Runs `ami action`.
 pub async fn run(args: ActionArgs) -> Result<ExitCode, CliError> {
     let action = build_action(&args.action, &args.fields)?;
-    let login = args.conn.login()?;
-    let mut client = AmiClient::connect(&login).await?;
-    let reply = client.action(&action).await?;
-    let is_error = reply.is_error();
+    let client = Client::connect(args.conn.options()?).await?;
+    let reply = client.action(&action).await;
+    client.close().await;
+    let reply = match reply {
+        Ok(r) => r,
+        // No answer (time limit, lost connection, too large): say so, exit 1.
+        Err(e) if args.json => {
+            outln!("{}", serde_json::json!({ "failure": e.to_string() }));
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let one = |m: Option<&OwnedMessage>| {
+        m.map_or(serde_json::Value::Null, |m| output::json(&m.as_message()))
+    };
     if args.json {
-        let one = |m: &Option<ami_proto::OwnedMessage>| {
-            m.as_ref().map_or(serde_json::Value::Null, |m| output::json(&m.as_message()))
-        };
         let doc = serde_json::json!({
-            "response": one(&reply.response),
-            "items": reply.items.iter().map(|m| output::json(&m.as_message())).collect::<Vec<_>>(),
-            "complete": one(&reply.complete),
-            "output": reply.output.as_ref().map(|o| o.iter().map(|l| output::text(l)).collect::<Vec<_>>()),
-            "originate_response": one(&reply.originate_response),
-            "failure": reply.failure,
+            "response": one(Some(reply.response())),
+            "items": reply.items().iter().map(|m| output::json(&m.as_message())).collect::<Vec<_>>(),
+            "complete": one(reply.complete()),
+            "output": reply.output().map(|o| o.iter().map(|l| output::text(l)).collect::<Vec<_>>()),
+            "originate_response": one(reply.originate_response()),
         });
-        println!("{doc}");
+        outln!("{doc}");
     } else {
-        if let Some(r) = &reply.response {
-            print!("{}", output::block(&r.as_message()));
+        out!("{}", output::block(&reply.response().as_message()));
+        for item in reply.items() {
+            outln!();
+            out!("{}", output::block(&item.as_message()));
         }
-        for item in &reply.items {
-            println!();
-            print!("{}", output::block(&item.as_message()));
-        }
-        for m in [&reply.complete, &reply.originate_response].into_iter().flatten() {
-            println!();
-            print!("{}", output::block(&m.as_message()));
-        }
-        if let Some(f) = &reply.failure {
-            eprintln!("ami action: {} {f}", args.action);
+        for m in [reply.complete(), reply.originate_response()].into_iter().flatten() {
+            outln!();
+            out!("{}", output::block(&m.as_message()));
         }
     }
-    let _ = client.logoff().await;
-    Ok(if is_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if reply.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[cfg(test)]

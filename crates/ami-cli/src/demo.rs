@@ -9,11 +9,11 @@ use ami_proto::OwnedMessage;
 use ami_proto::authority::event_category;
 use ami_proto::encode::Action;
 use ami_proto::perm::{Privilege, may_receive};
+use ami_tokio::{Client, ClientOptions, Event, Reply, Secret, StreamEvent, Target};
 use tokio::net::TcpListener;
 
-use crate::conn::{AmiClient, CliError, Login, Reply};
+use crate::error::CliError;
 use crate::mock::{self, DEFAULT_MANAGER_CONF, MockOptions};
-use crate::secret::Secret;
 
 /// Arguments of `ami demo`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,7 @@ pub struct DemoArgs {
     /// Background calls per second besides the demo's own
     #[arg(long, default_value_t = 0.4, value_name = "N")]
     pub calls_per_second: f64,
-    /// Output width in columns (default: $COLUMNS, else 120)
+    /// Output width in columns (default: the terminal's, else $COLUMNS, else 100)
     #[arg(long)]
     pub width: Option<usize>,
     /// Seed of the call simulation (default: fixed, so runs look alike)
@@ -45,30 +45,88 @@ pub struct DemoArgs {
 const OPERATOR: (&str, &str) = ("operator", "operator-secret");
 const MONITOR: (&str, &str) = ("monitor", "monitor-secret");
 
-/// Column printer.
+/// Prints two columns side by side. Text that does not fit wraps onto more lines (at word
+/// boundaries, indented under its first word), so nothing is ever cut: a narrow terminal
+/// shows `accepted`, `refused` and `withheld` in full.
 struct Columns {
     width: usize,
     start: Instant,
 }
 
-impl Columns {
-    fn cut(s: &str, w: usize) -> String {
-        if s.chars().count() <= w {
-            format!("{s:<w$}")
-        } else {
-            let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
-            t.push('~');
-            t
+/// `text` in lines of at most `width` characters, breaking at spaces where it can (the spaces
+/// between words on one line are kept as they were); lines after the first are indented by
+/// `indent`.
+fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let width = width.max(indent + 8);
+    // Words with the spaces before them.
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        rest = &rest[spaces..];
+        let end = rest.find(' ').unwrap_or(rest.len());
+        words.push((spaces, &rest[..end]));
+        rest = &rest[end..];
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for (i, (spaces, word)) in words.into_iter().enumerate() {
+        let mut word = word;
+        // Leading blanks (a right-aligned time stamp) stay on the first line only.
+        let mut sep = if i == 0 || !line.is_empty() { spaces } else { 0 };
+        loop {
+            let room = width - if lines.is_empty() { 0 } else { indent };
+            let len = line.chars().count();
+            if len + sep + word.chars().count() <= room {
+                line.push_str(&" ".repeat(sep));
+                line.push_str(word);
+                break;
+            }
+            if len > 0 && word.chars().count() <= width - indent {
+                // Next line.
+                lines.push(std::mem::take(&mut line));
+                sep = 0;
+                continue;
+            }
+            // A word longer than a whole line is split.
+            let take = room.saturating_sub(len + sep).max(1);
+            let cut = word.char_indices().nth(take).map_or(word.len(), |(i, _)| i);
+            line.push_str(&" ".repeat(sep));
+            line.push_str(&word[..cut]);
+            lines.push(std::mem::take(&mut line));
+            word = &word[cut..];
+            sep = 0;
+            if word.is_empty() {
+                break;
+            }
         }
     }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    let pad = " ".repeat(indent);
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { l } else { format!("{pad}{l}") })
+        .collect()
+}
 
+impl Columns {
     fn col(&self) -> usize {
         (self.width.saturating_sub(3) / 2).max(20)
     }
 
     fn row(&self, left: &str, right: &str) {
         let w = self.col();
-        println!("{} | {}", Self::cut(left, w), Self::cut(right, w).trim_end());
+        // Continuation lines start under the text after the time stamp.
+        let (l, r) = (wrap(left, w, 6), wrap(right, w, 6));
+        for i in 0..l.len().max(r.len()) {
+            let a = l.get(i).map_or("", String::as_str);
+            let b = r.get(i).map_or("", String::as_str);
+            let pad = w - a.chars().count().min(w);
+            outln!("{a}{} | {b}", " ".repeat(pad));
+        }
     }
 
     fn stamp(&self) -> String {
@@ -77,8 +135,29 @@ impl Columns {
 
     fn rule(&self) {
         let w = self.col();
-        println!("{}-+-{}", "-".repeat(w), "-".repeat(w));
+        outln!("{}-+-{}", "-".repeat(w), "-".repeat(w));
     }
+
+    /// A summary line, wrapped to the whole width.
+    fn para(&self, text: &str) {
+        for line in wrap(text, self.width, 4) {
+            outln!("{line}");
+        }
+    }
+}
+
+/// The output width: `--width`, else the terminal's, else `$COLUMNS`, else 100.
+fn output_width(asked: Option<usize>) -> usize {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout()
+        .is_terminal()
+        .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .flatten();
+    asked
+        .or(terminal)
+        .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
+        .unwrap_or(100)
+        .clamp(60, 400)
 }
 
 /// One line about an event.
@@ -135,15 +214,37 @@ fn summary(ev: &OwnedMessage) -> String {
     format!("{name} {detail}").trim_end().to_owned()
 }
 
-fn outcome(reply: &Result<Reply, CliError>) -> String {
+fn outcome(reply: &Result<Reply, ami_tokio::Error>) -> String {
     match reply {
-        Ok(r) if r.is_error() => format!(
-            "refused: {}",
-            r.message_text().or_else(|| r.failure.clone()).unwrap_or_else(|| "error".into())
+        Ok(r) if !r.is_success() => {
+            format!("refused: {}", r.message().map_or_else(|| "error".into(), |m| m.into_owned()))
+        }
+        Ok(r) => format!(
+            "accepted: {}",
+            r.message().map_or_else(|| "Success".into(), |m| m.into_owned())
         ),
-        Ok(r) => format!("accepted: {}", r.message_text().unwrap_or_else(|| "Success".into())),
         Err(e) => format!("failed: {e}"),
     }
+}
+
+/// What a user's event stream brought: the event's name, or why there is none.
+fn event_of(item: Option<StreamEvent>, who: &str) -> Result<Option<Event>, CliError> {
+    match item {
+        Some(StreamEvent::Event(ev)) => Ok(Some(ev)),
+        Some(StreamEvent::Lagged { missed }) => {
+            eprintln!("ami demo: the {who}'s display fell behind; {missed} events not shown");
+            Ok(None)
+        }
+        Some(StreamEvent::Disconnected { reason }) => {
+            Err(CliError::Config(format!("the {who}'s connection to the mock ended: {reason}")))
+        }
+        Some(_) => Ok(None),
+        None => Err(CliError::Config(format!("the {who}'s session ended"))),
+    }
+}
+
+fn name_of(ev: &Event) -> String {
+    String::from_utf8_lossy(ev.name()).into_owned()
 }
 
 /// Runs `ami demo`.
@@ -151,20 +252,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     if !(args.duration.is_finite() && args.duration > 0.0) {
         return Err(CliError::Usage("--duration must be a positive number of seconds".into()));
     }
-    let width = args
-        .width
-        .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
-        .unwrap_or(120)
-        .clamp(60, 400);
+    let width = output_width(args.width);
     let config = mock::load_config(DEFAULT_MANAGER_CONF, "built-in manager.conf")?;
     let monitor_read =
         config.user(MONITOR.0.as_bytes()).map_or(Privilege::from_bits(0), |u| u.read);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| CliError::Io { context: "cannot listen on 127.0.0.1".into(), source: e })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Io { context: "local address".into(), source: e })?;
+        .map_err(|e| CliError::io("cannot listen on 127.0.0.1", e))?;
+    let addr = listener.local_addr().map_err(|e| CliError::io("local address", e))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let opts = MockOptions {
         config,
@@ -177,28 +272,27 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         let _ = stop_rx.await;
     }));
 
-    println!("ami demo: mock PBX on {addr}; two users log in over TCP with the MD5 challenge");
-    println!("  operator  read = all    write = all        (full rights)");
-    println!("  monitor   read = call   write = reporting  (read-only call monitor)");
-    println!();
-
-    let login = |(user, secret): (&str, &str)| Login {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        user: user.to_owned(),
-        secret: Secret::new(secret),
-        method: ami_proto::client::LoginMethod::Md5,
-        timeout: Duration::from_secs(5),
-        events: None,
-    };
-    let mut op = AmiClient::connect(&login(OPERATOR)).await?;
-    let mut mon = AmiClient::connect(&login(MONITOR)).await?;
     let cols = Columns { width, start: Instant::now() };
+    cols.para(&format!(
+        "ami demo: mock PBX on {addr}; two users log in over TCP with the MD5 challenge"
+    ));
+    outln!("  operator  read = all    write = all        (full rights)");
+    outln!("  monitor   read = call   write = reporting  (read-only call monitor)");
+    outln!();
+
+    let login = |(user, secret): (&str, &str)| {
+        ClientOptions::new(Target::new("127.0.0.1", addr.port()), user, Secret::new(secret))
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_action_timeout(Duration::from_secs(5))
+            .with_reconnect(None)
+    };
+    let (op, mut op_events) = Client::connect_with_events(login(OPERATOR)).await?;
+    let (mon, mut mon_events) = Client::connect_with_events(login(MONITOR)).await?;
     cols.row("OPERATOR sees (read = all)", "MONITOR sees (read = call)");
     cols.rule();
     cols.row(
-        &format!("{} logged in: {}", cols.stamp(), op.banner()),
-        &format!("{} logged in: {}", cols.stamp(), mon.banner()),
+        &format!("{} logged in: {}", cols.stamp(), op.banner().unwrap_or_default()),
+        &format!("{} logged in: {}", cols.stamp(), mon.banner().unwrap_or_default()),
     );
 
     let mut op_counts: BTreeMap<String, u64> = BTreeMap::new();
@@ -213,8 +307,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     }
     script.retain(|(t, _)| *t < args.duration - 0.3);
     script.reverse();
-    let ctrlc = tokio::signal::ctrl_c();
-    tokio::pin!(ctrlc);
+    let stop = crate::stop::signal();
+    tokio::pin!(stop);
     let mut interrupted = false;
     loop {
         let next_step = script.last().map(|(t, _)| cols.start + Duration::from_secs_f64(*t));
@@ -226,30 +320,24 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         };
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
-            _ = &mut ctrlc => { interrupted = true; break }
-            ev = op.next_event() => match ev? {
-                Some(ev) => {
-                    let s = summary(&ev);
-                    let name = ev.as_message().event().map(|e| String::from_utf8_lossy(e).into_owned()).unwrap_or_default();
-                    let category = event_category(name.as_bytes()).unwrap_or(Privilege::from_bits(0));
-                    let note = if may_receive(monitor_read, category) {
-                        String::new()
-                    } else {
-                        format!("  [withheld from monitor: {}]", category.to_config_list().unwrap_or_else(|| category.to_string()))
-                    };
-                    *op_counts.entry(name).or_default() += 1;
-                    cols.row(&format!("{} {s}{note}", cols.stamp()), "");
-                }
-                None => return Err(CliError::Closed { target: addr.to_string(), reason: "the operator's session ended".into() }),
-            },
-            ev = mon.next_event() => match ev? {
-                Some(ev) => {
-                    let name = ev.as_message().event().map(|e| String::from_utf8_lossy(e).into_owned()).unwrap_or_default();
-                    *mon_counts.entry(name).or_default() += 1;
-                    cols.row("", &format!("{} {}", cols.stamp(), summary(&ev)));
-                }
-                None => return Err(CliError::Closed { target: addr.to_string(), reason: "the monitor's session ended".into() }),
-            },
+            () = &mut stop => { interrupted = true; break }
+            item = op_events.recv() => {
+                let Some(ev) = event_of(item, "operator")? else { continue };
+                let name = name_of(&ev);
+                let category = event_category(name.as_bytes()).unwrap_or(Privilege::from_bits(0));
+                let note = if may_receive(monitor_read, category) {
+                    String::new()
+                } else {
+                    format!("  [withheld from monitor: {}]", category.to_config_list().unwrap_or_else(|| category.to_string()))
+                };
+                *op_counts.entry(name).or_default() += 1;
+                cols.row(&format!("{} {}{note}", cols.stamp(), summary(&ev)), "");
+            }
+            item = mon_events.recv() => {
+                let Some(ev) = event_of(item, "monitor")? else { continue };
+                *mon_counts.entry(name_of(&ev)).or_default() += 1;
+                cols.row("", &format!("{} {}", cols.stamp(), summary(&ev)));
+            }
             () = step_sleep => {
                 let Some((_, step)) = script.pop() else { continue };
                 match step {
@@ -262,17 +350,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
                             .with("CallerID", "\"Operator\" <100>")
                             .with("Async", "true");
                         let r = op.action(&a).await;
-                        let answered = match &r {
-                            Ok(rep) => rep.originate_response.as_ref().map(|m| {
-                                let m = m.as_message();
-                                format!(
-                                    "; OriginateResponse {} (Reason {})",
-                                    String::from_utf8_lossy(m.get("Response").unwrap_or_default()),
-                                    String::from_utf8_lossy(m.get("Reason").unwrap_or_default())
-                                )
-                            }),
-                            Err(_) => None,
-                        };
+                        let answered = r.as_ref().ok().and_then(Reply::originate_response).map(|m| {
+                            let m = m.as_message();
+                            format!(
+                                "; OriginateResponse {} (Reason {})",
+                                String::from_utf8_lossy(m.get("Response").unwrap_or_default()),
+                                String::from_utf8_lossy(m.get("Reason").unwrap_or_default())
+                            )
+                        });
                         let o = format!(
                             "Originate PJSIP/100 -> 200: {}{}",
                             outcome(&r),
@@ -301,7 +386,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
                     3 => {
                         let r = mon.action(&Action::new("Status")).await;
                         let o = match &r {
-                            Ok(rep) if !rep.is_error() => format!("Status: {} channels listed", rep.items.len()),
+                            Ok(rep) if rep.is_success() => format!("Status: {} channels listed", rep.items().len()),
                             _ => format!("Status: {}", outcome(&r)),
                         };
                         cols.row("", &format!("{} >> {o}", cols.stamp()));
@@ -318,9 +403,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
                         let a = Action::new("Command").with("Command", "core show channels");
                         let r = op.action(&a).await;
                         let o = match &r {
-                            Ok(rep) if !rep.is_error() => {
-                                let lines = rep.output.clone().unwrap_or_default();
-                                let last = lines
+                            Ok(rep) if rep.is_success() => {
+                                let last = rep
+                                    .output()
+                                    .unwrap_or_default()
                                     .iter()
                                     .map(|l| String::from_utf8_lossy(l).into_owned())
                                     .find(|l| l.contains("active channel"))
@@ -335,9 +421,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
-    let dropped = op.dropped_events() + mon.dropped_events();
-    let _ = op.logoff().await;
-    let _ = mon.logoff().await;
+    op.close().await;
+    mon.close().await;
     let _ = stop_tx.send(());
     let stats =
         server.await.map_err(|e| CliError::Config(format!("the mock PBX task failed: {e}")))??;
@@ -345,22 +430,19 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     let op_total: u64 = op_counts.values().sum();
     let mon_total: u64 = mon_counts.values().sum();
     cols.rule();
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Summary after {:.1} s{}:",
         cols.start.elapsed().as_secs_f64(),
         if interrupted { " (interrupted)" } else { "" }
     );
-    println!(
+    cols.para(&format!(
         "  operator received {op_total} events, monitor {mon_total} (the simulated PBX published {}; \
          the rest are the core's own FullyBooted and security events)",
         stats.events
-    );
-    if dropped > 0 {
-        println!("  {dropped} events were dropped while the demo waited for answers");
-    }
+    ));
     for r in &results {
-        println!("  {r}");
+        cols.para(&format!("  {r}"));
     }
     let withheld: Vec<String> = op_counts
         .iter()
@@ -375,9 +457,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         })
         .collect();
     if withheld.is_empty() {
-        println!("  withheld from monitor: nothing");
+        cols.para("  withheld from monitor: nothing");
     } else {
-        println!("  withheld from monitor: {}", withheld.join(", "));
+        cols.para(&format!("  withheld from monitor: {}", withheld.join(", ")));
     }
     let leaked: Vec<&String> = mon_counts
         .keys()
@@ -392,4 +474,27 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapping_keeps_every_word_whole() {
+        let text = "  1.0 >> Originate PJSIP/101 -> 200: refused: Permission denied";
+        let lines = wrap(text, 38, 6);
+        assert_eq!(
+            lines,
+            ["  1.0 >> Originate PJSIP/101 -> 200:", "      refused: Permission denied"]
+        );
+        assert!(lines.iter().all(|l| l.chars().count() <= 38));
+        // A word longer than a line is split, never dropped.
+        let long = wrap("x abcdefghijklmnopqrstuvwxyz", 20, 4);
+        assert_eq!(long.concat().replace(' ', ""), "xabcdefghijklmnopqrstuvwxyz");
+        assert!(long.iter().all(|l| l.chars().count() <= 20), "{long:?}");
+        assert_eq!(wrap("", 20, 4), [""]);
+        // Spaces inside a line are kept.
+        assert_eq!(wrap("  monitor:  Originate", 40, 4), ["  monitor:  Originate"]);
+    }
 }

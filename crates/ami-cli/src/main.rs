@@ -3,25 +3,26 @@
 //! Every subcommand is a thin layer of I/O (tokio) around the sans-IO core in `ami-proto`:
 //! the bytes on the wire, logins, permissions and event fan-out are all decided there.
 
+#[macro_use]
+mod output;
 mod action;
 mod check;
-mod clock;
-mod conn;
+mod completions;
+mod connect;
 mod decode;
 mod demo;
-mod downstream;
+mod error;
 mod mock;
-mod output;
 mod proxy;
 mod secret;
+mod stop;
 mod tail;
-mod tls;
 mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The Asterisk Manager Interface tool, built on libami.
 #[derive(Debug, Parser)]
@@ -55,6 +56,10 @@ enum Command {
     User(user::UserArgs),
     /// Print the frames of a captured AMI byte stream
     Decode(DecodeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), for `man -l -` or installing as ami.1
+    Man,
 }
 
 /// Arguments of `ami decode`.
@@ -82,6 +87,8 @@ fn main() -> ExitCode {
         },
         Command::Check(a) => check::run(&a),
         Command::User(a) => user::run(a),
+        Command::Completions(a) => completions::completions(&a, &mut Cli::command()),
+        Command::Man => completions::man(Cli::command()),
         Command::Demo(a) => run_async("demo", demo::run(a)),
         Command::Mock(a) => run_async("mock", mock::run(a)),
         Command::Tail(a) => run_async("tail", tail::run(a)),
@@ -93,7 +100,7 @@ fn main() -> ExitCode {
 /// Runs an async subcommand on a single-threaded runtime; errors are printed as `ami <cmd>: …`.
 fn run_async(
     name: &str,
-    fut: impl std::future::Future<Output = Result<ExitCode, conn::CliError>>,
+    fut: impl std::future::Future<Output = Result<ExitCode, error::CliError>>,
 ) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,

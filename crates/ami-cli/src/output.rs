@@ -1,8 +1,37 @@
-//! How messages are printed: readable blocks (AMI's own `Name: value` lines) or JSON lines.
+//! How messages are printed: readable blocks (AMI's own `Name: value` lines) or JSON lines,
+//! to a standard output that may close under us (`ami tail | head`).
+
+use std::io::Write;
 
 use ami_proto::Message;
 use ami_proto::config::ini::glob_match;
 use serde_json::{Map, Value};
+
+/// Writes `text` to standard output. A closed pipe (`ami action ... | head`) ends the process
+/// quietly with status 0, as a Unix filter does; any other write error ends it with status 1.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("ami: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` through [`emit`]: quiet on a closed pipe.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::emit("\n") };
+    ($($arg:tt)*) => { $crate::output::emit(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` through [`emit`]: quiet on a closed pipe.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::emit(&format!($($arg)*)) };
+}
 
 /// Text of header bytes; invalid UTF-8 is shown with replacement characters.
 pub fn text(bytes: &[u8]) -> String {

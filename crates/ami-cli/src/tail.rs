@@ -1,13 +1,15 @@
 //! `ami tail`: log in and print events, reconnecting (and logging in again) when the
 //! connection drops.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ami_proto::OwnedMessage;
+use ami_tokio::{Backoff, Client, StreamEvent};
 
-use crate::conn::{AmiClient, CliError, ConnectArgs};
+use crate::connect::ConnectArgs;
+use crate::error::CliError;
 use crate::output;
 
 /// Arguments of `ami tail`.
@@ -20,7 +22,8 @@ Examples:
   ami tail pbx.example.com --user monitor --secret-env AMI_MONITOR
   ami tail 127.0.0.1:5038 -u operator --event 'Dial*' --event Hangup
   ami tail pbx -u admin --match Channel='PJSIP/10?-*' --json | jq .Event
-  ami tail pbx -u admin --events call,cdr --count 100 > sample.txt")]
+  ami tail pbx -u admin --events call,cdr --count 100 > sample.txt
+  ami tail pbx:5039 -u monitor --tls-ca /etc/ami/ca.pem --json    # AMI over TLS")]
 pub struct TailArgs {
     #[command(flatten)]
     pub conn: ConnectArgs,
@@ -76,92 +79,81 @@ impl TailFilter {
 /// Runs `ami tail`.
 pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
     let filter = TailFilter::new(&args.events, &args.matches)?;
-    let mut login = args.conn.login()?;
-    login.events = args.classes.clone();
-    let target = login.target();
     let max_backoff = Duration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0));
+    let mut options = args.conn.options()?.with_reconnect(Some(Backoff {
+        initial: Duration::from_millis(500),
+        max: max_backoff,
+        ..Backoff::default()
+    }));
+    if let Some(classes) = &args.classes {
+        options = options.with_events(classes.clone());
+    }
+    let (target, user) = (options.target.clone(), options.username.clone());
     let status = std::io::stderr().is_terminal();
     let ctrlc = tokio::signal::ctrl_c();
     tokio::pin!(ctrlc);
+    // The first connection must work; later ones are the client's business (backoff, login).
+    let client = tokio::select! {
+        r = Client::connect(options) => r?,
+        _ = &mut ctrlc => return Ok(ExitCode::SUCCESS),
+    };
+    let mut events = client.events();
+    eprintln!(
+        "ami tail: connected to {target} ({}) as {user}",
+        client.banner().unwrap_or_default()
+    );
     let (mut printed, mut seen) = (0u64, 0u64);
     let (mut window_start, mut window_seen) = (Instant::now(), 0u64);
-    let mut backoff = Duration::from_millis(500);
-    let mut connected_once = false;
-    let stdout = std::io::stdout();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        let client = tokio::select! {
-            r = AmiClient::connect(&login) => r,
-            _ = &mut ctrlc => return Ok(ExitCode::SUCCESS),
-        };
-        let mut client = match client {
-            Ok(c) => c,
-            Err(e @ CliError::LoginFailed { .. }) => return Err(e),
-            Err(e) if !connected_once => return Err(e),
-            Err(e) => {
-                eprintln!("ami tail: {e}; retrying in {:.1} s", backoff.as_secs_f64());
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = &mut ctrlc => return Ok(ExitCode::SUCCESS),
+        tokio::select! {
+            item = events.recv() => match item {
+                Some(StreamEvent::Event(ev)) => {
+                    seen += 1;
+                    window_seen += 1;
+                    if !filter.passes(&ev) {
+                        continue;
+                    }
+                    if status {
+                        eprint!("\r\x1b[K");
+                    }
+                    if args.json {
+                        outln!("{}", output::json(&ev.as_message()));
+                    } else {
+                        outln!("{}", output::block(&ev.as_message()));
+                    }
+                    printed += 1;
+                    if args.count.is_some_and(|n| printed >= n) {
+                        client.close().await;
+                        return Ok(ExitCode::SUCCESS);
+                    }
                 }
-                backoff = (backoff * 2).min(max_backoff);
-                continue;
+                Some(StreamEvent::Lagged { missed }) => {
+                    eprintln!("ami tail: {missed} events were missed (the output is slower than the server)");
+                }
+                Some(StreamEvent::Disconnected { reason }) => {
+                    eprintln!("ami tail: connection to {target} lost ({reason}); reconnecting");
+                }
+                Some(StreamEvent::Connected { banner }) => {
+                    eprintln!("ami tail: connected to {target} ({banner}) as {user}");
+                }
+                Some(_) => {}
+                None => return Ok(ExitCode::from(1)),
+            },
+            _ = tick.tick() => {
+                if status {
+                    let secs = window_start.elapsed().as_secs_f64().max(0.001);
+                    eprint!("\r\x1b[K{seen} events, {printed} shown, {:.1}/s", window_seen as f64 / secs);
+                    window_start = Instant::now();
+                    window_seen = 0;
+                }
             }
-        };
-        connected_once = true;
-        backoff = Duration::from_millis(500);
-        eprintln!("ami tail: connected to {target} ({}) as {}", client.banner(), login.user);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                ev = client.next_event() => match ev? {
-                    Some(ev) => {
-                        seen += 1;
-                        window_seen += 1;
-                        if !filter.passes(&ev) {
-                            continue;
-                        }
-                        if status {
-                            eprint!("\r\x1b[K");
-                        }
-                        let mut out = stdout.lock();
-                        let line = if args.json {
-                            format!("{}\n", output::json(&ev.as_message()))
-                        } else {
-                            format!("{}\n", output::block(&ev.as_message()))
-                        };
-                        if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() {
-                            // Standard output closed (e.g. `| head`): done.
-                            return Ok(ExitCode::SUCCESS);
-                        }
-                        printed += 1;
-                        if args.count.is_some_and(|n| printed >= n) {
-                            let _ = client.logoff().await;
-                            return Ok(ExitCode::SUCCESS);
-                        }
-                    }
-                    None => {
-                        let why = client
-                            .close_reason()
-                            .map_or_else(|| "closed".to_owned(), |r| format!("{r:?}"));
-                        eprintln!("ami tail: connection to {target} lost ({why}); reconnecting");
-                        break;
-                    }
-                },
-                _ = tick.tick() => {
-                    if status {
-                        let secs = window_start.elapsed().as_secs_f64().max(0.001);
-                        eprint!("\r\x1b[K{seen} events, {printed} shown, {:.1}/s", window_seen as f64 / secs);
-                        window_start = Instant::now();
-                        window_seen = 0;
-                    }
+            _ = &mut ctrlc => {
+                if status {
+                    eprintln!();
                 }
-                _ = &mut ctrlc => {
-                    if status {
-                        eprintln!();
-                    }
-                    let _ = client.logoff().await;
-                    return Ok(ExitCode::SUCCESS);
-                }
+                client.close().await;
+                return Ok(ExitCode::SUCCESS);
             }
         }
     }

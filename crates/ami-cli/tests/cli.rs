@@ -379,3 +379,71 @@ fn a_bad_config_line_is_reported_with_its_file_and_line() {
     assert!(err.contains("ami check"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_status_0() {
+    let mock = Mock::start("127.0.0.1:0", &["--calls-per-second", "50"]);
+    let target = mock.target();
+    let runs: [Vec<&str>; 2] = [
+        vec!["demo", "--duration", "3"],
+        vec!["tail", target.as_str(), "-u", "operator", "--secret-env", "AMI_TEST_SECRET"],
+    ];
+    for args in runs {
+        let mut child = Command::new(AMI)
+            .args(&args)
+            .env("AMI_TEST_SECRET", OPERATOR_SECRET)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ami");
+        // Like `| head -1`: read a line, then close the pipe.
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn demo_reads_well_in_80_columns() {
+    let out = Command::new(AMI)
+        .args(["demo", "--duration", "3", "--width", "80"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ami demo");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
+    }
+    // Nothing is cut: the words that matter appear whole, wrapped if need be.
+    let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for word in ["accepted:", "refused:", "[withheld", "withheld from monitor:"] {
+        assert!(flat.contains(word), "{word} missing from\n{stdout}");
+    }
+    assert!(!stdout.contains('~'), "a cut cell:\n{stdout}");
+    // The summary wraps instead of running past the width.
+    assert!(stdout.contains("Summary after"), "{stdout}");
+}
+
+#[test]
+fn completions_and_the_manual_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ami(&["completions", shell], "");
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("tail") && script.contains("secret-env"), "{shell}: {script}");
+    }
+    let out = ami(&["man"], "");
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH ami 1"), "{page}");
+    // roff escapes dashes: `\-\-tls\-ca`.
+    for section in ["AMI TAIL", "AMI ACTION", "AMI PROXY", "\\-\\-tls\\-ca", "\\-\\-secret\\-env"] {
+        assert!(page.contains(section), "{section} missing from the man page");
+    }
+}

@@ -545,6 +545,54 @@ fn tls_on_the_listener_and_to_the_upstream() {
     let mut alice = Client::login(b.addr, "alice", "alice-secret");
     alice.send("Action: Setvar\r\nActionID: s\r\nVariable: T\r\nValue: over-tls\r\n\r\nAction: Getvar\r\nActionID: g\r\nVariable: T\r\n\r\n");
     assert_eq!(text(alice.response("g").get("Value")), "over-tls");
+    // `ami action` and `ami tail` speak TLS to A's listener, verifying its certificate.
+    let tls_target = format!("127.0.0.1:{tls_port}");
+    let tls_args = ["--tls-ca", cert_pem.to_str().unwrap(), "--tls-server-name", "localhost"];
+    let run = |args: &[&str]| {
+        Command::new(AMI)
+            .args(args)
+            .env("CHAIN_SECRET", "chain-secret")
+            .env_remove("AMI_SECRET")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ami")
+    };
+    let mut args =
+        vec!["action", tls_target.as_str(), "-u", "chain", "--secret-env", "CHAIN_SECRET"];
+    args.extend_from_slice(&tls_args);
+    args.push("Ping");
+    let out = run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Ping: Pong"));
+    let mut tail = {
+        let mut args =
+            vec!["tail", tls_target.as_str(), "-u", "chain", "--secret-env", "CHAIN_SECRET"];
+        args.extend_from_slice(&tls_args);
+        args.extend_from_slice(&["--json", "--count", "1", "--event", "UserEvent"]);
+        Command::new(AMI)
+            .args(&args)
+            .env("CHAIN_SECRET", "chain-secret")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ami tail")
+    };
+    // Until tail has logged in and printed one, send events through the same TLS listener.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tail.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "ami tail over TLS printed nothing");
+        let mut args =
+            vec!["action", tls_target.as_str(), "-u", "chain", "--secret-env", "CHAIN_SECRET"];
+        args.extend_from_slice(&tls_args);
+        args.extend_from_slice(&["UserEvent", "UserEvent=OverTls"]);
+        assert!(run(&args).status.success());
+        thread::sleep(Duration::from_millis(200));
+    }
+    let out = tail.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains(r#""UserEvent":"OverTls""#), "{line}");
     // A plain TCP client on A's TLS port gets no AMI banner.
     let mut plain = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
     plain.set_read_timeout(Some(Duration::from_secs(2))).unwrap();

@@ -16,7 +16,8 @@
 //!
 //! It covers the codec (decoder, message builder), the access semantics (permissions, event
 //! categories, ACL, MD5 key), manager.conf (`ami_config`) and its editor (`ami_config_edit`),
-//! the client session (`ami_client`) and the server (`ami_server`).
+//! the catalog of documented actions and events, the client session (`ami_client`) and the
+//! server (`ami_server`).
 #![deny(missing_docs)]
 // The exports are safe `extern "C"` functions that dereference the pointers C passes, as in
 // rustls-ffi: the contract (valid, live, correctly sized pointers) is C's and is written in the
@@ -27,6 +28,7 @@ use core::ffi::{CStr, c_char};
 
 pub mod access;
 pub mod builder;
+pub mod catalog;
 pub mod client;
 pub mod config;
 pub mod decoder;
@@ -36,6 +38,7 @@ pub mod server;
 
 pub use access::*;
 pub use builder::*;
+pub use catalog::*;
 pub use client::*;
 pub use config::*;
 pub use decoder::*;

@@ -564,8 +564,15 @@ fn result_codes_are_named_and_stable() {
 fn every_export_is_behind_the_panic_boundary() {
     const BOUNDARIES: [&str; 6] =
         ["guard(", "crate::error::guard(", "with_mut(", "with_ref(", "last_error(", "free_handle("];
-    // A static string, and a match on an integer that returns static strings.
-    const CANNOT_PANIC: [&str; 2] = ["ami_version", "ami_result_str"];
+    // Static strings, a match on an integer that returns static strings, and the lengths of
+    // static tables.
+    const CANNOT_PANIC: [&str; 5] = [
+        "ami_version",
+        "ami_result_str",
+        "ami_catalog_action_count",
+        "ami_catalog_event_count",
+        "ami_catalog_asterisk_version",
+    ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
     let mut exports = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -1129,6 +1136,97 @@ fn filter_sets_evaluate_like_asterisk_and_refuse_bad_filters() {
     assert_eq!(ami_filter_set_add(f, ptr::null(), 3, ptr::null(), 0), AMI_RESULT_NULL_PARAMETER);
     ami_filter_set_free(f);
     ami_filter_set_free(ptr::null_mut());
+}
+
+#[test]
+fn catalog_lookups_describe_actions_and_events() {
+    let mut a = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+    let (name, len) = text("originate");
+    assert_eq!(ami_action_info(name, len, a.as_mut_ptr()), AMI_RESULT_OK);
+    // SAFETY: written on success.
+    let a = unsafe { a.assume_init() };
+    assert_eq!(string(a.name), "Originate");
+    assert_eq!(a.authority, Privilege::ORIGINATE.bits());
+    assert_eq!(a.escalation, AMI_ESCALATION_ORIGINATE);
+    assert_eq!((string(a.module), string(a.since)), ("core", "0.2.0"));
+    assert_eq!(a.required_count, 1);
+    let mut required = Vec::new();
+    for i in 0..a.parameter_count {
+        let mut p = core::mem::MaybeUninit::<ami_parameter_desc>::uninit();
+        assert_eq!(ami_action_parameter(a.index, i, p.as_mut_ptr()), AMI_RESULT_OK);
+        // SAFETY: written on success.
+        let p = unsafe { p.assume_init() };
+        if p.required {
+            required.push(string(p.name));
+        }
+        assert_eq!(p.repeatable, string(p.name) == "Variable");
+    }
+    assert_eq!(required, ["Channel"]);
+    let mut p = core::mem::MaybeUninit::<ami_parameter_desc>::uninit();
+    assert_eq!(
+        ami_action_parameter(a.index, a.parameter_count, p.as_mut_ptr()),
+        AMI_RESULT_NOT_FOUND
+    );
+    assert_eq!(ami_action_parameter(usize::MAX, 0, p.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_action_parameter(0, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+
+    let mut e = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+    let (name, len) = text("VoicemailPasswordChange");
+    assert_eq!(ami_event_info(name, len, e.as_mut_ptr()), AMI_RESULT_OK);
+    // SAFETY: written on success.
+    let e = unsafe { e.assume_init() };
+    assert_eq!(e.read_class, (Privilege::SYSTEM | Privilege::USER).bits());
+    let mut f = ami_str::from("");
+    let mut fields = Vec::new();
+    for i in 0..e.field_count {
+        assert_eq!(ami_event_field(e.index, i, &mut f), AMI_RESULT_OK);
+        fields.push(string(f));
+    }
+    assert_eq!(fields, ["Context", "Mailbox", "NewPassword"]);
+    assert_eq!(ami_event_field(e.index, e.field_count, &mut f), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_event_field(e.index, 0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+
+    let mut untouched = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+    let (name, len) = text("NoSuchEvent");
+    assert_eq!(ami_event_info(name, len, untouched.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    let (name, len) = text("Hangup");
+    assert_eq!(ami_event_info(name, len, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_action_info(ptr::null(), 3, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let mut a2 = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+    let (name, len) = text("NoSuchAction");
+    assert_eq!(ami_action_info(name, len, a2.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+}
+
+#[test]
+fn catalog_enumerates_every_entry_in_order() {
+    assert_eq!(ami_catalog_action_count(), 154);
+    let mut names = Vec::new();
+    for i in 0..ami_catalog_action_count() {
+        let mut a = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+        assert_eq!(ami_catalog_action_at(i, a.as_mut_ptr()), AMI_RESULT_OK);
+        // SAFETY: written on success.
+        let a = unsafe { a.assume_init() };
+        assert_eq!(a.index, i);
+        names.push(string(a.name));
+    }
+    assert!(names.windows(2).all(|w| w[0].to_lowercase() < w[1].to_lowercase()));
+    let mut a = core::mem::MaybeUninit::<ami_action_desc>::uninit();
+    assert_eq!(ami_catalog_action_at(154, a.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_catalog_action_at(0, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    let count = ami_catalog_event_count();
+    assert_eq!(count, ami_catalog::events().len());
+    for i in 0..count {
+        let mut e = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+        assert_eq!(ami_catalog_event_at(i, e.as_mut_ptr()), AMI_RESULT_OK);
+        // SAFETY: written on success.
+        assert_eq!(unsafe { e.assume_init() }.index, i);
+    }
+    let mut e = core::mem::MaybeUninit::<ami_event_desc>::uninit();
+    assert_eq!(ami_catalog_event_at(count, e.as_mut_ptr()), AMI_RESULT_NOT_FOUND);
+    assert_eq!(ami_catalog_event_at(count, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    // SAFETY: a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr(ami_catalog_asterisk_version()) };
+    assert_eq!(version.to_str().unwrap(), ami_catalog::ASTERISK_VERSION);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -810,6 +810,78 @@ pub fn event_category(event_name: &[u8]) -> Option<Privilege> {
         .map(|&(_, category)| category)
 }
 
+/// An in-action privilege check (§4.7) that an action makes beyond its authority: what
+/// [`check_originate`], [`check_getvar`], [`check_status_variables`] and [`check_command`]
+/// decide, named so that a table of actions can say which one applies.
+///
+/// ```
+/// use ami_proto::authority::{Escalation, Refusal};
+/// use ami_proto::perm::Privilege;
+///
+/// let check = Escalation::of(b"getvar").unwrap();
+/// assert_eq!(check, Escalation::GetvarFunctions);
+/// assert_eq!(check.parameters(), ["Variable"]);
+/// let get = |name: &str| (name == "Variable").then_some(&b"SHELL(id)"[..]);
+/// assert_eq!(check.check(Privilege::CALL, get), Err(Refusal::GetVarForbidden));
+/// assert_eq!(Escalation::of(b"Ping"), None);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Escalation {
+    /// Originate's application/data blacklist ([`check_originate`]).
+    OriginateBlacklist,
+    /// Getvar's `SHELL`/`EVAL` rule on `Variable` ([`check_getvar`]).
+    GetvarFunctions,
+    /// Status's `SHELL`/`EVAL` rule on `Variables` ([`check_status_variables`]).
+    StatusVariables,
+    /// Command's CLI blacklist ([`check_command`]).
+    CommandBlacklist,
+}
+
+impl Escalation {
+    /// The check the action `action` makes (case-insensitive, C string), if any.
+    pub fn of(action: &[u8]) -> Option<Escalation> {
+        let action = c_str(action);
+        [
+            (&b"Originate"[..], Escalation::OriginateBlacklist),
+            (b"Getvar", Escalation::GetvarFunctions),
+            (b"Status", Escalation::StatusVariables),
+            (b"Command", Escalation::CommandBlacklist),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(action))
+        .map(|(_, check)| check)
+    }
+
+    /// The action's headers the check reads.
+    pub const fn parameters(self) -> &'static [&'static str] {
+        match self {
+            Escalation::OriginateBlacklist => &["Application", "Data"],
+            Escalation::GetvarFunctions => &["Variable"],
+            Escalation::StatusVariables => &["Variables"],
+            Escalation::CommandBlacklist => &["Command"],
+        }
+    }
+
+    /// Runs the check for a session with write permissions `write`; `get` returns the value of
+    /// one of the action's headers (the first one, as Asterisk reads it), or `None`.
+    pub fn check<'v>(
+        self,
+        write: Privilege,
+        get: impl Fn(&str) -> Option<&'v [u8]>,
+    ) -> Result<(), Refusal> {
+        match self {
+            Escalation::OriginateBlacklist => {
+                check_originate(write, get("Application"), get("Data"))
+            }
+            Escalation::GetvarFunctions => check_getvar(write, get("Variable").unwrap_or_default()),
+            Escalation::StatusVariables => {
+                check_status_variables(write, get("Variables").unwrap_or_default())
+            }
+            Escalation::CommandBlacklist => check_command(get("Command").unwrap_or_default()),
+        }
+    }
+}
+
 /// An action refused by one of Asterisk's in-action privilege checks (§4.7). `Display` and
 /// [`Refusal::message`] give the exact `Message:` text of the `Response: Error`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -1179,6 +1251,34 @@ mod tests {
         for info in &ACTIONS {
             assert!(info.synopsis.ends_with(' '), "{}", info.name);
         }
+    }
+
+    #[test]
+    fn escalations_are_the_four_in_action_checks() {
+        let with: Vec<(&str, Escalation)> = ACTIONS
+            .iter()
+            .filter_map(|a| Escalation::of(a.name.as_bytes()).map(|e| (a.name, e)))
+            .collect();
+        assert_eq!(
+            with,
+            [
+                ("Command", Escalation::CommandBlacklist),
+                ("Getvar", Escalation::GetvarFunctions),
+                ("Originate", Escalation::OriginateBlacklist),
+                ("Status", Escalation::StatusVariables),
+            ]
+        );
+        assert_eq!(Escalation::of(b"ORIGINATE\0x"), Some(Escalation::OriginateBlacklist));
+        let get = |h: &str| match h {
+            "Application" => Some(&b"System"[..]),
+            "Data" => Some(&b"id"[..]),
+            "Command" => Some(&b"module load x"[..]),
+            _ => None,
+        };
+        assert!(Escalation::OriginateBlacklist.check(Privilege::ORIGINATE, get).is_err());
+        assert!(Escalation::OriginateBlacklist.check(Privilege::SYSTEM, get).is_ok());
+        assert!(Escalation::CommandBlacklist.check(Privilege::ALL, get).is_err());
+        assert!(Escalation::StatusVariables.check(Privilege::NONE, get).is_ok());
     }
 
     #[test]

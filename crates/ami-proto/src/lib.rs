@@ -151,8 +151,3 @@ pub use message::{
     CommandOutput, Header, HeaderSlot, Headers, Message, MessageKind, OutputLines, OwnedMessage,
 };
 pub use server::{Server, ServerEvent, ServerOptions, SessionId};
-
-/// The README's Rust example, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

@@ -81,3 +81,9 @@ pub use random::OsRandom;
 pub use secret::{Secret, SecretError};
 pub use target::{DEFAULT_PORT, Target, TargetError};
 pub use tls::{TlsClientOptions, TlsError, TlsRoots};
+
+/// The README's Rust examples (the async client, the sans-IO core, the catalog), compiled (and
+/// all but the client's run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

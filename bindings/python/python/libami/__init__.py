@@ -10,7 +10,9 @@ The sans-IO layer follows h11's conventions::
     sock.sendall(c.data_to_send())
 
 On top of it, pure Python: :mod:`libami.aio` (an asyncio client and server) and
-:mod:`libami.blocking` (a small blocking client for scripts).
+:mod:`libami.blocking` (a small blocking client for scripts). :mod:`libami.events` and
+:mod:`libami.actions`, generated from Asterisk's documentation, give every documented event a
+typed class and every documented action a class taking keyword arguments.
 """
 
 from collections.abc import Mapping as _Mapping
@@ -67,6 +69,8 @@ from libami._native import (
     generate_secret,
 )
 
+from libami import actions, events
+
 # Messages are read-only mappings: make isinstance(msg, collections.abc.Mapping) true.
 _Mapping.register(Message)
 
@@ -115,9 +119,11 @@ __all__ = [
     "UserLoginFailed",
     "__version__",
     "action_authority",
+    "actions",
     "encode_action",
     "encode_event",
     "encode_response",
     "event_category",
+    "events",
     "generate_secret",
 ]

@@ -7,6 +7,12 @@ Client::
         channels = await ami.action_list("CoreShowChannels")
         async for event in ami.events("Hangup"):
             print(event["Channel"])
+        async for event in ami.events(typed=True):      # libami.events classes
+            match event:
+                case libami.events.Hangup(channel=channel, cause_txt=why):
+                    print(channel, why)
+        await ami.action(libami.actions.Originate(channel="PJSIP/100", exten="200",
+                                                  context="default", priority=1))
 
 The connection logs in (MD5 challenge-response by default), correlates every response with
 its action (actions may be pipelined from many tasks), collects event lists, times actions
@@ -32,10 +38,26 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
+import random
 import ssl as _ssl
 import time
 from collections.abc import Mapping
-from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    Generic,
+    Iterable,
+    List,
+    Literal,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from libami._native import (
     NEED_DATA,
@@ -62,6 +84,16 @@ from libami._native import (
     Server,
     ServerAction,
 )
+from libami._guards import (
+    MAX_LIST_BYTES,
+    MAX_LIST_ITEMS,
+    GreetingCheck,
+    ListBudget,
+    NotAnAmiServer,
+    ResponseTooLarge,
+)
+from libami._catalog import Action, TypedEvent
+from libami.events import typed as _typed
 
 __all__ = [
     "ActionError",
@@ -70,12 +102,16 @@ __all__ = [
     "ConnectionLost",
     "EventStream",
     "LoginError",
+    "NotAnAmiServer",
     "Request",
+    "ResponseTooLarge",
     "connect",
     "serve",
 ]
 
 Fields = Union[Mapping, Iterable[Tuple[Any, Any]], None]
+#: What an event stream yields: ``Event`` objects, or typed events (``typed=True``).
+_E = TypeVar("_E", Event, TypedEvent)
 
 
 class ActionError(Exception):
@@ -100,16 +136,19 @@ class ConnectionLost(ConnectionError):
 
 
 class _Pending:
-    __slots__ = ("future", "collect", "items")
+    __slots__ = ("future", "collect", "items", "budget")
 
-    def __init__(self, future: asyncio.Future, collect: bool) -> None:
+    def __init__(self, future: asyncio.Future, collect: bool, budget: ListBudget) -> None:
         self.future = future
         self.collect = collect
         self.items: List[Message] = []
+        self.budget = budget
 
 
-class EventStream:
-    """The events of one subscriber (from :meth:`Client.events`), as an async iterator.
+class EventStream(Generic[_E]):
+    """The events of one subscriber (from :meth:`Client.events`), as an async iterator:
+    ``Event`` objects, or with ``typed=True`` instances of the :mod:`libami.events` classes
+    (:class:`~libami.events.UnknownEvent` for an event the catalog does not document).
 
     Bounded: when ``maxsize`` events are waiting, the oldest is dropped and counted in
     ``dropped``. The stream ends when the client is closed or :meth:`close` is called.
@@ -121,12 +160,14 @@ class EventStream:
         names: Iterable[str],
         predicate: Optional[Callable[[Event], bool]],
         maxsize: int,
+        convert: Callable[[Event], _E],
     ) -> None:
         self._client = client
         self._names = frozenset(n.lower() for n in names)
         self._predicate = predicate
         self._maxsize = max(1, maxsize)
-        self._queue: Deque[Event] = collections.deque()
+        self._convert: Callable[[Event], _E] = convert
+        self._queue: Deque[_E] = collections.deque()
         self._waiter: Optional[asyncio.Future] = None
         self._closed = False
         self.dropped = 0
@@ -144,7 +185,7 @@ class EventStream:
         if len(self._queue) >= self._maxsize:
             self._queue.popleft()
             self.dropped += 1
-        self._queue.append(event)
+        self._queue.append(self._convert(event))
         self._wake()
 
     def _wake(self) -> None:
@@ -157,10 +198,10 @@ class EventStream:
         self._client._streams.discard(self)
         self._wake()
 
-    def __aiter__(self) -> "EventStream":
+    def __aiter__(self) -> "EventStream[_E]":
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> _E:
         while not self._queue:
             if self._closed:
                 raise StopAsyncIteration
@@ -171,18 +212,30 @@ class EventStream:
                 self._waiter = None
         return self._queue.popleft()
 
-    async def get(self, timeout: Optional[float] = None) -> Event:
+    async def get(self, timeout: Optional[float] = None) -> _E:
         """The next event; raises ``TimeoutError`` after ``timeout`` seconds."""
         try:
             return await asyncio.wait_for(self.__anext__(), timeout)
         except asyncio.TimeoutError:
             raise TimeoutError("no event within the time limit") from None
 
-    async def __aenter__(self) -> "EventStream":
+    async def __aenter__(self) -> "EventStream[_E]":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _identity(event: Event) -> Event:
+    return event
+
+
+def _unpack(name: Union[str, Action], fields: Fields) -> Tuple[str, Fields]:
+    """An action's name and fields, whether given as a name and fields or as an ``Action``."""
+    if isinstance(name, Action):
+        extra = list(fields.items()) if isinstance(fields, Mapping) else list(fields or ())
+        return name.name, list(name.fields) + extra
+    return name, fields
 
 
 class Client:
@@ -203,9 +256,14 @@ class Client:
         backoff: float = 0.1,
         max_backoff: float = 30.0,
         events: Optional[str] = None,
-        keepalive: Optional[float] = None,
+        keepalive: Optional[float] = 20.0,
+        keepalive_timeout: float = 10.0,
+        max_consecutive_timeouts: Optional[int] = 3,
         event_queue_size: int = 10000,
         max_in_flight: int = 1024,
+        max_list_items: int = MAX_LIST_ITEMS,
+        max_list_bytes: int = MAX_LIST_BYTES,
+        stable_after: float = 30.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -220,6 +278,14 @@ class Client:
         self._max_backoff = max_backoff
         self._events_mask = events
         self._keepalive = keepalive
+        self._keepalive_timeout = keepalive_timeout
+        self._max_consecutive_timeouts = max_consecutive_timeouts
+        self._max_list_items = max_list_items
+        self._max_list_bytes = max_list_bytes
+        self._stable_after = stable_after
+        # The next reconnection wait; reset only by a connection that lasted stable_after.
+        self._next_backoff = backoff
+        self._connected_at = 0.0
         self._event_queue_size = event_queue_size
         self._max_in_flight = max(1, max_in_flight)
         # Callers beyond max_in_flight wait here instead of being refused by the session.
@@ -233,7 +299,7 @@ class Client:
         self._login: Optional[asyncio.Future] = None
         self._ready = asyncio.Event()
         self._closing = False
-        self._streams: "set[EventStream]" = set()
+        self._streams: "set[EventStream[Any]]" = set()
         self.connections = 0
         """How many times a connection was established and logged in (1 + reconnects)."""
         self.banner: Optional[str] = None
@@ -243,10 +309,14 @@ class Client:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, ssl=self._ssl or None),
-            self._connect_timeout,
-        )
+        target = f"{self.host}:{self.port}"
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, ssl=self._ssl or None),
+                self._connect_timeout,
+            )
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no connection to {target} within {self._connect_timeout} s") from None
         conn = ClientConnection(
             self._username,
             self._secret,
@@ -254,30 +324,49 @@ class Client:
             events=self._events_mask,
             action_timeout=self._action_timeout,
             keepalive_interval=self._keepalive,
+            keepalive_timeout=self._keepalive_timeout,
+            max_consecutive_timeouts=self._max_consecutive_timeouts,
             max_in_flight=self._max_in_flight,
         )
         self._conn = conn
         self._writer = writer
         self._login = loop.create_future()
-        self._reader_task = loop.create_task(self._read_loop(reader, writer, conn))
+        reader_task = loop.create_task(self._read_loop(reader, writer, conn))
+        self._reader_task = reader_task
         self._flush(conn)
         try:
             await asyncio.wait_for(asyncio.shield(self._login), self._connect_timeout)
+        except asyncio.TimeoutError:
+            writer.close()
+            what = "the login answer" if self.banner else "the AMI banner (is it an AMI port? TLS needs ssl=)"
+            raise TimeoutError(f"no {what} from {target} within {self._connect_timeout} s") from None
         except BaseException:
             writer.close()
             raise
         self.connections += 1
+        self._connected_at = time.monotonic()
+        if reader_task.done():
+            # The server dropped the connection right after accepting the login; the read
+            # loop has already scheduled the reconnection.
+            return
         self._ready.set()
 
     async def _read_loop(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ClientConnection
     ) -> None:
+        greeting = GreetingCheck(f"{self.host}:{self.port}")
         try:
             while True:
                 try:
                     data = await reader.read(65536)
                 except (OSError, asyncio.IncompleteReadError):
                     data = b""
+                try:
+                    greeting.feed(data)
+                except NotAnAmiServer as e:
+                    if self._login is not None and not self._login.done():
+                        self._login.set_exception(e)
+                    break
                 conn.receive_data(data)
                 self._process(conn)
                 if not data:
@@ -289,23 +378,38 @@ class Client:
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
+                login = self._login
+                logged_in = (
+                    login is not None and login.done() and not login.cancelled() and login.exception() is None
+                )
                 if self._login is not None and not self._login.done():
                     self._login.set_exception(ConnectionLost("connection closed during login"))
-                if not self._closing and self._reconnect and self.connections > 0:
+                if self._connected_at and time.monotonic() - self._connected_at >= self._stable_after:
+                    self._next_backoff = self._backoff
+                # (A server may drop the connection right after accepting the login, before
+                # _open has counted it: that is a lost connection too.)
+                if not self._closing and self._reconnect and (self.connections > 0 or logged_in):
                     loop = asyncio.get_running_loop()
                     self._reconnect_task = loop.create_task(self._reconnect_loop())
 
+    def _backoff_delay(self) -> float:
+        """The next wait: uniform in the upper half of the current step, which then doubles
+        (up to max_backoff). Only a connection that lasted stable_after resets the step, so a
+        server that accepts the login and drops at once is not hammered."""
+        step = self._next_backoff
+        self._next_backoff = min(step * 2, self._max_backoff)
+        return random.uniform(step / 2, step)
+
     async def _reconnect_loop(self) -> None:
-        delay = self._backoff
         while not self._closing:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._backoff_delay())
             if self._closing:
                 return
             try:
                 await self._open()
                 return
-            except (OSError, LoginError, asyncio.TimeoutError, TimeoutError):
-                delay = min(delay * 2, self._max_backoff)
+            except (OSError, LoginError, RemoteProtocolError, asyncio.TimeoutError, TimeoutError):
+                pass
 
     def _flush(self, conn: ClientConnection) -> None:
         data = conn.data_to_send()
@@ -357,7 +461,13 @@ class Client:
         elif isinstance(ev, ListItem):
             entry = self._pending.get(ev.action_id)
             if entry is not None:
-                entry.items.append(ev.message)
+                too_large = entry.budget.charge(ev.action_id, ev.message)
+                if too_large is not None:
+                    # Fail it now; the rest of the list is dropped as it comes.
+                    entry.items.clear()
+                    self._resolve(ev.action_id, error=too_large)
+                else:
+                    entry.items.append(ev.message)
         elif isinstance(ev, ListComplete):
             entry = self._pending.get(ev.action_id)
             self._resolve(ev.action_id, (ev.message, entry.items if entry else []))
@@ -366,7 +476,10 @@ class Client:
         elif isinstance(ev, ListStart):
             pass
         elif isinstance(ev, ActionTimedOut):
-            self._resolve(ev.action_id, error=TimeoutError(f"action {ev.action_id} timed out"))
+            self._resolve(
+                ev.action_id,
+                error=TimeoutError(f"no answer from {self.host}:{self.port} to action {ev.action_id} in time"),
+            )
         elif isinstance(ev, ActionAborted):
             self._resolve(
                 ev.action_id,
@@ -382,7 +495,11 @@ class Client:
             if self._login is not None and not self._login.done():
                 self._login.set_exception(LoginError(ev.message))
         elif isinstance(ev, Closed):
-            pass
+            # The session is over (the server closed, or it was declared dead: keepalive or
+            # consecutive timeouts): drop the socket, so the read loop ends and reconnects.
+            self._ready.clear()
+            if self._writer is not None:
+                self._writer.close()
         else:  # Banner, Unsolicited
             line = getattr(ev, "line", None)
             if line is not None:
@@ -412,7 +529,8 @@ class Client:
             conn = await self._wait_ready()
             writer = self._writer
             aid = conn.send_action(name, fields, action_id=action_id, timeout=timeout)
-            entry = _Pending(asyncio.get_running_loop().create_future(), collect)
+            budget = ListBudget(self._max_list_items, self._max_list_bytes)
+            entry = _Pending(asyncio.get_running_loop().create_future(), collect, budget)
             self._pending[aid] = entry
             self._flush(conn)
             self._arm_timer(conn)
@@ -425,7 +543,7 @@ class Client:
 
     async def action(
         self,
-        name: str,
+        name: Union[str, Action],
         fields: Fields = None,
         *,
         timeout: Optional[float] = None,
@@ -435,10 +553,14 @@ class Client:
         """Sends an action and returns its final answer (the response; for an async
         Originate the ``OriginateResponse``; for a list the completion event).
 
+        ``name`` is an action name with its ``fields``, or an action of :mod:`libami.actions`
+        (then ``fields`` are added after its own).
+
         Raises :class:`ActionError` for ``Response: Error`` (unless ``check=False``),
         ``TimeoutError`` after ``timeout`` seconds (default: the client's ``action_timeout``),
         :class:`ConnectionLost` if the connection ends first.
         """
+        name, fields = _unpack(name, fields)
         message, _ = await self._send(name, fields, timeout, action_id, False)
         if check and message.kind == "response" and (message.name or "").lower() == "error":
             raise ActionError(message)
@@ -446,14 +568,15 @@ class Client:
 
     async def action_list(
         self,
-        name: str,
+        name: Union[str, Action],
         fields: Fields = None,
         *,
         timeout: Optional[float] = None,
         check: bool = True,
     ) -> List[Message]:
-        """Sends a list action (``CoreShowChannels``, ``Status``, ...) and returns its items,
-        collected until the list completes."""
+        """Sends a list action (``CoreShowChannels``, ``Status``, ...; a name or an action of
+        :mod:`libami.actions`) and returns its items, collected until the list completes."""
+        name, fields = _unpack(name, fields)
         message, items = await self._send(name, fields, timeout, None, True)
         if check and message.kind == "response" and (message.name or "").lower() == "error":
             raise ActionError(message)
@@ -464,15 +587,42 @@ class Client:
         message = await self.action("Command", {"Command": command}, timeout=timeout)
         return message.get_all("Output")
 
+    @overload
+    def events(
+        self,
+        *names: str,
+        filter: Optional[Callable[[Event], bool]] = ...,
+        maxsize: Optional[int] = ...,
+        typed: Literal[False] = ...,
+    ) -> EventStream[Event]: ...
+
+    @overload
+    def events(
+        self,
+        *names: str,
+        filter: Optional[Callable[[Event], bool]] = ...,
+        maxsize: Optional[int] = ...,
+        typed: Literal[True],
+    ) -> EventStream[TypedEvent]: ...
+
     def events(
         self,
         *names: str,
         filter: Optional[Callable[[Event], bool]] = None,
         maxsize: Optional[int] = None,
-    ) -> EventStream:
+        typed: bool = False,
+    ) -> Union[EventStream[Event], EventStream[TypedEvent]]:
         """Subscribes to events (all, or those named ``names``, case-insensitive, and
-        accepted by ``filter``). The subscription starts now, before the first ``await``."""
-        stream = EventStream(self, names, filter, maxsize or self._event_queue_size)
+        accepted by ``filter``). The subscription starts now, before the first ``await``.
+
+        With ``typed=True`` the stream yields instances of the :mod:`libami.events` classes,
+        ready for ``match``."""
+        size = maxsize or self._event_queue_size
+        stream: Union[EventStream[Event], EventStream[TypedEvent]]
+        if typed:
+            stream = EventStream(self, names, filter, size, _typed)
+        else:
+            stream = EventStream(self, names, filter, size, _identity)
         self._streams.add(stream)
         return stream
 
@@ -557,19 +707,34 @@ def connect(
     backoff: float = 0.1,
     max_backoff: float = 30.0,
     events: Optional[str] = None,
-    keepalive: Optional[float] = None,
+    keepalive: Optional[float] = 20.0,
+    keepalive_timeout: float = 10.0,
+    max_consecutive_timeouts: Optional[int] = 3,
     event_queue_size: int = 10000,
     max_in_flight: int = 1024,
+    max_list_items: int = MAX_LIST_ITEMS,
+    max_list_bytes: int = MAX_LIST_BYTES,
+    stable_after: float = 30.0,
 ) -> _Connect:
     """Connects and logs in: ``async with connect(...) as ami:`` or ``ami = await connect(...)``.
 
     ``auth`` is ``"md5"`` (challenge-response, the default) or ``"plain"``; ``ssl`` an
     ``ssl.SSLContext`` (or ``True``) for AMI over TLS; ``events`` the ``Events:`` mask sent
-    with the login (``"off"``, ``"call,system"``; default: the user's ``read=``);
-    ``keepalive`` an idle interval after which a ``Ping`` checks the connection;
-    ``max_in_flight`` how many actions may await their answer at once (more wait). When the
-    connection drops, the client reconnects after ``backoff`` seconds (doubling up to
-    ``max_backoff``) and logs in again; actions in flight fail with :class:`ConnectionLost`.
+    with the login (``"off"``, ``"call,system"``; default: the user's ``read=``).
+
+    A dead server is noticed even while actions wait for it: after ``keepalive`` seconds
+    without a byte received a ``Ping`` is sent, and if it is not answered within
+    ``keepalive_timeout`` (longer behind a synchronous Originate), or
+    ``max_consecutive_timeouts`` actions in a row time out, the connection is dropped.
+    ``max_in_flight`` actions may await their answer at once (more wait). A list answer is
+    collected up to ``max_list_items`` items and ``max_list_bytes`` bytes; past them the action
+    fails with :class:`ResponseTooLarge`. A greeting that is not an AMI banner fails at once
+    with :class:`NotAnAmiServer`.
+
+    When the connection drops, the client reconnects after a random wait in the upper half of
+    ``backoff`` seconds, doubling up to ``max_backoff`` (only a connection that lasted
+    ``stable_after`` seconds resets it), and logs in again; actions in flight fail with
+    :class:`ConnectionLost`.
     """
     return _Connect(
         Client(
@@ -586,8 +751,13 @@ def connect(
             max_backoff=max_backoff,
             events=events,
             keepalive=keepalive,
+            keepalive_timeout=keepalive_timeout,
+            max_consecutive_timeouts=max_consecutive_timeouts,
             event_queue_size=event_queue_size,
             max_in_flight=max_in_flight,
+            max_list_items=max_list_items,
+            max_list_bytes=max_list_bytes,
+            stable_after=stable_after,
         )
     )
 

@@ -20,7 +20,7 @@ import socket
 import ssl as _ssl
 import time
 from collections.abc import Mapping
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from libami._native import (
     NEED_DATA,
@@ -32,6 +32,7 @@ from libami._native import (
     Event,
     ListComplete,
     ListItem,
+    ListStart,
     LoggedIn,
     LoginFailed,
     Malformed,
@@ -40,9 +41,26 @@ from libami._native import (
     RemoteProtocolError,
     Response,
 )
-from libami.aio import ActionError, ConnectionLost, LoginError
+from libami._guards import (
+    MAX_LIST_BYTES,
+    MAX_LIST_ITEMS,
+    GreetingCheck,
+    ListBudget,
+    NotAnAmiServer,
+    ResponseTooLarge,
+)
+from libami._catalog import Action
+from libami.aio import ActionError, ConnectionLost, LoginError, _unpack
 
-__all__ = ["Client", "connect", "ActionError", "ConnectionLost", "LoginError"]
+__all__ = [
+    "Client",
+    "connect",
+    "ActionError",
+    "ConnectionLost",
+    "LoginError",
+    "NotAnAmiServer",
+    "ResponseTooLarge",
+]
 
 Fields = Union[Mapping, Iterable[Tuple[Any, Any]], None]
 
@@ -63,8 +81,14 @@ class Client:
         action_timeout: float = 30.0,
         events: Optional[str] = None,
         event_queue_size: int = 10000,
+        max_list_items: int = MAX_LIST_ITEMS,
+        max_list_bytes: int = MAX_LIST_BYTES,
     ) -> None:
-        sock = socket.create_connection((host, port), timeout=connect_timeout)
+        self._target = f"{host}:{port}"
+        try:
+            sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except socket.timeout:
+            raise TimeoutError(f"no connection to {self._target} within {connect_timeout} s") from None
         if ssl is not None:
             sock = ssl.wrap_socket(sock, server_hostname=host)
         self._sock = sock
@@ -74,29 +98,58 @@ class Client:
         self._events: Deque[Event] = collections.deque(maxlen=max(1, event_queue_size))
         self._done: Dict[str, Any] = {}
         self._items: Dict[str, List[Message]] = {}
+        self._budgets: Dict[str, ListBudget] = {}
+        # Actions failed as too large whose answer is still arriving (and dropped).
+        self._dropping: Set[str] = set()
+        self._max_list = (max_list_items, max_list_bytes)
+        self._greeting = GreetingCheck(self._target)
         self._login: Optional[Any] = None
         self._closed = False
         deadline = time.monotonic() + connect_timeout
         while self._login is None:
-            if not self._step(deadline):
+            try:
+                progressed = self._step(deadline)
+            except NotAnAmiServer:
                 sock.close()
-                raise TimeoutError("no login answer within the connect timeout")
+                raise
+            if not progressed:
+                sock.close()
+                what = "login answer" if self._greeting.done else "AMI banner (is it an AMI port? TLS needs ssl=)"
+                raise TimeoutError(f"no {what} from {self._target} within {connect_timeout} s")
         if isinstance(self._login, BaseException):
             sock.close()
             raise self._login
 
     def _dispatch(self, ev: Any) -> None:
+        action_id = getattr(ev, "action_id", None)
+        if action_id is not None and action_id in self._dropping:
+            if not isinstance(ev, (ListItem, ListStart)):
+                self._dropping.discard(action_id)  # its final event: forget it
+            return
         if isinstance(ev, Event):
             self._events.append(ev)
         elif isinstance(ev, ListItem):
-            self._items.setdefault(ev.action_id, []).append(ev.message)
+            budget = self._budgets.setdefault(ev.action_id, ListBudget(*self._max_list))
+            too_large = budget.charge(ev.action_id, ev.message)
+            if too_large is not None:
+                # Fail it now; the rest of the list is dropped as it comes.
+                self._items.pop(ev.action_id, None)
+                self._budgets.pop(ev.action_id, None)
+                self._done[ev.action_id] = too_large
+                self._dropping.add(ev.action_id)
+            else:
+                self._items.setdefault(ev.action_id, []).append(ev.message)
         elif isinstance(ev, Response):
             if ev.complete:
                 self._done[ev.action_id] = ev.message
         elif isinstance(ev, (ListComplete, CommandOutput, OriginateResponse)):
             self._done[ev.action_id] = ev.message
+            self._budgets.pop(ev.action_id, None)
         elif isinstance(ev, ActionTimedOut):
-            self._done[ev.action_id] = TimeoutError(f"action {ev.action_id} timed out")
+            self._done[ev.action_id] = TimeoutError(
+                f"no answer from {self._target} to action {ev.action_id} in time"
+            )
+            self._budgets.pop(ev.action_id, None)
         elif isinstance(ev, ActionAborted):
             self._done[ev.action_id] = ConnectionLost(f"connection ended ({ev.reason})")
         elif isinstance(ev, Malformed) and ev.action_id is not None:
@@ -133,6 +186,7 @@ class Client:
         except OSError:
             conn.receive_data(b"")
         else:
+            self._greeting.feed(chunk)
             conn.receive_data(chunk)
         while True:
             ev = conn.next_event()
@@ -156,7 +210,7 @@ class Client:
 
     def action(
         self,
-        name: str,
+        name: Union[str, Action],
         fields: Fields = None,
         *,
         timeout: Optional[float] = None,
@@ -164,7 +218,9 @@ class Client:
     ) -> Message:
         """Sends an action and returns its final answer; raises :class:`ActionError` for
         ``Response: Error`` (unless ``check=False``) and ``TimeoutError`` after ``timeout``
-        seconds (default: the connection's ``action_timeout``)."""
+        seconds (default: the connection's ``action_timeout``). ``name`` may be an action of
+        :mod:`libami.actions`."""
+        name, fields = _unpack(name, fields)
         aid = self._conn.send_action(name, fields, timeout=timeout)
         message = self._wait(aid)
         self._items.pop(aid, None)
@@ -173,9 +229,11 @@ class Client:
         return message
 
     def action_list(
-        self, name: str, fields: Fields = None, *, timeout: Optional[float] = None
+        self, name: Union[str, Action], fields: Fields = None, *, timeout: Optional[float] = None
     ) -> List[Message]:
-        """Sends a list action and returns its items once the list is complete."""
+        """Sends a list action (a name or an action of :mod:`libami.actions`) and returns its
+        items once the list is complete."""
+        name, fields = _unpack(name, fields)
         aid = self._conn.send_action(name, fields, timeout=timeout)
         message = self._wait(aid)
         items = self._items.pop(aid, [])
@@ -229,8 +287,14 @@ def connect(
     action_timeout: float = 30.0,
     events: Optional[str] = None,
     event_queue_size: int = 10000,
+    max_list_items: int = MAX_LIST_ITEMS,
+    max_list_bytes: int = MAX_LIST_BYTES,
 ) -> Client:
-    """Connects and logs in (MD5 challenge-response by default); returns a :class:`Client`."""
+    """Connects and logs in (MD5 challenge-response by default); returns a :class:`Client`.
+
+    A list answer is collected up to ``max_list_items`` items and ``max_list_bytes`` bytes;
+    past them the action fails with :class:`ResponseTooLarge`. A greeting that is not an AMI
+    banner fails at once with :class:`NotAnAmiServer`."""
     return Client(
         host,
         port,
@@ -242,4 +306,6 @@ def connect(
         action_timeout=action_timeout,
         events=events,
         event_queue_size=event_queue_size,
+        max_list_items=max_list_items,
+        max_list_bytes=max_list_bytes,
     )

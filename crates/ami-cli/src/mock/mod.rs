@@ -12,13 +12,13 @@ use std::process::ExitCode;
 
 use ami_proto::authority::ACTIONS;
 use ami_proto::config::{ConfigOptions, ManagerConfig, NoIncludes, parse_manager_conf};
-use ami_proto::server::{Server, ServerEvent, ServerOptions};
+use ami_proto::server::{Server, ServerEvent, ServerOptions, SessionId};
+use ami_tokio::clock::{self, now};
+use ami_tokio::random;
+use ami_tokio::server::{Activity, Endpoint};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
-use crate::clock::{self, now};
-use crate::conn::CliError;
-use crate::downstream::{Conns, Input};
+use crate::error::CliError;
 pub use pbx::Pbx;
 
 /// The manager.conf `ami mock` and `ami demo` use when none is given.
@@ -136,25 +136,25 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
         None => (DEFAULT_MANAGER_CONF.to_owned(), "built-in manager.conf".to_owned()),
     };
     let config = load_config(&text, &name)?;
-    let listener = TcpListener::bind(args.listen).await.map_err(|e| CliError::Io {
-        context: format!(
-            "cannot listen on {} (is another server using it? try --listen 127.0.0.1:0)",
-            args.listen
-        ),
-        source: e,
+    let listener = TcpListener::bind(args.listen).await.map_err(|e| {
+        CliError::io(
+            format!(
+                "cannot listen on {} (is another server using it? try --listen 127.0.0.1:0)",
+                args.listen
+            ),
+            e,
+        )
     })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| CliError::Io { context: "local address".into(), source: e })?;
+    let local = listener.local_addr().map_err(|e| CliError::io("local address", e))?;
     println!("ami mock: listening on {local} ({} users from {name})", config.users.len());
     let opts = MockOptions {
         config,
         calls_per_second: args.calls_per_second,
-        seed: args.seed.unwrap_or_else(clock::random_u64),
+        seed: args.seed.unwrap_or_else(random::random_u64),
         log: !args.quiet,
         record: args.record.clone(),
     };
-    let stop = crate::downstream::stop_after(args.duration);
+    let stop = crate::stop::after(args.duration);
     let stats = serve(listener, opts, stop).await?;
     if !args.quiet {
         eprintln!(
@@ -182,65 +182,47 @@ pub async fn serve(
         local_address: local,
         ..ServerOptions::default()
     };
-    let mut server = Server::new(opts.config, sopts, clock::challenge_source(opts.seed));
+    let server = Server::new(opts.config, sopts, random::challenge_source());
+    let mut endpoint = Endpoint::new(server);
+    endpoint.listen(listener, None);
+    if let Some(path) = &opts.record {
+        let mut recorder = Recorder::open(path)?;
+        endpoint.set_input_tap(Box::new(move |sid, peer, data| recorder.input(sid, peer, data)));
+    }
     let mut pbx = Pbx::new(start, unix_offset_ms, opts.calls_per_second, opts.seed);
-    let (in_tx, mut in_rx) = mpsc::channel::<Input>(256);
-    let mut conns = Conns::new(in_tx);
     let mut stats = MockStats::default();
     let log = opts.log;
-    let mut recorder = match &opts.record {
-        Some(path) => Some(Recorder::open(path)?),
-        None => None,
-    };
     tokio::pin!(stop);
     loop {
-        let due = [server.poll_timeout(), pbx.next_due()].into_iter().flatten().min();
-        let sleep = clock::sleep_until(due);
+        let pbx_timer = clock::sleep_until(pbx.next_due());
         tokio::select! {
             () = &mut stop => break,
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                match conns.accept(&mut server, stream, peer) {
-                    Ok(_) => {
-                        stats.connections += 1;
-                        if log {
-                            eprintln!("ami mock: {peer} connected");
-                        }
-                    }
-                    Err(refused) => {
-                        if log {
-                            eprintln!("ami mock: {peer} refused: {refused}");
-                        }
+            activity = endpoint.next() => match activity {
+                Activity::Accepted { peer, .. } => {
+                    stats.connections += 1;
+                    if log {
+                        eprintln!("ami mock: {peer} connected");
                     }
                 }
-            }
-            Some(input) = in_rx.recv() => {
-                if let Some(r) = &mut recorder {
-                    r.input(&input, &conns);
-                }
-                conns.handle(&mut server, input);
-            }
-            () = sleep => {
-                let t = now();
-                server.handle_timeout(t);
-                pbx.tick(&mut server, t);
-            }
+                Activity::Refused { peer, reason } if log => eprintln!("ami mock: {peer} refused: {reason}"),
+                Activity::AcceptFailed { error } => eprintln!("ami mock: cannot accept: {error}"),
+                _ => {}
+            },
+            () = pbx_timer => pbx.tick(endpoint.server_mut(), now()),
         }
         // 1. Drain what the core has to say.
-        while let Some((sid, ev)) = server.poll_event() {
-            let peer = conns.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string());
+        while let Some((sid, ev)) = endpoint.poll_event() {
+            let peer = endpoint.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string());
             match ev {
                 ServerEvent::ActionReceived { action } => {
                     stats.actions += 1;
-                    pbx.handle_action(&mut server, sid, action, now());
+                    pbx.handle_action(endpoint.server_mut(), sid, action, now());
                 }
-                ServerEvent::LoggedIn { username } => {
-                    let user = String::from_utf8_lossy(&username).into_owned();
-                    if log {
-                        eprintln!("ami mock: {peer} logged in as {user}");
-                    }
-                    conns.set_user(sid, user);
+                ServerEvent::LoggedIn { username } if log => {
+                    eprintln!(
+                        "ami mock: {peer} logged in as {}",
+                        String::from_utf8_lossy(&username)
+                    );
                 }
                 ServerEvent::LoginFailed { username, failure } if log => {
                     eprintln!(
@@ -253,17 +235,14 @@ pub async fn serve(
                         "ami mock: {peer} is not reading: {queued} bytes queued, events for it are dropped"
                     );
                 }
-                ServerEvent::Disconnect { reason } => {
-                    if log {
-                        eprintln!("ami mock: {peer} disconnected: {reason}");
-                    }
-                    conns.close_after_flush(sid);
+                ServerEvent::Disconnect { reason } if log => {
+                    eprintln!("ami mock: {peer} disconnected: {reason}");
                 }
                 _ => {}
             }
         }
         // 2. Send what is queued; close finished connections.
-        conns.flush(&mut server);
+        endpoint.flush();
     }
     stats.events = pbx.published();
     Ok(stats)
@@ -272,31 +251,30 @@ pub async fn serve(
 /// `--record`: every message from every client as a JSON line.
 struct Recorder {
     file: std::fs::File,
-    decoders: std::collections::HashMap<ami_proto::server::SessionId, ami_proto::Decoder>,
+    decoders: std::collections::HashMap<SessionId, ami_proto::Decoder>,
 }
 
 impl Recorder {
     fn open(path: &std::path::Path) -> Result<Recorder, CliError> {
-        let file =
-            std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
-                CliError::Io { context: format!("cannot open {}", path.display()), source: e }
-            })?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| CliError::io(format!("cannot open {}", path.display()), e))?;
         Ok(Recorder { file, decoders: std::collections::HashMap::new() })
     }
 
-    fn input(&mut self, input: &Input, conns: &Conns) {
+    fn input(&mut self, sid: SessionId, peer: SocketAddr, data: &[u8]) {
         use std::io::Write;
-        let Input::Data(sid, data) = input else { return };
-        let peer = conns.peer(*sid).map(|p| p.to_string()).unwrap_or_default();
         let dec = self
             .decoders
-            .entry(*sid)
+            .entry(sid)
             .or_insert_with(|| ami_proto::Decoder::new(ami_proto::Role::Server));
         dec.feed(data);
         while let Some(frame) = dec.next_frame() {
             let Ok(ami_proto::Frame::Message(m)) = frame else { continue };
             let mut obj = serde_json::Map::new();
-            obj.insert("peer".into(), peer.clone().into());
+            obj.insert("peer".into(), peer.to_string().into());
             let mut headers = Vec::new();
             for h in m.iter() {
                 let name = String::from_utf8_lossy(h.name()).into_owned();

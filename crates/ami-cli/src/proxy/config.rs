@@ -33,7 +33,7 @@ use ami_proto::config::{
     parse_manager_conf,
 };
 
-use crate::secret::Secret;
+use ami_tokio::Secret;
 
 /// Prefix of the section names that describe upstream servers.
 pub const UPSTREAM_PREFIX: &str = "upstream:";
@@ -88,17 +88,12 @@ impl UpstreamConfig {
             SecretSource::Inline => {
                 inline.map(Secret::new).ok_or_else(|| "no inline secret".to_owned())
             }
-            SecretSource::Env(var) => std::env::var(var).map(Secret::new).map_err(|_| {
-                format!("upstream {}: the environment variable {var} is not set", self.name)
-            }),
-            SecretSource::File(path) => std::fs::read_to_string(path)
-                .map(|t| {
-                    let t = t.strip_suffix('\n').unwrap_or(&t);
-                    Secret::new(t.strip_suffix('\r').unwrap_or(t))
-                })
-                .map_err(|e| {
-                    format!("upstream {}: cannot read {}: {e}", self.name, path.display())
-                }),
+            SecretSource::Env(var) => {
+                Secret::from_env(var).map_err(|e| format!("upstream {}: {e}", self.name))
+            }
+            SecretSource::File(path) => {
+                Secret::from_file(path).map_err(|e| format!("upstream {}: {e}", self.name))
+            }
         }
     }
 }

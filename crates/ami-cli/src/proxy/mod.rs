@@ -26,12 +26,13 @@ use ami_proto::encode::Action;
 use ami_proto::perm::Privilege;
 use ami_proto::server::{ActionRef, PublishedEvent, Server, ServerEvent, ServerOptions, SessionId};
 use ami_proto::{Message, OwnedMessage};
+use ami_tokio::clock::{self, now};
+use ami_tokio::random;
+use ami_tokio::server::{Activity, Endpoint};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::clock::{self, now};
-use crate::conn::CliError;
-use crate::downstream::{Conns, Input};
+use crate::error::CliError;
 use config::ProxyConfig;
 use upstream::{Command, Part, Report, token_of, upstream_action_id};
 
@@ -90,7 +91,7 @@ pub struct ProxyArgs {
 pub async fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     let name = args.config.display().to_string();
     let text = std::fs::read_to_string(&args.config)
-        .map_err(|e| CliError::Io { context: format!("cannot read {name}"), source: e })?;
+        .map_err(|e| CliError::io(format!("cannot read {name}"), e))?;
     let cfg = config::load(&name, &text).map_err(|e| {
         CliError::Config(format!("{name}: {e} (run `ami check {name}` for a full report)"))
     })?;
@@ -101,12 +102,12 @@ pub async fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     let listen = args.listen.unwrap_or(SocketAddr::new(general.bind_addr, general.port));
     let listener = TcpListener::bind(listen)
         .await
-        .map_err(|e| CliError::Io { context: format!("cannot listen on {listen}"), source: e })?;
+        .map_err(|e| CliError::io(format!("cannot listen on {listen}"), e))?;
     let tls = if general.tls.enabled {
         let cert = PathBuf::from(&general.tls.cert_file);
         let key =
             (!general.tls.private_key.is_empty()).then(|| PathBuf::from(&general.tls.private_key));
-        let acceptor = crate::tls::acceptor(&cert, key.as_deref())
+        let acceptor = ami_tokio::tls::acceptor(&cert, key.as_deref())
             .map_err(|e| CliError::Config(format!("{name}: TLS listener: {e}")))?;
         let addr =
             general.tls.bind_addr.clone().unwrap_or_else(|| format!("{}:5039", general.bind_addr));
@@ -114,22 +115,19 @@ pub async fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
             addr.parse().or_else(|_| format!("{addr}:5039").parse()).map_err(|_| {
                 CliError::Config(format!("{name}: tlsbindaddr {addr:?} is not ADDR:PORT"))
             })?;
-        let l = TcpListener::bind(addr).await.map_err(|e| CliError::Io {
-            context: format!("cannot listen on {addr} (TLS)"),
-            source: e,
-        })?;
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::io(format!("cannot listen on {addr} (TLS)"), e))?;
         Some((l, acceptor))
     } else {
         None
     };
-    let local = listener
-        .local_addr()
-        .map_err(|e| CliError::Io { context: "local address".into(), source: e })?;
+    let local = listener.local_addr().map_err(|e| CliError::io("local address", e))?;
     let tls_note = match &tls {
         Some((l, _)) => l.local_addr().map(|a| format!(", TLS on {a}")).unwrap_or_default(),
         None => String::new(),
     };
-    println!(
+    outln!(
         "ami proxy: listening on {local}{tls_note}; {} users; upstream {}",
         cfg.manager.users.len(),
         cfg.upstreams
@@ -138,7 +136,7 @@ pub async fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let stop = crate::downstream::stop_after(args.duration);
+    let stop = crate::stop::after(args.duration);
     let opts = ProxyOptions {
         max_queue: args.max_queue,
         max_backoff: StdDuration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0)),
@@ -180,8 +178,7 @@ struct Upstream {
 const RECENT_TOKENS: usize = 4096;
 
 struct Proxy {
-    server: Server,
-    conns: Conns,
+    endpoint: Endpoint,
     upstreams: Vec<Upstream>,
     bindings: HashMap<String, usize>,
     session_upstream: HashMap<SessionId, usize>,
@@ -205,7 +202,8 @@ pub async fn serve(
     for (i, up) in cfg.upstreams.iter().enumerate() {
         let secret = cfg.upstream_secret(i).map_err(CliError::Config)?;
         let (tx, rx) = mpsc::channel::<Command>(4096);
-        tokio::spawn(upstream::run(i, up.clone(), secret, opts.max_backoff, rx, report_tx.clone()));
+        let options = upstream::client_options(up, secret, opts.max_backoff);
+        tokio::spawn(upstream::run(i, options, rx, report_tx.clone()));
         upstreams.push(Upstream { name: up.name.clone(), tx, connected: false });
     }
     drop(report_tx);
@@ -218,10 +216,14 @@ pub async fn serve(
         local_address: listener.local_addr().ok(),
         ..ServerOptions::default()
     };
-    let (in_tx, mut in_rx) = mpsc::channel::<Input>(1024);
+    let server = Server::new(cfg.manager, server_options, random::challenge_source());
+    let mut endpoint = Endpoint::new(server);
+    endpoint.listen(listener, None);
+    if let Some((l, acceptor)) = tls {
+        endpoint.listen(l, Some(acceptor));
+    }
     let mut p = Proxy {
-        server: Server::new(cfg.manager, server_options, clock::challenge_source(0)),
-        conns: Conns::new(in_tx),
+        endpoint,
         upstreams,
         bindings: cfg.bindings,
         session_upstream: HashMap::new(),
@@ -231,55 +233,15 @@ pub async fn serve(
         next_token: 1,
         log: opts.log,
     };
-    let (tls_listener, acceptor) = match tls {
-        Some((l, a)) => (Some(l), Some(a)),
-        None => (None, None),
-    };
-    let (tls_tx, mut tls_rx) =
-        mpsc::channel::<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, SocketAddr)>(64);
     tokio::pin!(stop);
     loop {
-        let sleep = clock::sleep_until(p.server.poll_timeout());
         tokio::select! {
             () = &mut stop => break,
-            accepted = listener.accept() => {
-                if let Ok((stream, peer)) = accepted {
-                    let _ = stream.set_nodelay(true);
-                    p.admit(stream, peer);
-                }
-            }
-            accepted = async {
-                match &tls_listener {
-                    Some(l) => l.accept().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                if let (Ok((stream, peer)), Some(acceptor)) = (accepted, &acceptor) {
-                    // The handshake runs on its own task so that a stalled client cannot hold
-                    // up the proxy.
-                    let acceptor = acceptor.clone();
-                    let tx = tls_tx.clone();
-                    let log = p.log;
-                    tokio::spawn(async move {
-                        let _ = stream.set_nodelay(true);
-                        match tokio::time::timeout(StdDuration::from_secs(10), acceptor.accept(stream)).await {
-                            Ok(Ok(tls)) => {
-                                let _ = tx.send((tls, peer)).await;
-                            }
-                            Ok(Err(e)) if log => eprintln!("ami proxy: {peer}: TLS handshake failed: {e}"),
-                            Err(_) if log => eprintln!("ami proxy: {peer}: TLS handshake timed out"),
-                            _ => {}
-                        }
-                    });
-                }
-            }
-            Some((stream, peer)) = tls_rx.recv() => p.admit(stream, peer),
-            Some(input) = in_rx.recv() => p.conns.handle(&mut p.server, input),
+            activity = p.endpoint.next() => p.activity(activity),
             Some(report) = report_rx.recv() => p.upstream_report(report),
-            () = sleep => p.server.handle_timeout(now()),
         }
         p.drain();
-        for sid in p.conns.flush(&mut p.server) {
+        for sid in p.endpoint.flush() {
             p.forget(sid);
         }
     }
@@ -287,26 +249,22 @@ pub async fn serve(
 }
 
 impl Proxy {
-    fn admit<S>(&mut self, stream: S, peer: SocketAddr)
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
-    {
-        match self.conns.accept(&mut self.server, stream, peer) {
-            Ok(_) => {
-                if self.log {
-                    eprintln!("ami proxy: {peer} connected");
-                }
+    fn activity(&mut self, activity: Activity) {
+        match activity {
+            Activity::Accepted { peer, .. } if self.log => eprintln!("ami proxy: {peer} connected"),
+            Activity::Refused { peer, reason } if self.log => {
+                eprintln!("ami proxy: {peer} refused: {reason}");
             }
-            Err(refused) => {
-                if self.log {
-                    eprintln!("ami proxy: {peer} refused: {refused}");
-                }
+            Activity::TlsFailed { peer, error } if self.log => {
+                eprintln!("ami proxy: {peer}: TLS handshake failed: {error}");
             }
+            Activity::AcceptFailed { error } => eprintln!("ami proxy: cannot accept: {error}"),
+            _ => {}
         }
     }
 
     fn peer(&self, sid: SessionId) -> String {
-        self.conns.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string())
+        self.endpoint.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string())
     }
 
     /// Disconnects a client that cannot keep up with what it is sent, saying so in the log.
@@ -314,9 +272,9 @@ impl Proxy {
         eprintln!(
             "ami proxy: {} ({}) cannot keep up: {detail}; disconnected",
             self.peer(sid),
-            self.conns.user(sid).unwrap_or("not logged in")
+            self.endpoint.user(sid).unwrap_or("not logged in")
         );
-        self.conns.close_now(&mut self.server, sid);
+        self.endpoint.close_now(sid);
         self.forget(sid);
     }
 
@@ -327,7 +285,7 @@ impl Proxy {
     }
 
     fn drain(&mut self) {
-        while let Some((sid, ev)) = self.server.poll_event() {
+        while let Some((sid, ev)) = self.endpoint.poll_event() {
             match ev {
                 ServerEvent::ActionReceived { action } => self.forward(sid, action),
                 ServerEvent::LoggedIn { username } => {
@@ -341,7 +299,6 @@ impl Proxy {
                         );
                     }
                     self.session_upstream.insert(sid, up);
-                    self.conns.set_user(sid, user);
                 }
                 ServerEvent::LoginFailed { username, failure } if self.log => {
                     eprintln!(
@@ -353,11 +310,8 @@ impl Proxy {
                 ServerEvent::SlowConsumer { queued } => {
                     self.drop_slow(sid, &format!("{queued} bytes queued"));
                 }
-                ServerEvent::Disconnect { reason } => {
-                    if self.log {
-                        eprintln!("ami proxy: {} disconnected: {reason}", self.peer(sid));
-                    }
-                    self.conns.close_after_flush(sid);
+                ServerEvent::Disconnect { reason } if self.log => {
+                    eprintln!("ami proxy: {} disconnected: {reason}", self.peer(sid));
                 }
                 _ => {}
             }
@@ -370,7 +324,7 @@ impl Proxy {
         let Some(upstream) = self.upstreams.get(up) else { return };
         if !upstream.connected {
             let msg = format!("Upstream {} is not connected", upstream.name);
-            let _ = self.server.error(sid, &action, msg);
+            let _ = self.endpoint.server_mut().error(sid, &action, msg);
             return;
         }
         let token = self.next_token;
@@ -391,7 +345,7 @@ impl Proxy {
             }
             Err(_) => {
                 let msg = format!("Upstream {} is busy; try again", upstream.name);
-                let _ = self.server.error(sid, &action, msg);
+                let _ = self.endpoint.server_mut().error(sid, &action, msg);
             }
         }
     }
@@ -445,15 +399,30 @@ impl Proxy {
                         let _ = ev.header("Response", "Failure");
                         let _ = ev.header("Reason", "0");
                         let _ = ev.header("Message", format!("Upstream {name}: {reason}"));
-                        self.server.publish_to(p.sid, &ev);
+                        self.endpoint.server_mut().publish_to(p.sid, &ev);
                     }
                 } else {
-                    let _ =
-                        self.server.error(p.sid, &p.action, format!("Upstream {name}: {reason}"));
+                    let _ = self.endpoint.server_mut().error(
+                        p.sid,
+                        &p.action,
+                        format!("Upstream {name}: {reason}"),
+                    );
                 }
                 self.remember(token, p.down_id);
             }
             Report::Event { upstream, message } => self.event(upstream, &message),
+            Report::EventsLost { upstream, missed } => {
+                let name = self.upstreams.get(upstream).map_or("?", |u| u.name.as_str()).to_owned();
+                eprintln!(
+                    "ami proxy: upstream {name}: {missed} events lost (the proxy fell behind)"
+                );
+                let count = missed.to_string();
+                self.notice(
+                    upstream,
+                    "UpstreamEventsLost",
+                    &[("Upstream", &name), ("Count", &count)],
+                );
+            }
         }
     }
 
@@ -466,7 +435,7 @@ impl Proxy {
             }
         }
         let bound = &self.session_upstream;
-        self.server.publish_filtered(&ev, &|sid| bound.get(&sid) == Some(&upstream));
+        self.endpoint.server_mut().publish_filtered(&ev, &|sid| bound.get(&sid) == Some(&upstream));
     }
 
     fn answer(&mut self, token: u64, part: Part, message: &OwnedMessage) {
@@ -475,7 +444,7 @@ impl Proxy {
         let m = message.as_message();
         if part == Part::OriginateResponse {
             if let Some(ev) = published_with(&m, Some(down_id.as_deref())) {
-                self.server.publish_to(sid, &ev);
+                self.endpoint.server_mut().publish_to(sid, &ev);
             }
             if let Some(p) = self.pending.remove(&token) {
                 self.remember(token, p.down_id);
@@ -484,9 +453,9 @@ impl Proxy {
         }
         let bytes = rewrite(&m, down_id.as_deref());
         let result = if part.is_final() || part == (Part::Response { complete: false }) {
-            self.server.respond_raw(sid, &p.action, &bytes)
+            self.endpoint.server_mut().respond_raw(sid, &p.action, &bytes)
         } else {
-            self.server.write_raw(sid, &p.action, &bytes)
+            self.endpoint.server_mut().write_raw(sid, &p.action, &bytes)
         };
         if let Err(e) = result {
             if matches!(e, ami_proto::server::ServerError::OutboundFull { .. }) {
@@ -518,7 +487,7 @@ impl Proxy {
         });
         let Some(ev) = published_with(&m, down_id.as_ref().map(|d| d.as_deref())) else { return };
         let bound = &self.session_upstream;
-        self.server.publish_filtered(&ev, &|sid| bound.get(&sid) == Some(&upstream));
+        self.endpoint.server_mut().publish_filtered(&ev, &|sid| bound.get(&sid) == Some(&upstream));
     }
 }
 

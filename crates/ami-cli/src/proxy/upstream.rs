@@ -1,25 +1,21 @@
-//! One upstream Asterisk: a task that owns the TCP (or TLS) connection and the core's
-//! [`ClientSession`], logs in, reconnects with backoff, and relays to the proxy's main task.
+//! One upstream Asterisk: an `ami_tokio::Client` that connects, logs in, detects a dead server
+//! and reconnects with backoff, and a task that relays between it and the proxy's main task.
 //!
 //! The main task chooses every upstream ActionID itself ([`upstream_action_id`]), so it can
-//! route answers and restore each client's own ActionID; this task only reports which token an
-//! answer belongs to.
+//! route answers and restore each client's own ActionID (and recognise its ActionIDs quoted in
+//! events, as UserEvent does); this task only reports which token an answer belongs to.
 
-use std::collections::HashMap;
-use std::time::Duration as StdDuration;
+use std::time::Duration;
 
 use ami_proto::OwnedMessage;
-use ami_proto::client::{ActionId, ClientConfig, ClientEvent, ClientSession, Keepalive};
 use ami_proto::encode::Action;
-use ami_proto::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::net::TcpStream;
+use ami_tokio::{
+    Backoff, Client, ClientOptions, Part as ClientPart, Secret, StreamEvent, Target,
+    TlsClientOptions, TlsRoots,
+};
 use tokio::sync::mpsc;
 
 use super::config::UpstreamConfig;
-use crate::clock::{self, now};
-use crate::conn::send_transmit;
-use crate::secret::Secret;
 
 /// Prefix of the ActionIDs the proxy sends upstream: `ami-proxy-<token>`.
 pub const ACTION_ID_PREFIX: &str = "ami-proxy-";
@@ -118,243 +114,124 @@ pub enum Report {
         /// The event.
         message: OwnedMessage,
     },
+    /// Events were lost between the upstream and the proxy (the proxy fell behind).
+    EventsLost {
+        /// Upstream index.
+        upstream: usize,
+        /// How many.
+        missed: u64,
+    },
 }
 
-/// Any byte stream (TCP or TLS).
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+/// The client options of an upstream section.
+pub fn client_options(
+    config: &UpstreamConfig,
+    secret: Secret,
+    max_backoff: Duration,
+) -> ClientOptions {
+    let tls = config.tls.as_ref().map(|t| {
+        TlsClientOptions::new(TlsRoots::CaFile(t.ca_file.clone()))
+            .with_server_name(t.server_name.clone())
+    });
+    ClientOptions::new(
+        Target::new(config.host.clone(), config.port),
+        config.username.clone(),
+        secret,
+    )
+    .with_login(config.method)
+    .with_tls(tls)
+    .with_action_timeout(config.action_timeout)
+    .with_action_id_prefix("ami-proxy-internal-")
+    .with_max_in_flight(65_536)
+    .with_event_buffer(1 << 16)
+    .with_reconnect(Some(Backoff { max: max_backoff, ..Backoff::default() }))
+}
 
 /// Runs upstream `index` until the main task goes away.
 pub async fn run(
     index: usize,
-    config: UpstreamConfig,
-    secret: Secret,
-    max_backoff: StdDuration,
+    options: ClientOptions,
     mut commands: mpsc::Receiver<Command>,
     reports: mpsc::Sender<Report>,
 ) {
-    let mut backoff = StdDuration::from_millis(250);
+    let (client, mut events) = Client::spawn(options);
     loop {
-        let outcome = session(index, &config, &secret, &mut commands, &reports).await;
-        let (reason, was_logged_in) = match outcome {
-            Ok(ended) => ended,
-            Err(Gone) => return,
-        };
-        if was_logged_in {
-            backoff = StdDuration::from_millis(250);
-        }
-        if reports.send(Report::Disconnected { upstream: index, reason }).await.is_err() {
-            return;
-        }
-        // Wait, failing every action that arrives meanwhile.
-        let sleep = tokio::time::sleep(backoff);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                () = &mut sleep => break,
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Action { token, .. }) => {
-                        let r = Report::Failed {
-                            upstream: index,
-                            token,
-                            reason: "not connected to the upstream server".into(),
-                        };
-                        if reports.send(r).await.is_err() {
-                            return;
-                        }
-                    }
-                    None => return,
-                },
-            }
-        }
-        backoff = (backoff * 2).min(max_backoff);
-        if reports.is_closed() {
-            return;
-        }
-    }
-}
-
-/// The main task is gone.
-struct Gone;
-
-async fn connect(config: &UpstreamConfig) -> Result<Box<dyn Stream>, String> {
-    let tcp = tokio::time::timeout(
-        StdDuration::from_secs(10),
-        TcpStream::connect((config.host.as_str(), config.port)),
-    )
-    .await
-    .map_err(|_| format!("no connection to {}:{} within 10 s", config.host, config.port))?
-    .map_err(|e| format!("cannot connect to {}:{}: {e}", config.host, config.port))?;
-    let _ = tcp.set_nodelay(true);
-    match &config.tls {
-        None => Ok(Box::new(tcp)),
-        Some(tls) => {
-            let (connector, name) =
-                crate::tls::connector(&tls.ca_file, &tls.server_name).map_err(|e| e.to_string())?;
-            let stream = connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS handshake with {}: {e}", config.host))?;
-            Ok(Box::new(stream))
-        }
-    }
-}
-
-/// One connection: connect, log in, relay until it ends. `Ok((reason, logged_in))` when it
-/// ended.
-async fn session(
-    index: usize,
-    config: &UpstreamConfig,
-    secret: &Secret,
-    commands: &mut mpsc::Receiver<Command>,
-    reports: &mpsc::Sender<Report>,
-) -> Result<(String, bool), Gone> {
-    let mut stream = match connect(config).await {
-        Ok(s) => s,
-        Err(reason) => return Ok((reason, false)),
-    };
-    let timeout =
-        Duration::from_millis(u64::try_from(config.action_timeout.as_millis()).unwrap_or(u64::MAX));
-    let client_config = ClientConfig::default()
-        .with_action_id_prefix("ami-proxy-internal-")
-        .with_action_timeout(Some(timeout))
-        .with_keepalive(Some(Keepalive {
-            interval: Duration::from_secs(20),
-            timeout: Duration::from_secs(10),
-        }))
-        .with_max_in_flight(65_536);
-    let mut client = ClientSession::new(client_config, now());
-    let login = match client.login(&config.username, secret.expose(), config.method) {
-        Ok(id) => id,
-        Err(e) => return Ok((format!("login not sent: {e}"), false)),
-    };
-    let mut tokens: HashMap<ActionId, u64> = HashMap::new();
-    let mut logged_in = false;
-    let mut banner = String::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        // Drain.
-        let mut ended = None;
-        while let Some(event) = client.poll_event() {
-            let answer = |token: u64, part: Part, message: ami_proto::Message<'_>| Report::Answer {
-                token,
-                part,
-                message: message.to_owned_message(),
-            };
-            let report = match &event {
-                ClientEvent::Banner { line, .. } => {
-                    banner = String::from_utf8_lossy(line).into_owned();
-                    None
-                }
-                ClientEvent::LoggedIn { action_id, .. } if *action_id == login => {
-                    logged_in = true;
-                    Some(Report::Connected { upstream: index, banner: banner.clone() })
-                }
-                ClientEvent::LoginFailed { message, .. } => {
-                    let text =
-                        message.get("Message").map(|m| String::from_utf8_lossy(m).into_owned());
-                    ended = Some(format!(
-                        "login as {:?} refused: {} (check the upstream section's username and secret)",
-                        config.username,
-                        text.unwrap_or_default()
-                    ));
-                    None
-                }
-                ClientEvent::Event(m) | ClientEvent::Unsolicited(m) if m.event().is_some() => {
-                    Some(Report::Event { upstream: index, message: m.to_owned_message() })
-                }
-                ClientEvent::Closed { reason, .. } => {
-                    ended.get_or_insert_with(|| format!("connection closed ({reason:?})"));
-                    None
-                }
-                _ => {
-                    let token = event.action_id().and_then(|id| tokens.get(id).copied());
-                    match (token, &event) {
-                        (Some(t), ClientEvent::Response { message, complete, .. }) => {
-                            Some(answer(t, Part::Response { complete: *complete }, *message))
-                        }
-                        (Some(t), ClientEvent::ListStart { message, .. }) => {
-                            Some(answer(t, Part::ListStart, *message))
-                        }
-                        (Some(t), ClientEvent::ListItem { message, .. }) => {
-                            Some(answer(t, Part::ListItem, *message))
-                        }
-                        (Some(t), ClientEvent::ListComplete { message, .. }) => {
-                            Some(answer(t, Part::ListComplete, *message))
-                        }
-                        (Some(t), ClientEvent::CommandOutput { output, .. }) => {
-                            Some(answer(t, Part::CommandOutput, output.message()))
-                        }
-                        (Some(t), ClientEvent::OriginateResponse { message, .. }) => {
-                            Some(answer(t, Part::OriginateResponse, *message))
-                        }
-                        (Some(t), ClientEvent::Malformed { message, action_id: Some(_), .. }) => {
-                            Some(answer(t, Part::Malformed, *message))
-                        }
-                        (Some(t), ClientEvent::ActionTimedOut { .. }) => Some(Report::Failed {
-                            upstream: index,
-                            token: t,
-                            reason: "no answer from the upstream server in time".into(),
-                        }),
-                        (Some(t), ClientEvent::ActionAborted { reason, .. }) => {
-                            Some(Report::Failed {
-                                upstream: index,
-                                token: t,
-                                reason: format!("the upstream connection ended ({reason:?})"),
-                            })
-                        }
-                        _ => None,
-                    }
-                }
-            };
-            if event.is_final()
-                && let Some(id) = event.action_id()
-            {
-                tokens.remove(id);
-            }
-            if let Some(r) = report
-                && reports.send(r).await.is_err()
-            {
-                return Err(Gone);
-            }
-        }
-        if let Some(reason) = ended {
-            return Ok((reason, logged_in));
-        }
-        // Flush what the input and the drain queued (the session answers the MD5 challenge
-        // while its events are drained).
-        if send_transmit(&mut client, &mut stream).await.is_err() {
-            client.handle_eof();
-        }
-        if client.state() == ami_proto::client::ClientState::Closed {
-            // handle_eof above: report it on the next round.
-            continue;
-        }
-        // Wait for input, a command (once logged in) or the timer.
-        let timer = clock::sleep_until(client.poll_timeout());
         tokio::select! {
-            r = stream.read(&mut buf) => match r {
-                Ok(0) | Err(_) => client.handle_eof(),
-                Ok(n) => client.handle_input(&buf[..n]),
-            },
-            cmd = commands.recv(), if logged_in => match cmd {
-                Some(Command::Action { token, action }) => match client.send_action(&action, now()) {
-                    Ok(id) => {
-                        tokens.insert(id, token);
+            item = events.recv() => {
+                let report = match item {
+                    Some(StreamEvent::Event(ev)) => {
+                        Report::Event { upstream: index, message: ev.message().clone() }
                     }
-                    Err(e) => {
-                        let r = Report::Failed { upstream: index, token, reason: format!("not sent upstream: {e}") };
-                        if reports.send(r).await.is_err() {
-                            return Err(Gone);
-                        }
-                    }
-                },
+                    Some(StreamEvent::Connected { banner }) => Report::Connected { upstream: index, banner },
+                    Some(StreamEvent::Disconnected { reason }) => Report::Disconnected { upstream: index, reason },
+                    Some(StreamEvent::Lagged { missed }) => Report::EventsLost { upstream: index, missed },
+                    Some(_) => continue,
+                    None => return,
+                };
+                if reports.send(report).await.is_err() {
+                    client.close().await;
+                    return;
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                Some(Command::Action { token, action }) => {
+                    // Each action's answer is relayed by its own task, part by part.
+                    let (client, reports) = (client.clone(), reports.clone());
+                    tokio::spawn(async move { relay(index, &client, token, &action, &reports).await });
+                }
                 None => {
-                    let _ = client.logoff();
-                    return Err(Gone);
+                    client.close().await;
+                    return;
                 }
             },
-            () = timer => client.handle_timeout(now()),
+        }
+    }
+}
+
+/// Sends one action and reports its parts.
+async fn relay(
+    index: usize,
+    client: &Client,
+    token: u64,
+    action: &Action,
+    reports: &mpsc::Sender<Report>,
+) {
+    let failed = |reason: String| Report::Failed { upstream: index, token, reason };
+    let mut parts = match client.send(action, None).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = reports.send(failed(e.to_string())).await;
+            return;
+        }
+    };
+    while let Some(part) = parts.recv().await {
+        let report = match part {
+            ClientPart::Response { message, complete } => {
+                Report::Answer { token, part: Part::Response { complete }, message }
+            }
+            ClientPart::ListStart(message) => {
+                Report::Answer { token, part: Part::ListStart, message }
+            }
+            ClientPart::ListItem(message) => {
+                Report::Answer { token, part: Part::ListItem, message }
+            }
+            ClientPart::ListComplete(message) => {
+                Report::Answer { token, part: Part::ListComplete, message }
+            }
+            ClientPart::CommandOutput(message) => {
+                Report::Answer { token, part: Part::CommandOutput, message }
+            }
+            ClientPart::OriginateResponse(message) => {
+                Report::Answer { token, part: Part::OriginateResponse, message }
+            }
+            ClientPart::Malformed { message, .. } => {
+                Report::Answer { token, part: Part::Malformed, message }
+            }
+            ClientPart::Failed(e) => failed(e.to_string()),
+            _ => continue,
+        };
+        if reports.send(report).await.is_err() {
+            return;
         }
     }
 }

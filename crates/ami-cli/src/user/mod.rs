@@ -25,8 +25,9 @@ use serde_json::{Value, json};
 
 use crate::check::include::{FsResolver, read_limited};
 use crate::check::{describe_io, finding_json, finding_text, user_json, user_text};
-use crate::conn::CliError;
-use crate::secret::Secret;
+use ami_tokio::Secret;
+
+use crate::error::CliError;
 use reload::ReloadArgs;
 use settings::UserOptions;
 
@@ -192,7 +193,7 @@ pub fn run(args: UserArgs) -> ExitCode {
         Err(e) => {
             eprintln!("ami user: {}", e.message);
             if json {
-                println!("{}", json!({"ok": false, "error": e.message}));
+                outln!("{}", json!({"ok": false, "error": e.message}));
             }
             ExitCode::from(e.code)
         }
@@ -294,7 +295,7 @@ fn list(args: &FileArgs) -> Result<ExitCode, Failure> {
             "users": users,
             "deleted_users": deleted,
         });
-        println!("{doc:#}");
+        outln!("{doc:#}");
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
@@ -359,7 +360,7 @@ fn list(args: &FileArgs) -> Result<ExitCode, Failure> {
         out.push_str(&format!("  {}\n", line.join("  ").trim_end()));
     }
     out.push_str("\n`ami user show FILE NAME` or `ami check FILE` explains the findings.\n");
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -372,11 +373,11 @@ fn show(args: &ShowArgs) -> Result<ExitCode, Failure> {
     });
     if let Some((u, user)) = found {
         if args.file.json {
-            println!("{:#}", user_json(u, user, &args.file.config, None));
+            outln!("{:#}", user_json(u, user, &args.file.config, None));
         } else {
             let mut out = String::new();
             user_text(&mut out, u, user, &args.file.config, None);
-            print!("{}", out.trim_start());
+            out!("{}", out.trim_start());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -384,7 +385,7 @@ fn show(args: &ShowArgs) -> Result<ExitCode, Failure> {
         if args.file.json {
             let findings: Vec<Value> =
                 d.findings.iter().map(|f| finding_json(f, &args.file.config)).collect();
-            println!("{:#}", json!({"name": d.name, "deleted": true, "findings": findings}));
+            outln!("{:#}", json!({"name": d.name, "deleted": true, "findings": findings}));
         } else {
             let mut out =
                 format!("[{}] DELETED by Asterisk: logins fail as for an unknown user\n", d.name);
@@ -394,7 +395,7 @@ fn show(args: &ShowArgs) -> Result<ExitCode, Failure> {
             out.push_str(
                 "  fix: `ami user set FILE NAME --permit NET` replaces the invalid ACL line\n",
             );
-            print!("{out}");
+            out!("{out}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -446,7 +447,7 @@ fn edit(
     user: &str,
 ) -> Result<ExitCode, Failure> {
     let file = &args.file;
-    let login = args.reload.login()?;
+    let login = args.reload.options()?;
     let mut editor = open(file, args.strict)?;
     let mut reports: Vec<EditReport> = Vec::new();
     for e in edits {
@@ -493,7 +494,7 @@ fn edit(
             written.push(path.display().to_string());
         }
     }
-    let reloaded = match (&login, args.dry_run, changed.is_empty()) {
+    let reloaded = match (login, args.dry_run, changed.is_empty()) {
         (Some(login), false, false) => Some(reload::reload(login)?),
         _ => None,
     };
@@ -535,7 +536,7 @@ fn edit(
             "reload": reloaded.as_ref().map(|r| json!({"target": r.target, "message": r.message})),
             "apply": apply,
         });
-        println!("{doc:#}");
+        outln!("{doc:#}");
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -587,7 +588,7 @@ fn edit(
     out.push('\n');
     out.push_str(&apply);
     out.push('\n');
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

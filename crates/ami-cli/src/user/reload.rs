@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use ami_proto::client::LoginMethod;
 use ami_proto::encode::Action;
+use ami_tokio::{Client, ClientOptions, Target};
 
-use crate::conn::{AmiClient, CliError, Login, parse_target};
+use crate::error::CliError;
 use crate::secret::SecretSource;
 
 /// How to reach and log in to the Asterisk to reload.
@@ -49,8 +50,8 @@ pub struct Reloaded {
 }
 
 impl ReloadArgs {
-    /// The login settings (reads the secret); `None` without `--reload`.
-    pub fn login(&self) -> Result<Option<Login>, CliError> {
+    /// The client options (reads the secret); `None` without `--reload`.
+    pub fn options(&self) -> Result<Option<ClientOptions>, CliError> {
         let Some(target) = &self.reload else { return Ok(None) };
         let Some(user) = &self.reload_user else {
             return Err(CliError::Usage(
@@ -64,39 +65,43 @@ impl ReloadArgs {
                 self.reload_timeout
             )));
         }
-        let (host, port) = parse_target(target)?;
+        let parsed: Target =
+            target.parse().map_err(|e: ami_tokio::TargetError| CliError::Usage(e.to_string()))?;
         let source = SecretSource {
             env: self.reload_secret_env.clone(),
             file: self.reload_secret_file.clone(),
         };
         let secret = source.read(&format!("{user}@{target}"))?;
-        Ok(Some(Login {
-            host,
-            port,
-            user: user.clone(),
-            secret,
-            method: if self.reload_plain { LoginMethod::Plain } else { LoginMethod::Md5 },
-            timeout: Duration::from_secs_f64(self.reload_timeout),
-            events: Some("off".to_owned()),
-        }))
+        let timeout = Duration::from_secs_f64(self.reload_timeout);
+        Ok(Some(
+            ClientOptions::new(parsed, user.clone(), secret)
+                .with_login(if self.reload_plain { LoginMethod::Plain } else { LoginMethod::Md5 })
+                .with_events("off")
+                .with_connect_timeout(timeout)
+                .with_action_timeout(timeout)
+                .with_action_id_prefix("ami-user-")
+                .with_reconnect(None),
+        ))
     }
 }
 
 /// Logs in and sends `Reload` with `Module: manager`.
-pub fn reload(login: &Login) -> Result<Reloaded, CliError> {
+pub fn reload(options: ClientOptions) -> Result<Reloaded, CliError> {
+    let target = options.target.to_string();
+    let user = options.username.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Io { context: "cannot start the runtime".to_owned(), source: e })?;
+        .map_err(|e| CliError::io("cannot start the runtime", e))?;
     rt.block_on(async {
-        let mut client = AmiClient::connect(login).await?;
-        let reply = client.action(&Action::new("Reload").with("Module", "manager")).await?;
-        let _ = client.logoff().await;
-        let target = login.target();
-        let message = reply.message_text().or(reply.failure.clone()).unwrap_or_default();
-        if reply.is_error() {
+        let client = Client::connect(options).await?;
+        let reply = client.action(&Action::new("Reload").with("Module", "manager")).await;
+        client.close().await;
+        let reply = reply?;
+        let message = reply.message().map(|m| m.into_owned()).unwrap_or_default();
+        if !reply.is_success() {
             let hint = if message.contains("Permission denied") {
-                format!(" (the account {} needs write `system` or `config`)", login.user)
+                format!(" (the account {user} needs write `system` or `config`)")
             } else {
                 String::new()
             };

@@ -8,8 +8,9 @@ use ami_proto::config::edit::{
 };
 use ami_proto::perm::{Privilege, Strictness, parse_perm};
 
-use crate::conn::CliError;
-use crate::secret::Secret;
+use ami_tokio::Secret;
+
+use crate::error::CliError;
 
 /// `yes`, `no` or `default` (remove the line: Asterisk's default applies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

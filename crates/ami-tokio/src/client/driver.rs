@@ -105,14 +105,14 @@ enum Ended {
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// Runs the client until it is closed; the first connection's outcome (the banner, or why it
-/// failed) goes to `first`.
+/// Runs the client until it is closed. The first connection's outcome (the banner, or why it
+/// failed) goes to `first` if given, and a failure then ends the client; without it, a failed
+/// first attempt is retried like a lost connection.
 pub(crate) async fn run(
     options: Arc<ClientOptions>,
     mut ch: Channels,
-    first: oneshot::Sender<Result<String, Error>>,
+    mut first: Option<oneshot::Sender<Result<String, Error>>>,
 ) {
-    let mut first = Some(first);
     let mut waits: Option<Waits> = options.reconnect.map(|b| b.start());
     loop {
         let started = StdInstant::now();

@@ -64,7 +64,7 @@ use driver::{Channels, Command, Sink};
 /// this bounds the call even if the driver were stuck).
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
-/// A logged-in AMI connection. See the [module documentation](self).
+/// A logged-in AMI connection. See the [crate documentation](crate) for a tutorial.
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -85,28 +85,54 @@ impl Client {
     ///
     /// Must be called within a tokio runtime (the connection's task is spawned on it).
     pub async fn connect(options: ClientOptions) -> Result<Client, Error> {
+        Ok(Client::connect_with_events(options).await?.0)
+    }
+
+    /// [`connect`](Client::connect), with an [`EventStream`] subscribed before the connection
+    /// is made: it sees every event from the first one (`FullyBooted`, sent at login).
+    pub async fn connect_with_events(
+        options: ClientOptions,
+    ) -> Result<(Client, EventStream), Error> {
+        let (first_tx, first_rx) = oneshot::channel();
+        let limit = options.connect_timeout + DEADLINE_MARGIN;
+        let after = options.connect_timeout;
+        let (client, events) = Client::start(options, Some(first_tx));
+        match tokio::time::timeout(limit, first_rx).await {
+            Ok(Ok(Ok(_banner))) => Ok((client, events)),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(Error::ClientClosed),
+            Err(_) => Err(Error::Timeout {
+                target: client.target().clone(),
+                what: "the connection and login".to_owned(),
+                after,
+            }),
+        }
+    }
+
+    /// A client that connects in the background and keeps trying, with
+    /// [`ClientOptions::reconnect`]'s backoff (or its default), until it is closed: for
+    /// daemons that must start while the server is down. Actions fail with
+    /// [`Error::Disconnected`] until it is connected ([`Client::wait_connected`],
+    /// [`StreamEvent::Connected`]). The stream returned is subscribed before anything is
+    /// received. Must be called within a tokio runtime.
+    pub fn spawn(mut options: ClientOptions) -> (Client, EventStream) {
+        options.reconnect = Some(options.reconnect.unwrap_or_default());
+        Client::start(options, None)
+    }
+
+    fn start(
+        options: ClientOptions,
+        first: Option<oneshot::Sender<Result<String, Error>>>,
+    ) -> (Client, EventStream) {
         let options = Arc::new(options);
         let (commands_tx, commands) = mpsc::channel(options.max_in_flight.max(1));
-        let (events, _) = broadcast::channel(options.event_buffer.max(1));
+        let (events, subscribed) = broadcast::channel(options.event_buffer.max(1));
         let (status_tx, status) = watch::channel(Status::Connecting);
-        let (first_tx, first_rx) = oneshot::channel();
         let channels = Channels { commands, events: events.clone(), status: status_tx };
-        tokio::spawn(driver::run(Arc::clone(&options), channels, first_tx));
-        let limit = options.connect_timeout + DEADLINE_MARGIN;
-        let target = options.target.clone();
-        match tokio::time::timeout(limit, first_rx).await {
-            Ok(Ok(Ok(_banner))) => {}
-            Ok(Ok(Err(e))) => return Err(e),
-            Ok(Err(_)) => return Err(Error::ClientClosed),
-            Err(_) => {
-                return Err(Error::Timeout {
-                    target,
-                    what: "the connection and login".to_owned(),
-                    after: options.connect_timeout,
-                });
-            }
-        }
-        Ok(Client { inner: Arc::new(Inner { options, commands: commands_tx, events, status }) })
+        tokio::spawn(driver::run(Arc::clone(&options), channels, first));
+        let client =
+            Client { inner: Arc::new(Inner { options, commands: commands_tx, events, status }) };
+        (client, EventStream::new(subscribed))
     }
 
     /// The server this client talks to.

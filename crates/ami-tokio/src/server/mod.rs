@@ -99,10 +99,14 @@ struct Listener {
     tls: Option<TlsAcceptor>,
 }
 
+/// Sees every chunk of bytes a client sends, before the core does.
+pub type InputTap = Box<dyn FnMut(SessionId, SocketAddr, &[u8]) + Send>;
+
 /// The I/O side of a [`Server`]: see the [module documentation](self).
 pub struct Endpoint {
     server: Server,
     conns: Conns,
+    tap: Option<InputTap>,
     inputs: mpsc::Receiver<Input>,
     listeners: Vec<Listener>,
     handshakes_tx: mpsc::Sender<(Result<TlsStream<TcpStream>, String>, SocketAddr)>,
@@ -126,6 +130,7 @@ impl Endpoint {
         Endpoint {
             server,
             conns: Conns::new(input_tx),
+            tap: None,
             inputs,
             listeners: Vec::new(),
             handshakes_tx,
@@ -141,6 +146,12 @@ impl Endpoint {
     /// The addresses listened on (TLS ones included), in the order given.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners.iter().filter_map(|l| l.tcp.local_addr().ok()).collect()
+    }
+
+    /// Shows every chunk of bytes a client sends to `tap` before the core sees it (a recorder,
+    /// a capture for debugging).
+    pub fn set_input_tap(&mut self, tap: InputTap) {
+        self.tap = Some(tap);
     }
 
     /// Stops accepting connections (sessions go on).
@@ -196,6 +207,11 @@ impl Endpoint {
                 Err(error) => Activity::TlsFailed { peer, error },
             },
             Some(input) = self.inputs.recv() => {
+                if let (Some(tap), Input::Data(sid, data)) = (&mut self.tap, &input) {
+                    if let Some(peer) = self.conns.peer(*sid) {
+                        tap(*sid, peer, data);
+                    }
+                }
                 self.conns.handle(&mut self.server, input);
                 Activity::Progress
             }
