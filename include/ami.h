@@ -6,8 +6,9 @@
  * Build:   cc app.c $(pkg-config --cflags --libs libami)
  *
  * Sans-IO: libami never reads a socket, a file or a clock and never calls you back. You feed it
- * the bytes you received and copy out the bytes it produced. The one exception is
- * `ami_secret_generate`, which draws a secret from the operating system's CSPRNG.
+ * the bytes you received and copy out the bytes it produced. The exceptions draw from the
+ * operating system's CSPRNG: `ami_secret_generate`, and the server's MD5 challenges when
+ * `ami_server_new` gets the seed 0.
  *
  * Errors. Every fallible function returns an `ami_result`: AMI_RESULT_OK (0) or a code whose
  * number never changes; `ami_result_str(code)` names it. Handles keep the text of their last
@@ -1851,9 +1852,10 @@ ami_result ami_server_options_default(ami_server_options *out);
 /*
  Creates a server for the users and `[general]` settings of the manager.conf text
  `manager_conf` (`len` bytes; `#include` is not followed) with `options` (NULL: the
- defaults; every action of the catalog registered). `seed` seeds the generator of the MD5
- challenges: pass 64 bits of OS randomness (e.g. from `getrandom`), or challenges become
- predictable. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
+ defaults; every action of the catalog registered). `seed` chooses where the MD5 challenges
+ come from: 0 (recommended) draws each from the operating system's CSPRNG (`getrandom`), so
+ a recorded key cannot be replayed; any other value seeds a deterministic generator, for
+ tests that need reproducible challenges only. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
  */
 ami_result ami_server_new(const char *manager_conf, size_t len, const ami_server_options *options, uint64_t seed, ami_server **out);
 
