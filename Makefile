@@ -10,7 +10,7 @@ CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 CBINDGEN_STAMP := $(TOOLS)/cbindgen-$(CBINDGEN_VERSION).stamp
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
-FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config perm acl filter
+FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config config_edit perm acl filter
 FUZZ_SECONDS ?= 20
 CC ?= cc
 CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror
@@ -31,7 +31,7 @@ PROFILE ?= release
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 # C tests: each prints `N passed, M failed`; every one gets the captures as arguments
-C_TESTS := version decode encode access session config catalog legacy
+C_TESTS := version decode encode access session config catalog legacy edit
 C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/data/*.c2s))
 C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh

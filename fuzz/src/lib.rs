@@ -9,11 +9,13 @@
 //!   tokens: the first line's value, then name/value pairs.
 //! * `client_session`, `server_session`: operation programs, see [`client`] and [`server`].
 //! * `config`: manager.conf text.
+//! * `config_edit`: manager.conf text, [`input::SEP`], then an edit program (see [`edit`]).
 //! * `perm`: tokens `read value`, `event mask value`, 4 bytes of a mask.
 //! * `acl`: tokens `key`, `value` (repeated), then the peer address (text or 4/16 raw bytes).
 //! * `filter`: tokens `event name`, `event body`, then `key`, `value` pairs.
 
 pub mod client;
+pub mod edit;
 pub mod input;
 pub mod oracle;
 pub mod server;

@@ -245,6 +245,30 @@ def config():
         write("config", f"spec-{i}.conf", c.encode())
 
 
+# config_edit programs (fuzz/src/edit.rs): op, name choice, then for add/update a field mask and
+# one choice per field. Every operation on an existing user (choice < 128), then odd names.
+EDIT_PROGRAMS = [
+    bytes([1, 0, 0xFF, 0, 0x03, 0x00, 0x00, 0x02, 0x00, 2, 3, 0, 2, 0, 1, 64, 100, 1, 2]),
+    bytes([1, 1, 0x08, 3, 0, 1, 2, 1, 2, 0x10, 2, 0, 2, 1, 3, 0x20, 0, 1, 5, 0x40, 0, 0]),
+    bytes([0, 200, 0x0F, 0, 2, 0, 0, 0x10, 0, 3, 1, 0, 1, 2, 1, 201, 0x80, 2]),
+    bytes([2, 0, 0, 3, 1, 4, 0, 0, 4, 1, 1, 3, 0x01, 255, 1, 130, 0x01, 1]),
+    bytes([0, 130, 0x01, 4, 0, 131, 0, 0, 133, 0, 1, 2, 0x01, 3, 1, 4, 0x08, 1, 3]),
+]
+EDIT_EXTRA = [
+    "[general]\r\nenabled = yes\r\n\r\n; admin\r\n[admin]\r\nsecret = Adm1n-Secret-99 ; old\r\nread = all\r\nwrite = all",
+    "[tpl](!)\nread = call\npermit = 10.0.0.0/8\n[alice](tpl)\nsecret = x\n[bob](alice)\n[a]\nsecret=one\nsecret+=two\n",
+    "[general]\nenabled=no\n#include users.conf\n#tryinclude extra/*.conf\n[c]\nread = all ;-- open\n--; write = call\n",
+]
+
+
+def config_edit():
+    cap = open(os.path.join(CAPS, "manager.conf"), "rb").read()
+    texts = [cap] + [c.encode() for c in CONFIGS + EDIT_EXTRA]
+    for i, text in enumerate(texts):
+        prog = EDIT_PROGRAMS[i % len(EDIT_PROGRAMS)]
+        write("config_edit", f"edit-{i}", text + SEP + prog)
+
+
 def perm():
     vals = [
         ("all", "on", b"\xff\xff\xff\x7f"), (",call", "off", b"\x02\x00\x00\x00"),
@@ -302,6 +326,7 @@ if __name__ == "__main__":
     client_session()
     server_session()
     config()
+    config_edit()
     perm()
     acl()
     filter_()

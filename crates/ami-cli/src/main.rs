@@ -19,6 +19,7 @@ mod proxy;
 mod secret;
 mod stop;
 mod tail;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,8 @@ enum Command {
     Proxy(proxy::ProxyArgs),
     /// Load a manager.conf as Asterisk would and report what it grants
     Check(check::CheckArgs),
+    /// List, add, change and remove AMI users in a manager.conf, safely
+    User(user::UserArgs),
     /// Print the frames of a captured AMI byte stream
     Decode(DecodeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Check(a) => check::run(&a),
+        Command::User(a) => user::run(a),
         Command::Completions(a) => completions::completions(&a, &mut Cli::command()),
         Command::Man => completions::man(Cli::command()),
         Command::Demo(a) => run_async("demo", demo::run(a)),

@@ -289,7 +289,10 @@ impl Pbx {
             }
             "Reload" => {
                 let module = text("Module");
-                if module.is_empty() || is_module(&module) {
+                if module.is_empty()
+                    || is_module(&module)
+                    || BUILTIN_RELOADS.contains(&module.as_str())
+                {
                     server.ack(sid, &action, "Module Reloaded")
                 } else {
                     server.error(sid, &action, "No such module")
@@ -754,6 +757,27 @@ impl Pbx {
         )
     }
 }
+
+/// The parts of Asterisk's core that reload like modules, by the name `Reload` takes: every
+/// `main/*.c` of Asterisk 22 whose module info has a `.reload` (`manager` is what `ami user
+/// --reload` asks for).
+const BUILTIN_RELOADS: &[&str] = &[
+    "cdr",
+    "cel",
+    "config",
+    "dnsmgr",
+    "dsp",
+    "enum",
+    "features",
+    "http",
+    "indications",
+    "logger",
+    "manager",
+    "named_acl",
+    "plc",
+    "sorcery",
+    "udptl",
+];
 
 /// Whether `name` (with or without `.so`) is one of the registered modules.
 fn is_module(name: &str) -> bool {
