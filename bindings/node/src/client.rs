@@ -313,26 +313,3 @@ fn push_event(out: &mut BatchWriter, ev: ClientEvent<'_>) {
     out.push(item);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_reasons_and_states_have_distinct_names() {
-        let reasons = [
-            CloseReason::Logoff,
-            CloseReason::LoginFailed,
-            CloseReason::PeerClosed,
-            CloseReason::KeepaliveTimeout,
-            CloseReason::Unresponsive,
-        ]
-        .map(close_reason);
-        let mut sorted = reasons.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), reasons.len());
-        assert_eq!(state_name(ClientState::Ready), "ready");
-        assert!(method(Some("MD5")).is_ok() && method(Some("plain")).is_ok());
-        assert!(method(Some("sha1")).is_err());
-    }
-}

@@ -63,25 +63,3 @@ pub fn limit(ms: f64) -> Option<Duration> {
     if ms.is_infinite() && ms > 0.0 { None } else { Some(Duration::from_millis(millis(ms))) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn milliseconds_are_rounded_and_never_wrap() {
-        assert_eq!(millis(1.4), 1);
-        assert_eq!(millis(1.6), 2);
-        assert_eq!(millis(-3.0), 0);
-        assert_eq!(millis(f64::NAN), 0);
-        assert_eq!(millis(f64::INFINITY), u64::MAX);
-        assert_eq!(limit(f64::INFINITY), None);
-        assert_eq!(limit(250.0), Some(Duration::from_millis(250)));
-    }
-
-    #[test]
-    fn roles_are_checked() {
-        assert_eq!(role("client").ok(), Some(Role::Client));
-        assert_eq!(role("server").ok(), Some(Role::Server));
-        assert!(role("both").is_err());
-    }
-}
