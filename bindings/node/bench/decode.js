@@ -3,7 +3,7 @@
  * Events/s decoding the same AMI bytes with libami and with the parsers of the npm AMI clients
  * `yana` and `asterisk-manager` (their own code paths, fed the same chunks), in one process.
  *
- * Usage: node bench/decode.js CORPUS [--rounds N]
+ * Usage: node bench/decode.js CORPUS [--rounds N] [--runs N]
  *
  * Every side reads `Event` and `Channel` from every event:
  * - libami: `Decoder` fed 64 KiB chunks, items read with `for...of` and `get`.
@@ -13,10 +13,12 @@
  *   keys) and `ManagerEvent` ('managerevent', emitted on the next tick), on a stand-in
  *   connection fed the same chunks.
  *
- * The sides run in turns, `--rounds` times each (default 7), after one warm-up round each.
- * Time is the process's CPU time (user + system), so that other jobs on a busy machine count
- * as little as possible. The result is min / median / max events/s per side, and the ratios of
- * the medians.
+ * Each side runs in its own process (so that no side pays for another's garbage, and each is
+ * measured in the steady state of a long-running program): five warm-up rounds, then
+ * `--rounds` timed rounds (default 5); the sides take turns, `--runs` times (default 3). Time is
+ * the process's CPU time (user + system), so that other jobs on a busy machine count as little
+ * as possible. The result is min / median / max events/s per side over every round, and the
+ * ratio of the medians.
  */
 const fs = require('node:fs');
 const net = require('node:net');
@@ -99,10 +101,24 @@ function cpuSeconds() {
   return (u.user + u.system) / 1e6;
 }
 
-async function timed(fn, parts) {
-  const start = cpuSeconds();
-  const [count] = await fn(parts);
-  return [count, cpuSeconds() - start];
+const SIDES = {
+  libami: runLibami,
+  yana: runYana,
+  'asterisk-manager': runAsteriskManager,
+};
+
+/** In a child process: warm up, then time `rounds` rounds of one side; prints JSON. */
+async function child(side, parts, rounds) {
+  const fn = SIDES[side];
+  for (let w = 0; w < 5; w++) await fn(parts);
+  const rates = [];
+  let count = 0;
+  for (let r = 0; r < rounds; r++) {
+    const start = cpuSeconds();
+    [count] = await fn(parts);
+    rates.push(count / (cpuSeconds() - start));
+  }
+  process.stdout.write(JSON.stringify({ count, rates }));
 }
 
 function stats(rates) {
@@ -114,49 +130,61 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(12);
 
 async function main() {
   const args = process.argv.slice(2);
-  const corpus = args.find((a) => !a.startsWith('--'));
-  const roundsAt = args.indexOf('--rounds');
-  const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 7;
+  const corpus = args.find((a) => !a.startsWith('--') && !(a in SIDES));
+  const option = (name, fallback) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args[at + 1] : fallback;
+  };
+  const rounds = Number(option('--rounds', 5));
+  const runs = Number(option('--runs', 3));
   if (!corpus) {
-    console.error('usage: node bench/decode.js CORPUS [--rounds N]');
+    console.error('usage: node bench/decode.js CORPUS [--rounds N] [--runs N]');
     return 2;
   }
   const data = fs.readFileSync(corpus);
   const parts = chunks(data);
-  const sides = [
-    ['libami', runLibami],
-    ['yana', runYana],
-    ['asterisk-manager', runAsteriskManager],
-  ];
-  const results = new Map(sides.map(([name]) => [name, []]));
+  const side = option('--side', undefined);
+  if (side !== undefined) {
+    await child(side, parts, rounds);
+    return 0;
+  }
+  const { execFileSync } = require('node:child_process');
+  const names = Object.keys(SIDES);
+  const rates = new Map(names.map((n) => [n, []]));
   const counts = new Map();
-  for (const [, fn] of sides) await fn(parts); // warm-up
-  for (let r = 0; r < rounds; r++) {
-    for (const [name, fn] of sides) {
-      global.gc?.();
-      const [count, secs] = await timed(fn, parts);
-      counts.set(name, count);
-      results.get(name).push(count / secs);
+  for (let run = 0; run < runs; run++) {
+    for (const name of names) {
+      const out = execFileSync(process.execPath, [__filename, corpus, '--side', name, '--rounds', String(rounds)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
+      const r = JSON.parse(out);
+      counts.set(name, r.count);
+      rates.get(name).push(...r.rates);
     }
   }
   const reference = counts.get('libami');
   for (const [name, count] of counts) {
     if (count !== reference) console.log(`note: ${name} counted ${count} events, libami ${reference}`);
   }
-  console.log(`corpus: ${data.length} bytes, ${reference} events, ${rounds} rounds per side (CPU time), Node ${process.version}`);
+  console.log(
+    `corpus: ${data.length} bytes, ${reference} events; ${runs} runs x ${rounds} rounds per side, ` +
+      `each side in its own process, turn by turn (CPU time); Node ${process.version}`,
+  );
   console.log(`${'side'.padEnd(18)}${'min'.padStart(12)}${'median'.padStart(12)}${'max'.padStart(12)}  events/s`);
   const med = new Map();
-  for (const [name] of sides) {
-    const s = stats(results.get(name));
-    med.set(name, s.median);
+  for (const name of names) {
+    const s = stats(rates.get(name));
+    med.set(name, s);
     console.log(`${name.padEnd(18)}${fmt(s.min)}${fmt(s.median)}${fmt(s.max)}`);
   }
-  for (const [name] of sides.slice(1)) {
-    const r = results.get(name);
-    const l = results.get('libami');
-    const ratios = l.map((v, i) => v / r[i]);
-    const s = stats(ratios);
-    console.log(`libami / ${name}: ${s.median.toFixed(1)}x median (min ${s.min.toFixed(1)}x, max ${s.max.toFixed(1)}x, per round)`);
+  const l = med.get('libami');
+  for (const name of names.slice(1)) {
+    const o = med.get(name);
+    console.log(
+      `libami / ${name}: ${(l.median / o.median).toFixed(1)}x median ` +
+        `(${(l.min / o.max).toFixed(1)}x worst min/max, ${(l.max / o.min).toFixed(1)}x best)`,
+    );
   }
   return 0;
 }

@@ -1,9 +1,11 @@
 //! The batch: how decoded items cross into JavaScript.
 //!
 //! Creating one JavaScript object per message through Node-API costs more than decoding it, so
-//! every call that yields messages returns one [`NativeBatch`]: the messages' bytes copied into
-//! one `Buffer`, and a `Uint32Array` table that says where every item, message and line lies in
-//! it. The TypeScript layer (`batch.ts`) reads the table and builds light `Message` views whose
+//! every call that yields messages returns one [`NativeBatch`]: a `Uint32Array` table that says
+//! where every item, message and line lies, and a `Buffer` with the bytes of the messages that
+//! are not in the chunk just fed. A message that lies wholly in that chunk (nearly all of them)
+//! is not copied: its offsets are in the chunk (flag [`flag::CHUNK`]), which the TypeScript
+//! layer keeps, so that decoding allocates little more than the table. The TypeScript layer (`batch.ts`) reads the table and builds light `Message` views whose
 //! values are turned into strings only when they are read.
 //!
 //! # The table
@@ -22,9 +24,12 @@
 //! | 9 | `n`: the message's line count |
 //! | 10 | `x`: the count of extra ranges (the output lines of a `Command`) |
 //!
-//! then `n` lines of four words (`nameStart, nameEnd, valueStart, valueEnd`, offsets in
-//! `bytes`; a bare line, one without a colon, has `nameStart = 1, nameEnd = 0` and its whole
-//! text as the value), then `x` ranges of two words.
+//! then the `n` lines, then `x` ranges of two words (absolute offsets). A line is where it lies
+//! in the message (without its line end): one word `start | end << 16` when the message is
+//! shorter than 64 KiB, two words otherwise (flag [`flag::WIDE`]). The name (the bytes before the
+//! first colon) and the value (after the colon, cut by the role's rule: flag
+//! [`flag::SERVER_ROLE`]) are found by the reader, which only looks at the lines it is asked
+//! about: the table costs one word per line to build.
 
 use ami_proto::{Message, MessageKind};
 use napi::bindgen_prelude::{Buffer, Uint32Array};
@@ -96,7 +101,17 @@ pub mod flag {
     pub const UTF8: u32 = 8;
     /// The message broke a decoder limit (`text1` says which); its lines are what was kept.
     pub const ERROR: u32 = 16;
+    /// The message's offsets are in the chunk just fed (not copied), not in `bytes`.
+    pub const CHUNK: u32 = 32;
+    /// The message is 64 KiB or longer: two words per line instead of one.
+    pub const WIDE: u32 = 64;
+    /// The message was read with the server's value rule (every leading blank skipped), not
+    /// the client's (one space skipped).
+    pub const SERVER_ROLE: u32 = 128;
 }
+
+/// Messages shorter than this have one word per line.
+const NARROW: usize = 1 << 16;
 
 /// The message kind code (flags bits 8–11).
 pub fn kind_code(kind: MessageKind) -> u32 {
@@ -141,6 +156,9 @@ pub struct Item<'a> {
     pub message: Option<Message<'a>>,
     /// Extra ranges, as slices of the message's bytes.
     pub extras: Vec<&'a [u8]>,
+    /// Where the message lies in the chunk just fed, if it lies wholly in it: then it is not
+    /// copied, and its offsets are in the chunk.
+    pub in_chunk: Option<usize>,
 }
 
 /// Builds a [`NativeBatch`].
@@ -162,6 +180,18 @@ impl BatchWriter {
     /// An empty batch.
     pub fn new() -> BatchWriter {
         BatchWriter::default()
+    }
+
+    /// An empty batch whose table is sized for about `bytes` bytes of messages, allocated once:
+    /// growing it by doubling (and faulting in fresh pages each time) costs more than decoding.
+    pub fn with_capacity(bytes: usize) -> BatchWriter {
+        let bytes = bytes.min(MAX_BATCH_BYTES);
+        BatchWriter {
+            bytes: Vec::new(),
+            // About 26 bytes and one word per line, 11 words per ~450-byte message.
+            table: crate::pool::take(bytes / 16 + 64),
+            texts: Vec::new(),
+        }
     }
 
     /// Whether the batch has reached [`MAX_BATCH_BYTES`].
@@ -205,38 +235,50 @@ impl BatchWriter {
         ]);
         if let Some(m) = item.message {
             let raw = m.raw();
-            let base = self.bytes.len();
-            self.bytes.extend_from_slice(raw);
+            let base = match item.in_chunk {
+                Some(at) => {
+                    flags |= flag::CHUNK;
+                    at
+                }
+                None => {
+                    let at = self.bytes.len();
+                    self.bytes.extend_from_slice(raw);
+                    at
+                }
+            };
             flags |= flag::MESSAGE | (kind_code(m.kind()) << 8);
             if raw.is_ascii() {
                 flags |= flag::ASCII | flag::UTF8;
             } else if std::str::from_utf8(raw).is_ok() {
                 flags |= flag::UTF8;
             }
-            let mut lines = 0u32;
-            for h in m.iter() {
-                let line = h.line();
-                let (ns, ne) = if h.is_bare() {
-                    (1, 0)
-                } else {
-                    let ns = offset_in(raw, line, base);
-                    (ns, ns + h.name().len() as u32)
-                };
-                let vs = offset_in(raw, h.value(), base);
-                let vs = if h.value().is_empty() {
-                    offset_in(raw, line, base) + line.len() as u32
-                } else {
-                    vs
-                };
-                self.table.extend_from_slice(&[ns, ne, vs, vs + h.value().len() as u32]);
-                lines += 1;
+            let wide = raw.len() >= NARROW;
+            if wide {
+                flags |= flag::WIDE;
+            }
+            if m.role() == ami_proto::Role::Server {
+                flags |= flag::SERVER_ROLE;
+            }
+            let slots = m.slots();
+            let lines = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+            if wide {
+                for slot in slots {
+                    let r = slot.line_range();
+                    self.table.extend_from_slice(&[r.start as u32, r.end as u32]);
+                }
+            } else {
+                // Both offsets are below 2^16 (the message is shorter).
+                self.table.extend(slots.iter().map(|slot| {
+                    let r = slot.line_range();
+                    r.start as u32 | (r.end as u32) << 16
+                }));
             }
             let extras = u32::try_from(item.extras.len()).unwrap_or(0);
             for e in &item.extras {
                 let s = offset_in(raw, e, base);
                 self.table.extend_from_slice(&[s, s + e.len() as u32]);
             }
-            let end = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
+            let end = u32::try_from(base + raw.len()).unwrap_or(u32::MAX);
             if let Some(w) = self.table.get_mut(head + 7..head + 11) {
                 w.copy_from_slice(&[base as u32, end, lines, extras]);
             }
@@ -250,7 +292,7 @@ impl BatchWriter {
     pub fn finish(self, more: bool) -> NativeBatch {
         NativeBatch {
             bytes: Buffer::from(self.bytes),
-            table: Uint32Array::new(self.table),
+            table: crate::pool::typed_array(self.table),
             texts: self.texts,
             more,
         }

@@ -312,4 +312,3 @@ fn push_event(out: &mut BatchWriter, ev: ClientEvent<'_>) {
     };
     out.push(item);
 }
-

@@ -62,4 +62,3 @@ pub fn instant(ms: f64) -> Instant {
 pub fn limit(ms: f64) -> Option<Duration> {
     if ms.is_infinite() && ms > 0.0 { None } else { Some(Duration::from_millis(millis(ms))) }
 }
-

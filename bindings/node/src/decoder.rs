@@ -23,6 +23,15 @@ pub struct DecoderOptions {
 
 /// Writes one decoded frame into `out`.
 pub fn frame_item(out: &mut BatchWriter, item: std::result::Result<Frame<'_>, FrameError<'_>>) {
+    frame_item_at(out, item, None);
+}
+
+/// [`frame_item`] for a message that lies at `in_chunk` in the chunk just fed, if it does.
+fn frame_item_at(
+    out: &mut BatchWriter,
+    item: std::result::Result<Frame<'_>, FrameError<'_>>,
+    in_chunk: Option<usize>,
+) {
     match item {
         Ok(Frame::Banner(b)) => out.push(Item {
             tag: tag::BANNER,
@@ -30,7 +39,9 @@ pub fn frame_item(out: &mut BatchWriter, item: std::result::Result<Frame<'_>, Fr
             text1: Some(String::from_utf8_lossy(b.version()).into_owned()),
             ..Item::default()
         }),
-        Ok(Frame::Message(m)) => out.message(m),
+        Ok(Frame::Message(m)) => {
+            out.push(Item { tag: tag::MESSAGE, message: Some(m), in_chunk, ..Item::default() })
+        }
         Err(e) => out.push(Item {
             tag: tag::MESSAGE,
             flags: flag::ERROR,
@@ -47,6 +58,8 @@ pub fn frame_item(out: &mut BatchWriter, item: std::result::Result<Frame<'_>, Fr
 #[derive(Debug)]
 pub struct NativeDecoder {
     inner: ami_proto::Decoder,
+    /// The stream range of the chunk given to the last `feed`, while its messages are drained.
+    chunk: Option<(u64, usize)>,
 }
 
 #[napi]
@@ -69,27 +82,47 @@ impl NativeDecoder {
         }
         let inner = ami_proto::Decoder::with_limits(role, limits)
             .map_err(|e| errors::invalid(format!("invalid decoder limits: {e}")))?;
-        Ok(NativeDecoder { inner })
+        Ok(NativeDecoder { inner, chunk: None })
     }
 
     /// Adds received bytes and returns every item they complete (call `drain` while the batch
-    /// says `more`).
+    /// says `more`). The messages that lie wholly in `data` are not copied: their offsets
+    /// (flag `CHUNK`) are in `data`.
     #[napi]
     pub fn feed(&mut self, data: &[u8]) -> NativeBatch {
+        let start = self.inner.stats().bytes_fed;
         self.inner.feed(data);
-        self.drain()
+        self.chunk = Some((start, data.len()));
+        let batch = self.collect();
+        self.chunk = None;
+        batch
     }
 
-    /// The items complete so far.
+    /// The items complete so far (every message copied into the batch).
     #[napi]
     pub fn drain(&mut self) -> NativeBatch {
-        let mut out = BatchWriter::new();
+        self.collect()
+    }
+
+    fn collect(&mut self) -> NativeBatch {
+        let mut out = BatchWriter::with_capacity(self.inner.buffered());
         while !out.is_full() {
-            match self.inner.next_frame() {
-                Some(item) => frame_item(&mut out, item),
-                None => return out.finish(false),
-            }
+            let Some(token) = self.inner.advance() else { return out.finish(false) };
+            // The frame ends where the unconsumed bytes start: its stream range follows.
+            let end = self.inner.stats().bytes_fed - self.inner.buffered() as u64;
+            let Some(item) = self.inner.frame(token) else { continue };
+            let in_chunk = match (&item, self.chunk) {
+                (Ok(Frame::Message(m)), Some((start, len))) => {
+                    let begin = end.checked_sub(m.raw().len() as u64);
+                    begin
+                        .filter(|&b| b >= start && end <= start + len as u64)
+                        .and_then(|b| usize::try_from(b - start).ok())
+                }
+                _ => None,
+            };
+            frame_item_at(&mut out, item, in_chunk);
         }
+        self.chunk = None;
         out.finish(true)
     }
 

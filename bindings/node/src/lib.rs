@@ -11,9 +11,10 @@
 //! little more than decoding in Rust. Errors are instances of the package's error classes
 //! ([`errors`]).
 //!
-//! This crate writes no `unsafe` code (`deny(unsafe_code)`): the only FFI is the glue napi-rs's
-//! `#[napi]` macro generates (it opts itself in with `allow(unsafe_code)`), and every value that
-//! crosses it is checked by napi-rs's conversions.
+//! `unsafe` is denied crate-wide: the FFI is the glue napi-rs's `#[napi]` macro generates (it
+//! opts itself in with `allow(unsafe_code)`), and every value that crosses it is checked by
+//! napi-rs's conversions. The one exception is [`pool`]: batch tables are handed to V8 and taken
+//! back for reuse, two `unsafe` calls with their `// SAFETY:` reasoning.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod convert;
 pub mod decoder;
 pub mod encode;
 pub mod errors;
+pub mod pool;
 pub mod server;
 
 /// The version of libami.

@@ -204,3 +204,33 @@ test("a detached message keeps only its bytes and reads the same", () => {
   assert.equal(kept.get("channel"), "PJSIP/24");
   assert.equal(kept.detach(), kept, "a small message is already detached");
 });
+
+test("a message of 64 KiB or more (four-byte line offsets) reads the same", () => {
+  const big = "x".repeat(30_000);
+  const text = `Event: Big\r\nA: ${big}\r\nB: ${big}\r\nC: ${big}\r\nChannel: PJSIP/7\r\nBare\r\n\r\n`;
+  const d = new Decoder("client");
+  const [, m] = d.decode(Buffer.from("Asterisk Call Manager/11.0.0\r\n" + text)) as [Banner, Message];
+  assert.ok(m.raw.length >= 1 << 16);
+  assert.equal(m.get("channel"), "PJSIP/7");
+  assert.equal(m.get("C")?.length, 30_000);
+  assert.deepEqual(m.lines().at(-1), { name: undefined, value: "Bare" });
+  assert.equal(m.detach().get("Channel"), "PJSIP/7");
+});
+
+test("messages are views of the chunk fed; detach() copies", () => {
+  const d = new Decoder("client");
+  const chunk = new Uint8Array(Buffer.from("Asterisk Call Manager/11.0.0\r\nEvent: A\r\nChannel: one\r\n\r\n"));
+  const [, m] = d.decode(chunk) as [Banner, Message];
+  const kept = m.detach();
+  assert.equal(m.get("Channel"), "one");
+  chunk.fill(0x21); // the caller breaks the rule: it writes into a chunk it fed
+  assert.notEqual(m.get("Channel"), "one");
+  assert.equal(kept.get("Channel"), "one");
+});
+
+test("a name with a colon names no header", () => {
+  const m = Message.parse("Event: X\r\nA:B: c\r\n\r\n");
+  assert.equal(m.get("A"), "B: c");
+  assert.equal(m.get("A:B"), undefined);
+  assert.equal(m.has("A:B"), false);
+});

@@ -4,7 +4,7 @@
  * {@link connect} is built on it; use it directly to drive AMI over any transport.
  */
 import { flatten, Fields } from "./encode";
-import { Batch, Flag, Message, Tag, itemEnd, itemText } from "./message";
+import { Batch, Flag, Message, Tag, itemEnd, itemExtras, itemText } from "./message";
 import native = require("./native");
 
 /** Why a session ended. */
@@ -115,7 +115,7 @@ export function clientEvents(batch: Batch, out: ClientEvent[]): void {
         break;
       case Tag.CommandOutput: {
         const lines: string[] = [];
-        const x = p + 11 + 4 * (t[p + 9] as number);
+        const x = itemExtras(t, p);
         for (let i = 0; i < (t[p + 10] as number); i++) {
           lines.push(batch.bytes.toString("utf8", t[x + 2 * i] as number, t[x + 2 * i + 1] as number));
         }

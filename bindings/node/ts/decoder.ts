@@ -43,10 +43,19 @@ export class Decoder implements Iterable<Banner | Message> {
     this.#native = new native.NativeDecoder(role, options);
   }
 
-  /** Adds received bytes (an empty chunk is not an end of file here). */
+  /**
+   * Adds received bytes (an empty chunk is not an end of file here).
+   *
+   * The messages that lie wholly in `data` are views of it, not copies: do not write into
+   * `data` afterwards (a socket's chunks are never reused; copy a buffer you reuse, or
+   * {@link Message.detach} what you keep).
+   */
   feed(data: Uint8Array): void {
     const batch = this.#native.feed(data) as Batch;
-    if (batch.table.length > 0 || batch.more) this.#batches.push(batch);
+    if (batch.table.length > 0 || batch.more) {
+      batch.chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      this.#batches.push(batch);
+    }
   }
 
   /** The next complete item, or `undefined` when more data is needed. */

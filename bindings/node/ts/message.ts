@@ -22,6 +22,8 @@ export interface Batch {
   table: Uint32Array;
   texts: string[];
   more: boolean;
+  /** The chunk fed, which messages flagged `Chunk` are views of. */
+  chunk?: Buffer;
 }
 
 /** Words of an item before its lines. @internal */
@@ -60,13 +62,26 @@ export const enum Flag {
   Ascii = 4,
   Utf8 = 8,
   Error = 16,
+  Chunk = 32,
+  Wide = 64,
+  ServerRole = 128,
 }
 
 const KINDS: readonly MessageKind[] = ["unknown", "action", "response", "event"];
 
+/** Words per line of the item whose flags are `flags`. @internal */
+export function lineWords(flags: number): number {
+  return flags & Flag.Wide ? 2 : 1;
+}
+
+/** The first word of the extra ranges of the item at `p`. @internal */
+export function itemExtras(table: Uint32Array, p: number): number {
+  return p + HEADER_WORDS + lineWords(table[p + 1] as number) * (table[p + 9] as number);
+}
+
 /** The word after the last word of the item at `p`. @internal */
 export function itemEnd(table: Uint32Array, p: number): number {
-  return p + HEADER_WORDS + 4 * (table[p + 9] as number) + 2 * (table[p + 10] as number);
+  return itemExtras(table, p) + 2 * (table[p + 10] as number);
 }
 
 /** Text `i` of an item's word (`0`: none). @internal */
@@ -98,10 +113,37 @@ const keyCache = new Map<string, Uint8Array>();
  * ASCII-case-insensitively, as Asterisk compares them). Names are usually literals in the
  * caller's code, so the bytes are remembered (a bounded cache).
  */
-function keyBytes(name: string): Uint8Array {
+let lastName = "";
+let lastKey: Uint8Array | null = new Uint8Array(0);
+let prevName = "";
+let prevKey: Uint8Array | null = new Uint8Array(0);
+
+function keyBytes(name: string): Uint8Array | null {
+  // A loop reads the same few names message after message: remember the last two by identity
+  // (string literals are interned, so `===` is a pointer comparison) before the map.
+  if (name === lastName) return lastKey;
+  if (name === prevName) {
+    prevName = lastName;
+    lastName = name;
+    const k = prevKey;
+    prevKey = lastKey;
+    lastKey = k;
+    return k;
+  }
+  const found = keyBytesSlow(name);
+  prevName = lastName;
+  prevKey = lastKey;
+  lastName = name;
+  lastKey = found;
+  return found;
+}
+
+function keyBytesSlow(name: string): Uint8Array | null {
   let key = keyCache.get(name);
   if (key === undefined) {
     const b = Buffer.from(name, "utf8");
+    // A name is everything before the first colon: one with a colon names no header.
+    if (b.includes(58)) return null;
     key = new Uint8Array(b.length);
     for (let i = 0; i < b.length; i++) {
       const c = b[i] as number;
@@ -111,6 +153,16 @@ function keyBytes(name: string): Uint8Array {
     keyCache.set(name, key);
   }
   return key;
+}
+
+/** Whether `b[at..]` equals the lower-cased `key` (ASCII case-insensitively). */
+function same(b: Buffer, at: number, key: Uint8Array, klen: number): boolean {
+  for (let i = 0; i < klen; i++) {
+    let c = b[at + i] as number;
+    if (c >= 65 && c <= 90) c |= 32;
+    if (c !== key[i]) return false;
+  }
+  return true;
 }
 
 /** One line of a message: a `Name: value` header, or a bare line (no colon: `name` undefined). */
@@ -138,8 +190,9 @@ export interface Line {
  * Values are strings decoded as UTF-8: exact when the bytes are valid UTF-8 (`msg.utf8`),
  * with U+FFFD for invalid sequences otherwise; `getBuffer` and `raw` always give the bytes.
  *
- * A message is a view into the batch of bytes it was decoded with, which it keeps alive; call
- * {@link Message.detach} before keeping one message of a large batch for long.
+ * A message is a view (no copy) of the bytes it was decoded from: the chunk given to
+ * {@link Decoder.feed} (which must not be written to afterwards), or the batch of a session;
+ * it keeps them alive. Call {@link Message.detach} before keeping one message for long.
  */
 export class Message implements ReadonlyMap<string, string> {
   /** `"action"`, `"response"`, `"event"` or `"unknown"`. */
@@ -150,15 +203,18 @@ export class Message implements ReadonlyMap<string, string> {
   #table: Uint32Array;
   #at: number;
   #flags: number;
+  /** The message's first byte in `#bytes`. */
+  #base: number;
 
   /** @internal */
   constructor(batch: Batch, at: number) {
     const t = batch.table;
     const flags = t[at + 1] as number;
-    this.#bytes = batch.bytes;
+    this.#bytes = flags & Flag.Chunk ? (batch.chunk as Buffer) : batch.bytes;
     this.#table = t;
     this.#at = at;
     this.#flags = flags;
+    this.#base = t[at + 7] as number;
     this.kind = KINDS[(flags >> 8) & 3] as MessageKind;
     this.error = flags & Flag.Error ? itemText(batch, t[at + 3] as number) : undefined;
   }
@@ -181,52 +237,83 @@ export class Message implements ReadonlyMap<string, string> {
       : utf8Slice.call(this.#bytes, start, end);
   }
 
-  /** The table word of the first line named `name` at or after `from`, or -1. */
-  #find(name: string, from: number): number {
-    const key = keyBytes(name);
+  /** Where line `p` (a table word) starts and ends in `#bytes`. */
+  #lineStart(p: number): number {
+    const w = this.#table[p] as number;
+    return this.#base + (this.#flags & Flag.Wide ? w : w & 0xffff);
+  }
+
+  #lineEnd(p: number): number {
+    const t = this.#table;
+    return this.#base + (this.#flags & Flag.Wide ? (t[p + 1] as number) : (t[p] as number) >>> 16);
+  }
+
+  /**
+   * The table word of the first line named `key` after line word `after` (-1: from the first
+   * line), or -1. A line is named `key` when it starts with it (ASCII case-insensitively)
+   * followed by a colon: the name is everything before the first colon, and `key` has none.
+   */
+  #find(key: Uint8Array, after: number): number {
     const klen = key.length;
     const t = this.#table;
     const b = this.#bytes;
-    const end = this.#at + HEADER_WORDS + 4 * (t[this.#at + 9] as number);
-    for (let p = from; p < end; p += 4) {
-      const ns = t[p] as number;
-      if ((t[p + 1] as number) - ns !== klen) continue;
-      let i = 0;
-      for (; i < klen; i++) {
-        let c = b[ns + i] as number;
-        if (c >= 65 && c <= 90) c |= 32;
-        if (c !== key[i]) break;
+    const base = this.#base;
+    const first = this.#at + HEADER_WORDS;
+    if (this.#flags & Flag.Wide) {
+      const end = first + 2 * (t[this.#at + 9] as number);
+      for (let p = after < 0 ? first : after + 2; p < end; p += 2) {
+        const s = base + (t[p] as number);
+        if (base + (t[p + 1] as number) - s > klen && b[s + klen] === 58 && same(b, s, key, klen)) return p;
       }
-      if (i === klen) return p;
+      return -1;
+    }
+    const end = first + (t[this.#at + 9] as number);
+    for (let p = after < 0 ? first : after + 1; p < end; p++) {
+      const w = t[p] as number;
+      const s = base + (w & 0xffff);
+      if (base + (w >>> 16) - s > klen && b[s + klen] === 58 && same(b, s, key, klen)) return p;
     }
     return -1;
   }
 
-  get #first(): number {
-    return this.#at + HEADER_WORDS;
+  /** Where the value of line `p`, whose name is `nameLength` bytes long, starts (by the role's rule). */
+  #valueStart(p: number, nameLength: number): number {
+    const b = this.#bytes;
+    const end = this.#lineEnd(p);
+    let v = this.#lineStart(p) + nameLength + 1;
+    if (this.#flags & Flag.ServerRole) {
+      while (v < end && (b[v] as number) >= 1 && (b[v] as number) <= 32) v++;
+    } else if (v < end && b[v] === 32) {
+      v++;
+    }
+    return v;
   }
 
   /** The first value of header `name` (ASCII case-insensitive), or `undefined`. */
   get(name: string): string | undefined {
-    const p = this.#find(name, this.#first);
+    const key = keyBytes(name);
+    if (key === null) return undefined;
+    const p = this.#find(key, -1);
     if (p < 0) return undefined;
-    const t = this.#table;
-    return this.#decode(t[p + 2] as number, t[p + 3] as number);
+    return this.#decode(this.#valueStart(p, key.length), this.#lineEnd(p));
   }
 
   /** The first value of header `name` as its exact bytes (a view, not a copy), or `undefined`. */
   getBuffer(name: string): Buffer | undefined {
-    const p = this.#find(name, this.#first);
+    const key = keyBytes(name);
+    if (key === null) return undefined;
+    const p = this.#find(key, -1);
     if (p < 0) return undefined;
-    return this.#bytes.subarray(this.#table[p + 2], this.#table[p + 3]);
+    return this.#bytes.subarray(this.#valueStart(p, key.length), this.#lineEnd(p));
   }
 
   /** Every value of header `name`, in order. */
   getAll(name: string): string[] {
     const out: string[] = [];
-    const t = this.#table;
-    for (let p = this.#find(name, this.#first); p >= 0; p = this.#find(name, p + 4)) {
-      out.push(this.#decode(t[p + 2] as number, t[p + 3] as number));
+    const key = keyBytes(name);
+    if (key === null) return out;
+    for (let p = this.#find(key, -1); p >= 0; p = this.#find(key, p)) {
+      out.push(this.#decode(this.#valueStart(p, key.length), this.#lineEnd(p)));
     }
     return out;
   }
@@ -234,16 +321,18 @@ export class Message implements ReadonlyMap<string, string> {
   /** Every value of header `name` as bytes, in order. */
   getAllBuffers(name: string): Buffer[] {
     const out: Buffer[] = [];
-    const t = this.#table;
-    for (let p = this.#find(name, this.#first); p >= 0; p = this.#find(name, p + 4)) {
-      out.push(this.#bytes.subarray(t[p + 2], t[p + 3]));
+    const key = keyBytes(name);
+    if (key === null) return out;
+    for (let p = this.#find(key, -1); p >= 0; p = this.#find(key, p)) {
+      out.push(this.#bytes.subarray(this.#valueStart(p, key.length), this.#lineEnd(p)));
     }
     return out;
   }
 
   /** Whether a header `name` is present. */
   has(name: string): boolean {
-    return this.#find(name, this.#first) >= 0;
+    const key = keyBytes(name);
+    return key !== null && this.#find(key, -1) >= 0;
   }
 
   /** The value of the `Action`, `Response` or `Event` header (by `kind`), or `undefined`. */
@@ -265,10 +354,9 @@ export class Message implements ReadonlyMap<string, string> {
     return this.get("ActionID");
   }
 
-  /** The message's bytes as framed (a view into its batch). */
+  /** The message's bytes as framed (a view, not a copy). */
   get raw(): Buffer {
-    const t = this.#table;
-    return this.#bytes.subarray(t[this.#at + 7], t[this.#at + 8]);
+    return this.#bytes.subarray(this.#base, this.#table[this.#at + 8]);
   }
 
   /** Whether every byte of the message is valid UTF-8 (then every string value is exact). */
@@ -279,13 +367,20 @@ export class Message implements ReadonlyMap<string, string> {
   /** Every line, in order: headers and bare lines (those without a colon). */
   lines(): Line[] {
     const out: Line[] = [];
-    const t = this.#table;
-    const end = this.#first + 4 * (t[this.#at + 9] as number);
-    for (let p = this.#first; p < end; p += 4) {
-      const ns = t[p] as number;
-      const ne = t[p + 1] as number;
-      const value = this.#decode(t[p + 2] as number, t[p + 3] as number);
-      out.push({ name: ne < ns ? undefined : this.#decode(ns, ne), value });
+    const b = this.#bytes;
+    const stride = lineWords(this.#flags);
+    const first = this.#at + HEADER_WORDS;
+    const end = first + stride * (this.#table[this.#at + 9] as number);
+    for (let p = first; p < end; p += stride) {
+      const s = this.#lineStart(p);
+      const e = this.#lineEnd(p);
+      let colon = s;
+      while (colon < e && b[colon] !== 58) colon++;
+      if (colon === e) {
+        out.push({ name: undefined, value: this.#decode(s, e) });
+      } else {
+        out.push({ name: this.#decode(s, colon), value: this.#decode(this.#valueStart(p, colon - s), e) });
+      }
     }
     return out;
   }
@@ -345,39 +440,31 @@ export class Message implements ReadonlyMap<string, string> {
   }
 
   /**
-   * A copy of this message that keeps only its own bytes (a message otherwise keeps the whole
-   * batch it was decoded with alive). Cheap when the batch holds little more than it.
+   * This message over a copy of its own bytes: independent of the chunk it was decoded from
+   * (which the caller may then reuse) and of the rest of its batch (which it no longer keeps
+   * alive). Returns the message itself when it already is.
    */
   detach(): Message {
     const t = this.#table;
     const at = this.#at;
     const end = itemEnd(t, at);
-    const ms = t[at + 7] as number;
+    const ms = this.#base;
     const me = t[at + 8] as number;
-    if (this.#bytes.length <= 2 * (me - ms) + 256 && t.length <= 2 * (end - at) + 64) return this;
+    const own = !(this.#flags & Flag.Chunk);
+    if (own && this.#bytes.length <= 2 * (me - ms) + 256 && t.length <= 2 * (end - at) + 64) return this;
     const table = t.slice(at, end);
-    // Offsets become relative to the copy (a bare line's name marker, 1 then 0, stays).
-    let p = HEADER_WORDS;
-    for (let i = 0; i < (table[9] as number); i++, p += 4) {
-      if ((table[p + 1] as number) >= (table[p] as number)) {
-        table[p] = (table[p] as number) - ms;
-        table[p + 1] = (table[p + 1] as number) - ms;
-      }
-      table[p + 2] = (table[p + 2] as number) - ms;
-      table[p + 3] = (table[p + 3] as number) - ms;
-    }
-    for (let i = 0; i < (table[10] as number); i++, p += 2) {
-      table[p] = (table[p] as number) - ms;
-      table[p + 1] = (table[p + 1] as number) - ms;
-    }
+    // Line offsets are relative to the message; the message's range and the extra ranges move.
     table[7] = 0;
     table[8] = me - ms;
+    for (let p = itemExtras(table, 0); p < table.length; p++) table[p] = (table[p] as number) - ms;
     const texts: string[] = [];
+    table[2] = 0;
+    table[3] = 0;
     if (this.error !== undefined) {
       texts.push(this.error);
       table[3] = 1;
     }
-    table[2] = 0;
+    table[1] = (table[1] as number) & ~Flag.Chunk;
     return new Message({ bytes: Buffer.from(this.#bytes.subarray(ms, me)), table, texts, more: false }, 0);
   }
 
