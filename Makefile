@@ -37,8 +37,8 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind c-live miri install bench bench-proxy fuzz-smoke \
-	clean asterisk catalog catalog-check
+	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench \
+	bench-proxy fuzz-smoke clean asterisk catalog catalog-check
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
 ## a real Asterisk included), docs (warnings are errors), the generated catalog and the C header
@@ -187,6 +187,23 @@ c-live: c-examples asterisk
 	@$(ENSURE) 'valgrind --version' valgrind || { echo "c-live: valgrind is missing (apt-get install valgrind)"; exit 1; }
 	bash bindings/c/tests/live-example.sh $(BUILD)/example-ami_events $(C_PREFIX)/lib
 
+## service-check: the systemd unit of `ami proxy` (packaging/systemd) passes `systemd-analyze
+## verify` and keeps its exposure score at most 2.0 (`systemd-analyze security`), against the
+## installed `ami` and man page; the example /etc/ami/proxy.conf loads (`--check-config`) and
+## `ami check` finds no error in it
+service-check: c-install-test
+	@$(ENSURE) 'systemd-analyze --version' systemd || { echo "service-check: systemd-analyze is missing (apt-get install systemd)"; exit 1; }
+	@rm -rf $(BUILD)/units && mkdir -p $(BUILD)/units
+	@for u in packaging/systemd/*.service; do \
+		sed "s|/usr/bin/ami|$(C_PREFIX)/bin/ami|g" $$u > $(BUILD)/units/$$(basename $$u); \
+		echo "systemd-analyze verify $$u"; \
+		MANPATH=$(C_PREFIX)/share/man systemd-analyze verify $(BUILD)/units/$$(basename $$u); \
+		systemd-analyze security --offline=true --threshold=20 $(BUILD)/units/$$(basename $$u) >/dev/null || \
+			{ systemd-analyze security --offline=true $(BUILD)/units/$$(basename $$u); echo "$$u: exposure above 2.0"; exit 1; }; \
+	done
+	PBX1_SECRET=example $(C_PREFIX)/bin/ami proxy --config packaging/etc/ami/proxy.conf --check-config
+	$(C_PREFIX)/bin/ami check packaging/etc/ami/proxy.conf >/dev/null
+
 # ASan + UBSan (LeakSanitizer included), against the installed static library.
 c-sanitize: c-install-test
 	@if ! $(ENSURE) 'echo "int main(void){return 0;}" | $(CC) $(SANITIZE) -x c - -o $(BUILD)/asan-probe && $(BUILD)/asan-probe' libasan8 libubsan1; then \
@@ -221,8 +238,9 @@ miri:
 bench:
 	$(CARGO) bench -p ami-benches --locked
 
-## bench-proxy: events/s and added latency of `ami proxy` against `ami mock` directly
-bench-proxy:
+## bench-proxy: events/s and added latency of `ami proxy` against `ami mock` directly, and the
+## tenant isolation figure against the real Asterisk
+bench-proxy: asterisk
 	$(CARGO) build --release --locked -p ami-cli
 	$(CARGO) run --release --locked -p ami-benches --example proxy_bench -- target/release/ami
 

@@ -1513,9 +1513,10 @@ ami_result ami_server_options_default(ami_server_options *out);
 /*
  Creates a server for the users and `[general]` settings of the manager.conf text
  `manager_conf` (`len` bytes; `#include` is not followed) with `options` (NULL: the
- defaults; every action of the catalog registered). `seed` seeds the generator of the MD5
- challenges: pass 64 bits of OS randomness (e.g. from `getrandom`), or challenges become
- predictable. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
+ defaults; every action of the catalog registered). `seed` chooses where the MD5 challenges
+ come from: 0 (recommended) draws each from the operating system's CSPRNG (`getrandom`), so
+ a recorded key cannot be replayed; any other value seeds a deterministic generator, for
+ tests that need reproducible challenges only. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
  */
 ami_result ami_server_new(const char *manager_conf, size_t len, const ami_server_options *options, uint64_t seed, ami_server **out);
 

@@ -12,6 +12,8 @@ mod connect;
 mod decode;
 mod demo;
 mod error;
+mod logs;
+mod metrics_http;
 mod mock;
 mod proxy;
 mod secret;

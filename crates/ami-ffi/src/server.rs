@@ -131,9 +131,10 @@ pub extern "C" fn ami_server_options_default(out: *mut ami_server_options) -> am
 
 /// Creates a server for the users and `[general]` settings of the manager.conf text
 /// `manager_conf` (`len` bytes; `#include` is not followed) with `options` (NULL: the
-/// defaults; every action of the catalog registered). `seed` seeds the generator of the MD5
-/// challenges: pass 64 bits of OS randomness (e.g. from `getrandom`), or challenges become
-/// predictable. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
+/// defaults; every action of the catalog registered). `seed` chooses where the MD5 challenges
+/// come from: 0 (recommended) draws each from the operating system's CSPRNG (`getrandom`), so
+/// a recorded key cannot be replayed; any other value seeds a deterministic generator, for
+/// tests that need reproducible challenges only. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
 #[unsafe(no_mangle)]
 pub extern "C" fn ami_server_new(
     manager_conf: *const c_char,
@@ -163,7 +164,14 @@ pub extern "C" fn ami_server_new(
             opts.max_outbound = o.max_outbound;
             opts.max_inbound = o.max_inbound;
         }
-        let server = Server::new(config, opts, Box::new(splitmix(seed)));
+        let random: Box<dyn ami_proto::server::RandomSource> = if seed == 0 {
+            Box::new(|| {
+                getrandom::u32().expect("the operating system's random number generator failed")
+            })
+        } else {
+            Box::new(splitmix(seed))
+        };
+        let server = Server::new(config, opts, random);
         new_handle(
             out,
             ami_server {

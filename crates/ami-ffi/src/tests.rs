@@ -655,6 +655,31 @@ fn pump(c: *mut ami_client, s: *mut ami_server, sid: u64) -> Vec<ami_client_even
     }
 }
 
+/// The challenge a new server with `seed` gives its first session.
+fn first_challenge(seed: u64) -> Vec<u8> {
+    let (conf, len) = text(CONF);
+    let mut s = ptr::null_mut();
+    assert_eq!(ami_server_new(conf, len, ptr::null(), seed, &mut s), AMI_RESULT_OK);
+    let sid = accept(s);
+    let ask = b"Action: Challenge\r\nAuthType: MD5\r\n\r\n";
+    assert_eq!(ami_server_handle_input(s, sid, ask.as_ptr(), ask.len(), 0), AMI_RESULT_OK);
+    let mut out = empty_bytes();
+    assert_eq!(ami_server_poll_transmit(s, sid, &mut out), AMI_RESULT_OK);
+    let text = bytes(out).to_vec();
+    ami_server_free(s);
+    let at = text.windows(11).position(|w| w == b"Challenge: ").expect("a challenge");
+    text[at + 11..].split(|b| *b == b'\r').next().unwrap().to_vec()
+}
+
+#[test]
+fn challenges_come_from_the_os_unless_a_seed_asks_for_repeatability() {
+    // Seed 0: the OS CSPRNG, a different challenge each time (equal by chance: 1 in 10^9).
+    let (a, b) = (first_challenge(0), first_challenge(0));
+    assert_ne!(a, b);
+    // Any other seed: the same sequence, for tests.
+    assert_eq!(first_challenge(7), first_challenge(7));
+}
+
 #[test]
 fn client_and_server_talk_through_the_c_api() {
     let (c, s) = (new_client(), new_server());

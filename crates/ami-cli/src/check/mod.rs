@@ -754,5 +754,20 @@ fn upstream_findings(p: &ProxySections, strict: bool) -> Vec<Finding> {
             });
         }
     }
+    if !p.strict {
+        out.push(Finding {
+            severity,
+            code: "proxy-not-strict",
+            file: Arc::from(MANAGER_CONF),
+            line: 0,
+            message: "the proxy is not strict: ChallengeResponseFailed events show every \
+                      `security` reader the key a failed MD5 login should have sent (with the \
+                      challenge, an offline brute-force oracle on that user's secret), and the \
+                      upstream's security events about the proxy's own account reach clients"
+                .to_owned(),
+            hint: "set `strict = yes` in [general]".to_owned(),
+            user: None,
+        });
+    }
     out
 }

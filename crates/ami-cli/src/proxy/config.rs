@@ -6,6 +6,7 @@
 //! enabled = yes
 //! bindaddr = 127.0.0.1
 //! port = 5038
+//! strict = yes               ; the proxy's own: see below (default no)
 //!
 //! [upstream:pbx1]
 //! host = 10.0.0.5            ; required
@@ -14,6 +15,10 @@
 //! secret_env = PBX1_SECRET   ; or secret_file = /etc/ami-proxy/pbx1.secret, or secret = …
 //! auth = md5                 ; or plain
 //! tls = no                   ; yes: tls_ca = ca.pem (required), tls_server_name = pbx1.example
+//! sessions = 4               ; AMI sessions to this Asterisk (1-64, default 4)
+//! action_timeout = 30        ; seconds
+//! keepalive = 20             ; seconds of silence before a Ping (0: off)
+//! keepalive_timeout = 10     ; seconds a Ping may go unanswered
 //!
 //! [crm]                      ; a downstream user, as in manager.conf
 //! secret = …
@@ -21,6 +26,21 @@
 //! write = originate
 //! upstream = pbx1            ; which Asterisk this user reaches (default: the first)
 //! ```
+//!
+//! `strict = yes` in `[general]` makes the proxy a stricter gateway than Asterisk: it leaves
+//! `ExpectedResponse` out of ChallengeResponseFailed events (with the challenge it lets any
+//! `security` reader try secrets offline) and does not relay the upstream's security events
+//! about the proxy's own upstream accounts (their logins would otherwise show every tenant
+//! the proxy's account name and address).
+//!
+//! Why a pool of `sessions`: Asterisk runs the actions of one AMI session one at a time, so a
+//! slow action (a long `Command`, a big `QueueStatus`) on a shared session holds up every
+//! tenant behind it. The proxy spreads actions over the pool, each to the session with the
+//! fewest in flight. Session 0 alone receives events (the others log in with `Events: off`),
+//! and it carries every `Originate`, since the `OriginateResponse` of an async Originate is an
+//! event; a synchronous Originate (which would block a session until the call is answered, up
+//! to its `Timeout`) is sent as an async one and answered from its `OriginateResponse`, with
+//! the bytes Asterisk gives a synchronous Originate.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -79,7 +99,16 @@ pub struct UpstreamConfig {
     pub tls: Option<UpstreamTls>,
     /// Time limit of one action upstream (default 30 s).
     pub action_timeout: Duration,
+    /// AMI sessions in the pool (default 4).
+    pub sessions: usize,
+    /// Silence before a keepalive Ping (`None`: off; default 20 s).
+    pub keepalive: Option<Duration>,
+    /// How long the Ping may go unanswered (default 10 s).
+    pub keepalive_timeout: Duration,
 }
+
+/// The proxy's own `[general]` keys (manager.conf has no such keys; they are not findings).
+pub const PROXY_GENERAL_KEYS: [&str; 1] = ["strict"];
 
 impl UpstreamConfig {
     /// Reads the secret (environment, file or inline value).
@@ -109,6 +138,8 @@ pub struct ProxyConfig {
     inline_secrets: Vec<Option<String>>,
     /// User name (lower case) → upstream index, from `upstream = NAME` lines.
     pub bindings: HashMap<String, usize>,
+    /// `strict = yes` in `[general]`.
+    pub strict: bool,
 }
 
 impl ProxyConfig {
@@ -155,6 +186,8 @@ pub struct ProxySections {
     inline_secrets: Vec<Option<String>>,
     /// User name (lower case) → upstream index.
     pub bindings: HashMap<String, usize>,
+    /// `strict = yes` in `[general]`.
+    pub strict: bool,
     /// Line ranges `[start, end)` of the upstream sections.
     ranges: Vec<(u32, u32)>,
 }
@@ -169,6 +202,8 @@ impl ProxySections {
         manager.diagnostics.retain(|d| {
             !ranges.iter().any(|(a, b)| d.line >= *a && d.line < *b)
                 && !matches!(&d.kind, DiagnosticKind::UnknownUserKey { key, .. } if key.eq_ignore_ascii_case("upstream"))
+                && !matches!(&d.kind, DiagnosticKind::UnknownGeneralKey { key }
+                    if PROXY_GENERAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)))
         });
     }
 }
@@ -184,6 +219,7 @@ pub fn load(file: &str, text: &str) -> Result<ProxyConfig, ProxyConfigError> {
         upstreams: sections.upstreams,
         inline_secrets: sections.inline_secrets,
         bindings: sections.bindings,
+        strict: sections.strict,
     })
 }
 
@@ -211,6 +247,24 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
         let mut method = LoginMethod::Md5;
         let (mut tls_on, mut ca, mut server_name) = (false, None, None);
         let mut timeout = Duration::from_secs(30);
+        let mut sessions = 4usize;
+        let mut keepalive = Some(Duration::from_secs(20));
+        let mut keepalive_timeout = Duration::from_secs(10);
+        let seconds = |v: &ami_proto::config::ini::Variable, key: &str, zero_ok: bool| {
+            v.value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (*s > 0.0 || (zero_ok && *s == 0.0)))
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    let least = if zero_ok { ">= 0" } else { "> 0" };
+                    err(
+                        v.line,
+                        format!("upstream {name}: {key} must be a number of seconds {least}"),
+                    )
+                })
+        };
         for v in &cat.variables {
             let value = v.value.trim();
             let mut set_source = |s: SecretSource| {
@@ -264,17 +318,20 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
                 }
                 "tls_ca" => ca = Some(PathBuf::from(value)),
                 "tls_server_name" => server_name = Some(value.to_owned()),
-                "action_timeout" => {
-                    let secs: f64 =
-                        value.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(
-                            || {
-                                err(
-                                    v.line,
-                                    format!("upstream {name}: action_timeout must be seconds > 0"),
-                                )
-                            },
-                        )?;
-                    timeout = Duration::from_secs_f64(secs);
+                "action_timeout" => timeout = seconds(v, "action_timeout", false)?,
+                "keepalive" => {
+                    let d = seconds(v, "keepalive", true)?;
+                    keepalive = (!d.is_zero()).then_some(d);
+                }
+                "keepalive_timeout" => keepalive_timeout = seconds(v, "keepalive_timeout", false)?,
+                "sessions" => {
+                    sessions =
+                        value.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                            err(
+                                v.line,
+                                format!("upstream {name}: sessions must be 1-64, not {value:?}"),
+                            )
+                        })?;
                 }
                 other => {
                     return Err(err(
@@ -282,7 +339,7 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
                         format!(
                             "upstream {name}: unknown key {other:?} (known: host, port, username, \
                          secret, secret_env, secret_file, auth, tls, tls_ca, tls_server_name, \
-                         action_timeout)"
+                         sessions, action_timeout, keepalive, keepalive_timeout)"
                         ),
                     ));
                 }
@@ -320,6 +377,9 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
             method,
             tls,
             action_timeout: timeout,
+            sessions,
+            keepalive,
+            keepalive_timeout,
         });
         inline_secrets.push(inline);
     }
@@ -344,7 +404,18 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
             bindings.insert(cat.name.to_ascii_lowercase(), i);
         }
     }
-    Ok(ProxySections { upstreams, inline_secrets, bindings, ranges })
+    let strict = match parsed
+        .browse()
+        .filter(|c| c.name.eq_ignore_ascii_case("general"))
+        .flat_map(|c| c.variables_named("strict"))
+        .last()
+    {
+        None => false,
+        Some(v) if ast_true(v.value.trim()) => true,
+        Some(v) if ast_false(v.value.trim()) => false,
+        Some(v) => return Err(err(v.line, "strict must be yes or no".to_owned())),
+    };
+    Ok(ProxySections { upstreams, inline_secrets, bindings, strict, ranges })
 }
 
 #[cfg(test)]

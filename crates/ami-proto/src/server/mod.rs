@@ -104,7 +104,10 @@
 //! ```
 
 mod event;
+#[cfg(test)]
+mod gateway_tests;
 mod options;
+mod reload;
 #[cfg(test)]
 mod tests;
 
@@ -127,7 +130,8 @@ use crate::perm::{EventMask, Privilege, may_receive, may_run, parse_event_mask};
 use crate::time::{Duration, Instant};
 
 pub use event::{DisconnectReason, PublishedEvent, SecurityDetails, SecurityEvent, ServerEvent};
-pub use options::{CAPTURE_MODULES, RandomSource, ServerOptions, Transport};
+pub use options::{CAPTURE_MODULES, RandomSource, ServerOptions, Transport, UnregisteredActions};
+pub use reload::ReloadReport;
 
 /// Longest user name a session keeps (`char username[80]`).
 const MAX_USERNAME: usize = 79;
@@ -137,6 +141,11 @@ const MAX_REQUEST_TYPE: usize = 63;
 const MAX_UNKNOWN_MESSAGE: usize = 511;
 /// `char id_text[256]` of Events and WaitEvent.
 const MAX_ID_TEXT: usize = 255;
+/// The [`ActionInfo`] of an unregistered action handed on with
+/// [`UnregisteredActions::ForWriteAll`]: no name, every class.
+static UNREGISTERED: ActionInfo =
+    ActionInfo { name: "", authority: Privilege::ALL, synopsis: "", module: "" };
+
 /// `AST_MAX_PUBLIC_UNIQUEID`.
 const MAX_PUBLIC_UNIQUEID: usize = 149;
 
@@ -254,9 +263,21 @@ impl ActionRef {
         self.info
     }
 
-    /// The canonical action name (`Getvar` for `Action: GETVAR`).
+    /// The canonical action name (`Getvar` for `Action: GETVAR`); empty for an unregistered
+    /// action handed on by [`UnregisteredActions::ForWriteAll`] (see
+    /// [`requested_name`](Self::requested_name)).
     pub fn name(&self) -> &'static str {
         self.info.name
+    }
+
+    /// The action's name as the client wrote it (the `Action` header's value).
+    pub fn requested_name(&self) -> &[u8] {
+        self.message.get("Action").unwrap_or_default()
+    }
+
+    /// Whether the action is one of the server's registered actions.
+    pub fn is_registered(&self) -> bool {
+        !self.info.name.is_empty()
     }
 
     /// The request, with Asterisk's value rule (leading blanks skipped, trailing kept).
@@ -280,6 +301,22 @@ impl ActionRef {
     }
 }
 
+/// What a session did, counted since it was accepted ([`SessionInfo::counts`]): what a
+/// gateway exports as metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SessionCounts {
+    /// Requests that passed the checks (answered by the server or handed to the application).
+    pub actions_allowed: u64,
+    /// Requests refused: `Permission denied` (write classes, before login) and the
+    /// escalation checks of spec §4.7.
+    pub actions_refused: u64,
+    /// Events written to the session.
+    pub events_delivered: u64,
+    /// Events dropped because the session's outbound queue was full.
+    pub events_dropped: u64,
+}
+
 /// A snapshot of a session's state ([`Server::session_info`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -297,6 +334,8 @@ pub struct SessionInfo {
     pub send_events: Privilege,
     /// Bytes queued for sending.
     pub queued: usize,
+    /// What it did so far.
+    pub counts: SessionCounts,
 }
 
 /// An event held for a busy session, re-checked when written.
@@ -339,7 +378,8 @@ struct Session {
     write: Privilege,
     send_events: Privilege,
     filters: FilterSet,
-    session_filters: usize,
+    /// The filters added with the Filter action (kept across a reload).
+    session_filters: Vec<EventFilter>,
     challenge: Option<Challenge>,
     login_at: Option<Instant>,
     busy: Busy,
@@ -350,6 +390,7 @@ struct Session {
     eof: bool,
     closed: bool,
     seq: u64,
+    counts: SessionCounts,
 }
 
 impl Session {
@@ -381,14 +422,17 @@ fn deliver(
     events: &mut VecDeque<(SessionId, ServerEvent)>,
 ) -> bool {
     if s.slow {
+        s.counts.events_dropped += 1;
         return false;
     }
     if s.queued() + s.held_bytes + text.len() > max_outbound {
         s.slow = true;
+        s.counts.events_dropped += 1;
         events.push_back((SessionId(sid), ServerEvent::SlowConsumer { queued: s.queued() }));
         return false;
     }
     s.out.extend_from_slice(text);
+    s.counts.events_delivered += 1;
     true
 }
 
@@ -594,6 +638,7 @@ impl Server {
             write: s.write,
             send_events: s.send_events,
             queued: s.queued(),
+            counts: s.counts,
         })
     }
 
@@ -642,7 +687,7 @@ impl Server {
                 write: Privilege::NONE,
                 send_events: Privilege::NONE,
                 filters: FilterSet::default(),
-                session_filters: 0,
+                session_filters: Vec::new(),
                 challenge: None,
                 login_at: None,
                 busy: Busy::Idle,
@@ -653,6 +698,7 @@ impl Server {
                 eof: false,
                 closed: false,
                 seq: 0,
+                counts: SessionCounts::default(),
             },
         );
         Ok(SessionId(id))
@@ -857,6 +903,7 @@ impl Server {
         for h in &held {
             if may_receive(s.send_events, h.category) && s.filters.should_send(h.name(), &h.text) {
                 s.out.extend_from_slice(&h.text);
+                s.counts.events_delivered += 1;
             }
         }
         if s.queued() == 0 {
@@ -875,6 +922,17 @@ impl Server {
     fn reply(&mut self, sid: u64, status: &[u8], echo: Option<&[u8]>, message: &[u8]) {
         if let Some(out) = self.out(sid) {
             simple_response(out, status, echo, message);
+        }
+    }
+
+    /// Counts a request that passed the checks, or one that was refused.
+    fn count_action(&mut self, sid: u64, allowed: bool) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            if allowed {
+                s.counts.actions_allowed += 1;
+            } else {
+                s.counts.actions_refused += 1;
+            }
         }
     }
 
@@ -995,10 +1053,12 @@ impl Server {
             }
             if s.holds() {
                 if s.slow {
+                    s.counts.events_dropped += 1;
                     continue;
                 }
                 if s.queued() + s.held_bytes + text.len() > max_outbound {
                     s.slow = true;
+                    s.counts.events_dropped += 1;
                     events.push_back((
                         SessionId(sid),
                         ServerEvent::SlowConsumer { queued: s.queued() },
@@ -1061,6 +1121,7 @@ impl Server {
         let is = |name: &str| action.eq_ignore_ascii_case(name.as_bytes());
         let allowed_before_login = is("Login") || is("Logoff") || is("Challenge");
         if !authenticated && !allowed_before_login {
+            self.count_action(sid, false);
             let account = self.session_username(sid);
             self.security(
                 sid,
@@ -1085,7 +1146,12 @@ impl Server {
                 return false;
             }
         }
-        let Some(info) = self.lookup(action) else {
+        let unregistered = || {
+            (self.options.unregistered_actions == UnregisteredActions::ForWriteAll
+                && write == Privilege::ALL)
+                .then_some(&UNREGISTERED)
+        };
+        let Some(info) = self.lookup(action).or_else(unregistered) else {
             let account = self.session_username(sid);
             self.security(
                 sid,
@@ -1101,6 +1167,7 @@ impl Server {
             return true;
         };
         if !may_run(write, info.authority) {
+            self.count_action(sid, false);
             let account = self.session_username(sid);
             self.security(
                 sid,
@@ -1112,6 +1179,8 @@ impl Server {
             return true;
         }
         let suppress = m.get("SuppressEvents").is_some_and(|v| !v.is_empty());
+        let refusal = self.escalation(info.name, write, &m);
+        self.count_action(sid, refusal.is_none());
         match info.name {
             "Login" => self.action_login(sid, &m),
             "Logoff" => {
@@ -1129,7 +1198,7 @@ impl Server {
                 return false;
             }
             _ => {
-                if let Some(refusal) = self.escalation(info.name, write, &m) {
+                if let Some(refusal) = refusal {
                     self.reply_error(sid, echo, refusal);
                 } else {
                     let echo = echo.map(<[u8]>::to_vec);
@@ -1222,7 +1291,8 @@ impl Server {
                         SecurityDetails::ChallengeResponse {
                             challenge: challenge.clone(),
                             response: response.clone(),
-                            expected: expected.to_vec(),
+                            expected: (!self.options.hide_expected_response)
+                                .then(|| expected.to_vec()),
                         },
                     ),
                     _ => (username.to_vec(), SecurityDetails::None),
@@ -1352,7 +1422,7 @@ impl Server {
         }
         let max = self.options.max_session_filters;
         let Some(s) = self.sessions.get_mut(&sid) else { return };
-        if s.session_filters >= max {
+        if s.session_filters.len() >= max {
             simple_response(&mut s.out, b"Error", echo, b"Internal Error. Failed adding filter.");
             return;
         }
@@ -1360,8 +1430,8 @@ impl Server {
         let criteria = m.get("MatchCriteria").unwrap_or_default();
         match EventFilter::from_filter_action(filter, criteria) {
             Ok(f) => {
-                s.filters.add(f);
-                s.session_filters += 1;
+                s.filters.add(f.clone());
+                s.session_filters.push(f);
                 simple_response(&mut s.out, b"Success", echo, b"Success");
             }
             Err(e) => simple_response(&mut s.out, b"Error", echo, e.action_message().as_bytes()),
@@ -1428,6 +1498,7 @@ impl Server {
         for h in &held {
             if may_receive(s.send_events, h.category) && s.filters.should_send(h.name(), &h.text) {
                 s.out.extend_from_slice(&h.text);
+                s.counts.events_delivered += 1;
             }
         }
         s.out.extend_from_slice(b"Event: WaitEventComplete\r\n");
