@@ -8,7 +8,7 @@
 //!
 //! This is the crate's only `unsafe` code: handing a `Vec`'s allocation to V8 and taking it
 //! back. The pool is per thread (each JavaScript environment runs on its own thread) and
-//! bounded: at most [`KEPT`] tables of at most [`MAX_KEPT_WORDS`] words.
+//! bounded: at most `KEPT` tables of at most `MAX_KEPT_WORDS` words.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
