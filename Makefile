@@ -369,10 +369,7 @@ node-pack-test: $(NODE_MODULES)
 	@ls -l $(NODE_PACK)/libami-*.tgz
 	cd $(NODE_PACK)/app && echo '{"name":"app","private":true}' > package.json && \
 		$(NPM) install --no-audit --no-fund --loglevel=error ../libami-*.tgz
-	cd $(NODE_PACK)/app && node -e 'const ami = require("libami"); const d = new ami.Decoder(); \
-		const [b, m] = d.decode(Buffer.from("Asterisk Call Manager/11.0.0\r\nEvent: Hangup\r\nChannel: PJSIP/1\r\n\r\n")); \
-		if (b.version !== "11.0.0" || m.get("channel") !== "PJSIP/1") process.exit(1); \
-		console.log("npm pack: libami", ami.version, "installed and decoding")'
+	cd $(NODE_PACK)/app && node $(CURDIR)/$(NODE_DIR)/test/installed.cjs
 	cp $(NODE_DIR)/examples/*.ts $(NODE_PACK)/app/
 	cd $(NODE_PACK)/app && $(CURDIR)/$(NODE_DIR)/node_modules/.bin/tsc --strict --noEmit --module node16 \
 		--moduleResolution node16 --target ES2022 --types node --typeRoots $(CURDIR)/$(NODE_DIR)/node_modules/@types *.ts
