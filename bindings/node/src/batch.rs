@@ -194,9 +194,9 @@ impl BatchWriter {
         }
     }
 
-    /// Whether the batch has reached [`MAX_BATCH_BYTES`].
+    /// Whether the batch has reached [`MAX_BATCH_BYTES`] of copied bytes or of table.
     pub fn is_full(&self) -> bool {
-        self.bytes.len() >= MAX_BATCH_BYTES
+        self.bytes.len() >= MAX_BATCH_BYTES || self.table.len() >= MAX_BATCH_BYTES / 4
     }
 
     fn text(&mut self, t: Option<String>) -> u32 {

@@ -114,8 +114,10 @@ impl NativeDecoder {
             let in_chunk = match (&item, self.chunk) {
                 (Ok(Frame::Message(m)), Some((start, len))) => {
                     let begin = end.checked_sub(m.raw().len() as u64);
+                    // (Offsets are 32-bit: a message beyond 4 GiB into a chunk is copied.)
                     begin
                         .filter(|&b| b >= start && end <= start + len as u64)
+                        .filter(|_| end - start <= u64::from(u32::MAX))
                         .and_then(|b| usize::try_from(b - start).ok())
                 }
                 _ => None,

@@ -217,6 +217,23 @@ describe("against serve()", () => {
     }
   });
 
+  test("an action without a time limit waits as long as it takes", async () => {
+    const backend = new Backend();
+    let release: () => void = () => {};
+    backend.hold = new Promise((resolve) => (release = resolve));
+    const server = await start(backend);
+    const ami = await connect({ port: server.port, username: "admin", secret: "admin123", actionTimeout: 100 });
+    try {
+      const answer = ami.action("Getvar", { Variable: "SLOW" }, { timeout: Infinity });
+      await sleep(400);
+      release();
+      assert.equal((await answer).get("Value"), "slow");
+    } finally {
+      await ami.close();
+      await server.close();
+    }
+  });
+
   test("close rejects what waits and ends the streams", async () => {
     const backend = new Backend();
     backend.hold = new Promise(() => {});

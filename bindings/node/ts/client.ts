@@ -233,7 +233,7 @@ export class EventStream<T = Message> implements AsyncIterableIterator<T> {
       timer = setTimeout(() => {
         this.#waiter = undefined;
         reject(new AmiTimeoutError(this.client.target, "an event", timeout));
-      }, timeout);
+      }, delay(timeout));
     });
     try {
       const r = await Promise.race([this.next(), limit]);
@@ -263,6 +263,11 @@ export class EventStream<T = Message> implements AsyncIterableIterator<T> {
   [Symbol.asyncIterator](): EventStream<T> {
     return this;
   }
+}
+
+/** `ms` as a timer delay: Node's timers take at most 2^31 - 1 ms (longer ones fire at once). */
+function delay(ms: number): number {
+  return Math.min(Math.max(0, Number.isNaN(ms) ? 0 : ms), 2 ** 31 - 1);
 }
 
 /** What the client hands events to. */
@@ -390,7 +395,7 @@ export class Client extends EventEmitter {
             ? "the connection"
             : "the greeting (connected, but nothing was received: is it an AMI port? TLS needs tls)";
         fail(new AmiTimeoutError(target, what, o.connectTimeout));
-      }, o.connectTimeout);
+      }, delay(o.connectTimeout));
       conn.login = {
         resolve: () => {
           if (settled) return;
@@ -478,7 +483,7 @@ export class Client extends EventEmitter {
       conn.timer = undefined;
       conn.session.handleTimeout();
       this.#process(conn);
-    }, Math.max(0, at - performance.now()));
+    }, delay(at - performance.now()));
   }
 
   /** The drain rule: every event, then the bytes to send, then the timer. */
@@ -595,7 +600,7 @@ export class Client extends EventEmitter {
         const timer = setTimeout(() => {
           this.#readyWaiters.delete(done);
           reject(new ConnectionLost(`not connected to ${this.target} (reconnecting; last: ${this.lastError ?? "unknown"})`));
-        }, Math.min(limit, this.#o.connectTimeout));
+        }, delay(Math.min(limit, this.#o.connectTimeout)));
         const done = (): void => {
           clearTimeout(timer);
           resolve();
@@ -629,13 +634,15 @@ export class Client extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     let id: string | undefined;
     let gaveUp = false;
+    // No time limit (Infinity) means no deadline of the call's own either.
     const deadline = new Promise<never>((_, reject) => {
+      if (!Number.isFinite(limit)) return;
       timer = setTimeout(() => {
         gaveUp = true;
         if (id !== undefined) this.#pending.delete(id);
         const state = this.#ready ? "" : ` (not connected: ${this.lastError ?? "reconnecting"})`;
         reject(new AmiTimeoutError(this.target, `the action ${name}${state}`, timeout));
-      }, limit);
+      }, delay(limit));
     });
     const run = async (): Promise<Outcome> => {
       await this.#slot();
@@ -722,7 +729,7 @@ export class Client extends EventEmitter {
       const timer = setTimeout(() => {
         this.#readyWaiters.delete(done);
         reject(new AmiTimeoutError(this.target, `the reconnection (last: ${this.lastError ?? "unknown"})`, timeout));
-      }, timeout);
+      }, delay(timeout));
       const done = (): void => {
         clearTimeout(timer);
         resolve();

@@ -240,7 +240,7 @@ export class AmiServer {
       this.#timer = undefined;
       this.core.handleTimeout();
       this.pump();
-    }, Math.max(0, at - performance.now()));
+    }, Math.min(Math.max(0, at - performance.now()), 2 ** 31 - 1));
   }
 
   async #handle(action: ServerAction): Promise<void> {
