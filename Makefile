@@ -43,10 +43,11 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
 ## a real Asterisk included), docs (warnings are errors), the generated catalog and the C header
 ## against their sources, the C
-## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri and the Python suite.
+## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri, the Python suite and the
+## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
 test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
-	c-live python-test
+	c-live python-test node-test
 	@echo "make test: all checks passed"
 
 # ---- The real Asterisk the live suites run ---------------------------------------------------
@@ -333,6 +334,64 @@ $(BENCH_CORPUS):
 python-bench: python-wheel $(BENCH_CORPUS)
 	$(call fresh_venv,$(PY_BENCH_VENV),$(PY_WHEELS)/libami-*.whl panoramisk==$(PANORAMISK_VERSION))
 	cd $(PY_BENCH_VENV) && bin/python $(CURDIR)/bindings/python/bench/bench_decode.py $(BENCH_CORPUS)
+
+# ---- Node package (bindings/node) -----------------------------------------------------------
+# npm installs what package-lock.json pins (@napi-rs/cli, typescript, @types/node); the addon is
+# built by napi-rs from the crate libami-node, the TypeScript by tsc --strict. The bench's own
+# lock (bench/package-lock.json) pins the npm AMI clients it compares with.
+.PHONY: node-build node-test node-pack-test node-bench
+NPM ?= npm
+NODE_DIR := bindings/node
+NODE_MODULES := $(NODE_DIR)/node_modules/.libami-ci.stamp
+NODE_PACK := $(BUILD)/node-pack
+
+$(NODE_MODULES): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
+	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
+		echo "node and npm are missing: install Node.js 20 or later (apt-get install nodejs npm)"; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
+		echo "Node.js $$(node --version) is too old: the package needs Node.js 20 or later"; exit 1; }
+	cd $(NODE_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## node-build: the addon (napi build, release) and the TypeScript (tsc --strict) in bindings/node
+node-build: $(NODE_MODULES)
+	cd $(NODE_DIR) && npx napi build --platform --release --strip --output-dir native --js index.js \
+		--dts index.d.ts -- --locked
+	cd $(NODE_DIR) && npx tsc -p tsconfig.json
+
+## node-test: the Node suite (node --test): the captures, the encoder, access rules, the sans-IO
+## sessions, the client against serve(), `ami mock`, hostile servers and a real Asterisk; the
+## examples under tsc --strict; then `npm pack` installed and used from a fresh directory
+node-test: node-build asterisk
+	$(CARGO) build -q --locked -p ami-cli
+	cd $(NODE_DIR) && npx tsc -p examples/tsconfig.json
+	cd $(NODE_DIR) && npx tsc -p test/tsconfig.json
+	cd $(NODE_DIR) && LIBAMI_AMI_BIN=$(CURDIR)/target/debug/ami \
+		LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
+		node --test --test-concurrency=1 dist-test/*.test.js
+	@$(MAKE) --no-print-directory node-pack-test
+
+## node-pack-test: `npm pack`, then what a user does: install the tarball in a fresh project,
+## decode a message from JavaScript, and compile a TypeScript program against it with --strict
+node-pack-test: $(NODE_MODULES)
+	rm -rf $(NODE_PACK) && mkdir -p $(NODE_PACK)/app
+	cd $(NODE_DIR) && $(NPM) pack --ignore-scripts --pack-destination $(NODE_PACK) --loglevel=error
+	@ls -l $(NODE_PACK)/libami-*.tgz
+	cd $(NODE_PACK)/app && echo '{"name":"app","private":true}' > package.json && \
+		$(NPM) install --no-audit --no-fund --loglevel=error ../libami-*.tgz
+	cd $(NODE_PACK)/app && node $(CURDIR)/$(NODE_DIR)/test/installed.cjs
+	cp $(NODE_DIR)/examples/*.ts $(NODE_PACK)/app/
+	cd $(NODE_PACK)/app && $(CURDIR)/$(NODE_DIR)/node_modules/.bin/tsc --strict --noEmit --module node16 \
+		--moduleResolution node16 --target ES2022 --types node --typeRoots $(CURDIR)/$(NODE_DIR)/node_modules/@types *.ts
+
+$(NODE_DIR)/bench/node_modules/.libami-ci.stamp: $(NODE_DIR)/bench/package-lock.json
+	cd $(NODE_DIR)/bench && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## node-bench: events/s decoding the generated corpus with libami and with the parsers of the npm
+## packages yana and asterisk-manager, in the same run (not part of `make test`)
+node-bench: node-build $(BENCH_CORPUS) $(NODE_DIR)/bench/node_modules/.libami-ci.stamp
+	node --expose-gc $(NODE_DIR)/bench/decode.js $(BENCH_CORPUS)
 
 clean:
 	$(CARGO) clean
