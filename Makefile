@@ -37,7 +37,7 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench \
+	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check \
 	bench-proxy fuzz-smoke clean asterisk catalog catalog-check
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
@@ -47,6 +47,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 ## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
 test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
+	crates-check \
 	c-live python-test node-test
 	@echo "make test: all checks passed"
 
@@ -267,6 +268,17 @@ fuzz-smoke: $(CARGO_FUZZ)
 	  (cd fuzz && RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) run --features libfuzzer $$t corpus/$$t seeds/$$t \
 	    -- -dict=ami.dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1) || exit 1; \
 	done
+
+# ---- Release artefacts: crates, ABI record, Debian packages (docs/RELEASING.md) --------------
+# The crates published to crates.io, dependencies first (ami-testkit, ami-catalog-gen and the
+# binding crates are not published: see their Cargo.toml).
+PUBLISHED_CRATES := ami-simd ami-proto ami-catalog ami-tokio ami-ffi ami-cli
+
+## crates-check: package every published crate as `cargo publish` would (without publishing):
+## each is built from its unpacked .crate against the others, and must carry LICENSE-MIT,
+## LICENSE-APACHE, its README and complete crates.io metadata
+crates-check:
+	CARGO=$(CARGO) bash packaging/check/crates.sh $(PUBLISHED_CRATES)
 
 # ---- Python package (bindings/python) -------------------------------------------------------
 # Everything is installed here from PyPI with pinned versions: maturin in a build venv, the
