@@ -37,7 +37,7 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check \
+	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check abi-check abi-record \
 	bench-proxy fuzz-smoke clean asterisk catalog catalog-check
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
@@ -47,7 +47,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 ## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
 test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
-	crates-check \
+	crates-check abi-check \
 	c-live python-test node-test
 	@echo "make test: all checks passed"
 
@@ -279,6 +279,30 @@ PUBLISHED_CRATES := ami-simd ami-proto ami-catalog ami-tokio ami-ffi ami-cli
 ## LICENSE-APACHE, its README and complete crates.io metadata
 crates-check:
 	CARGO=$(CARGO) bash packaging/check/crates.sh $(PUBLISHED_CRATES)
+
+## abi-check: the C ABI against its record (abi/libami.symbols: exported symbols with the version
+## that added each; abi/ami.h.api: the header's declarations): a recorded symbol or declaration
+## that is gone or changed fails unless the SONAME changed (the next major version) and
+## CHANGELOG.md announces it; an addition fails until recorded with `make abi-record`. Then the
+## check itself is tested: a stand-in libami.so.$(SOVERSION) lacking one recorded symbol must fail
+abi-check: c-install-test
+	python3 packaging/check/abi.py check $(C_PREFIX)/lib/libami.so.$(VERSION) include/ami.h $(VERSION)
+	@mkdir -p $(BUILD)/abi-self-test
+	@sed -n 's/^\(ami_[A-Za-z0-9_]*\) .*/void \1(void) {}/p' abi/libami.symbols | grep -v '^void ami_version(' \
+		> $(BUILD)/abi-self-test/stand-in.c
+	@$(CC) -shared -fPIC -Wl,-soname,libami.so.$(SOVERSION) $(BUILD)/abi-self-test/stand-in.c \
+		-o $(BUILD)/abi-self-test/libami.so
+	@if python3 packaging/check/abi.py check $(BUILD)/abi-self-test/libami.so include/ami.h $(VERSION) \
+		> $(BUILD)/abi-self-test/out.txt; then \
+		echo "abi-check: a library without ami_version passed the check"; exit 1; fi
+	@grep -q 'REMOVED from libami.so.$(SOVERSION): ami_version' $(BUILD)/abi-self-test/out.txt || \
+		{ cat $(BUILD)/abi-self-test/out.txt; echo "abi-check: the removal of ami_version was not reported"; exit 1; }
+	@echo "abi-check: a stand-in library without ami_version is refused, as it must be"
+
+## abi-record: rewrite abi/ from the built library and header (additions get version $(VERSION));
+## refuses a removal or change unless the SONAME changed and CHANGELOG.md names the new one
+abi-record: c-install-test
+	python3 packaging/check/abi.py record $(C_PREFIX)/lib/libami.so.$(VERSION) include/ami.h $(VERSION)
 
 # ---- Python package (bindings/python) -------------------------------------------------------
 # Everything is installed here from PyPI with pinned versions: maturin, ziglang (the linker that
