@@ -37,7 +37,7 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check abi-check abi-record \
+	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check abi-check abi-record deb deb-test \
 	bench-proxy fuzz-smoke clean asterisk catalog catalog-check
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
@@ -47,7 +47,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 ## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
 test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
-	crates-check abi-check \
+	crates-check abi-check deb-test \
 	c-live python-test node-test
 	@echo "make test: all checks passed"
 
@@ -303,6 +303,45 @@ abi-check: c-install-test
 ## refuses a removal or change unless the SONAME changed and CHANGELOG.md names the new one
 abi-record: c-install-test
 	python3 packaging/check/abi.py record $(C_PREFIX)/lib/libami.so.$(VERSION) include/ami.h $(VERSION)
+
+# Debian packages (packaging/deb/build.sh, with dpkg-deb): libami0, libami-dev and ami-tools,
+# for this machine's architecture. DEB_MAINTAINER (Debian's mandatory Maintainer field): a
+# release sets it, or DEBFULLNAME and DEBEMAIL as for dch; otherwise the packages name an
+# address under .invalid that says they are a test build (docs/RELEASING.md).
+DEB_OUT := $(BUILD)/deb
+DEB_STAGE := $(BUILD)/deb-stage
+DEB_PROFILE ?= release
+DEB_MAINTAINER ?= $(if $(DEBEMAIL),$(or $(DEBFULLNAME),The libami developers) <$(DEBEMAIL)>,libami test build <test-build@libami.invalid>)
+LINTIAN_VERSION := 2.116.3+deb12u1
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+## deb: the three .deb files in target/make/deb (DEB_PROFILE=release by default)
+deb:
+	@$(ENSURE) 'dpkg-architecture --version && dpkg-shlibdeps --version' dpkg-dev || { echo "deb: dpkg-dev is missing (apt-get install dpkg-dev)"; exit 1; }
+	rm -rf $(DEB_STAGE)
+	@$(MAKE) --no-print-directory install DESTDIR=$(DEB_STAGE) PREFIX=/usr \
+		LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) PROFILE=$(DEB_PROFILE)
+	VERSION=$(VERSION) DEB_MAINTAINER='$(DEB_MAINTAINER)' bash packaging/deb/build.sh $(DEB_STAGE) $(DEB_OUT)
+
+## deb-test: build the packages (from the dev build), lintian (warnings are errors; each
+## override is explained in packaging/deb/*.lintian-overrides), install them with dpkg (root, or
+## sudo -n), then use them: pkg-config, a C program compiled and run against the installed
+## library, `ami --version`, `systemd-analyze verify` of the installed units, the licenses;
+## then purge them and check that every file they installed is gone
+deb-test:
+	@$(MAKE) --no-print-directory deb DEB_PROFILE=debug
+	@$(ENSURE) 'lintian --version' lintian=$(LINTIAN_VERSION) || { echo "deb-test: lintian is missing (apt-get install lintian)"; exit 1; }
+	lintian --fail-on error,warning --display-info $(DEB_OUT)/*.deb
+	@test -z "$(SUDO)" || $(SUDO) true || { echo "deb-test: installing the packages needs root (or sudo without a password)"; exit 1; }
+	$(SUDO) dpkg -i $(DEB_OUT)/libami0_*.deb $(DEB_OUT)/libami-dev_*.deb $(DEB_OUT)/ami-tools_*.deb
+	bash packaging/deb/installed-test.sh "$(SUDO)"
+	@dpkg -L libami0 libami-dev ami-tools | sort -u > $(BUILD)/deb-files.txt
+	$(SUDO) dpkg --purge ami-tools libami-dev libami0
+	@left=$$(while read -r f; do if [ ! -d "$$f" ] && { [ -e "$$f" ] || [ -L "$$f" ]; }; then echo "$$f"; fi; done < $(BUILD)/deb-files.txt); \
+		test -z "$$left" || { echo "deb-test: left after dpkg --purge:"; echo "$$left"; exit 1; }
+	@for d in /etc/ami /usr/share/doc/libami0 /usr/share/doc/libami-dev /usr/share/doc/ami-tools; do \
+		test ! -e $$d || { echo "deb-test: $$d is left after dpkg --purge"; exit 1; }; done
+	@echo "deb-test: installed, used and purged; no file left"
 
 # ---- Python package (bindings/python) -------------------------------------------------------
 # Everything is installed here from PyPI with pinned versions: maturin, ziglang (the linker that
