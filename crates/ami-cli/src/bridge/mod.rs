@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod buffer;
 pub mod config;
+pub mod consumer;
 pub mod ids;
 pub mod lease;
 pub mod metrics;
@@ -179,7 +180,12 @@ pub async fn run(args: BridgeArgs) -> Result<ExitCode, CliError> {
     let nc = nats::connect(&cfg.nats, &name).await.map_err(CliError::Config)?;
     let js = nats::context(nc.clone(), cfg.nats.in_flight * cfg.upstreams.upstreams.len().max(1) * 2);
     tracing::info!(bridge = %name, servers = %cfg.nats.servers.join(","), "setting up the streams and buckets");
-    let (leases, progress) = nats::ensure(&js, &cfg.nats, &cfg.roles).await.map_err(CliError::Config)?;
+    let stop = stop_signal(args.duration);
+    tokio::pin!(stop);
+    let (leases, progress) = tokio::select! {
+        r = nats::ensure(&js, &cfg.nats, &cfg.roles) => r.map_err(CliError::Config)?,
+        () = &mut stop => return Ok(ExitCode::SUCCESS),
+    };
     let roles = Arc::new(cfg.roles.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let max_backoff = Duration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0));
@@ -242,7 +248,7 @@ pub async fn run(args: BridgeArgs) -> Result<ExitCode, CliError> {
         roles = %roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(","),
         "bridge running"
     );
-    stop_signal(args.duration).await;
+    stop.await;
     tracing::info!("stopping: storing what is buffered and releasing the leases");
     let _ = stop_tx.send(true);
     for t in tasks {

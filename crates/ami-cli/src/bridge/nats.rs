@@ -109,22 +109,36 @@ pub async fn ensure(
         })
         .await;
     }
-    let bucket = |name: String, max_age: Duration| kv::Config {
-        bucket: name,
-        history: 1,
+    // The buckets' streams are made here, as async-nats would make them, because its
+    // `create_key_value` first asks for the account information in a form nats-server 2.9
+    // does not send.
+    let bucket = |name: String, max_age: Duration| stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
         max_age,
         storage: storage(c.storage),
         num_replicas: c.replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
         ..Default::default()
     };
-    let leases = retry("lease bucket", || async {
-        js.create_key_value(bucket(c.lease_bucket(), c.lease_ttl)).await.map_err(|e| e.to_string())
-    })
-    .await;
-    let progress = retry("progress bucket", || async {
-        js.create_key_value(bucket(c.progress_bucket(), Duration::ZERO)).await.map_err(|e| e.to_string())
-    })
-    .await;
+    let mut stores = Vec::new();
+    for (name, max_age) in [(c.lease_bucket(), c.lease_ttl), (c.progress_bucket(), Duration::ZERO)] {
+        let config = bucket(name.clone(), max_age);
+        let store = retry(&format!("bucket {name}"), || async {
+            if js.get_stream(&config.name).await.is_err() {
+                js.create_stream(config.clone()).await.map_err(|e| e.to_string())?;
+            }
+            js.get_key_value(name.as_str()).await.map_err(|e| e.to_string())
+        })
+        .await;
+        stores.push(store);
+    }
+    let progress = stores.pop().ok_or("no progress bucket")?;
+    let leases = stores.pop().ok_or("no lease bucket")?;
     Ok((leases, progress))
 }
 

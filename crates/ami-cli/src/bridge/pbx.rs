@@ -54,8 +54,10 @@ struct State {
     ever_connected: bool,
     /// A connection marker not yet published (published when active).
     pending: Option<GapReason>,
-    /// When the last event of the previous session was read.
+    /// When the last event was read.
     last_read_us: Option<u64>,
+    /// When the last event before the latest disconnection was read.
+    before_gap_us: Option<u64>,
     /// When the current session started (Unix µs).
     session_start_us: u64,
     was_active: bool,
@@ -184,7 +186,7 @@ impl PbxTask {
             }
         }
         let reason = st.pending.take().unwrap_or(GapReason::Takeover);
-        let since = progress.as_ref().map(|p| p.received_us).or(st.last_read_us);
+        let since = progress.as_ref().map(|p| p.received_us).or(st.before_gap_us);
         let gap = Gap {
             pbx: &self.name,
             reason,
@@ -267,6 +269,9 @@ impl PbxTask {
                 if st.connected {
                     tracing::warn!(pbx = %self.name, %reason, "PBX connection lost; reconnecting");
                 }
+                if st.connected {
+                    st.before_gap_us = st.last_read_us;
+                }
                 st.connected = false;
                 self.metrics.connected(&self.name, false);
             }
@@ -290,7 +295,7 @@ impl PbxTask {
                     let gap = Gap {
                         pbx: &self.name,
                         reason,
-                        since_us: st.last_read_us.or(self.lease.borrow().progress.as_ref().map(|p| p.received_us)),
+                        since_us: st.before_gap_us.or(self.lease.borrow().progress.as_ref().map(|p| p.received_us)),
                         until_us: unix_us(),
                         lost: None,
                         after: None,
@@ -347,6 +352,7 @@ impl PbxTask {
             ever_connected: false,
             pending: None,
             last_read_us: None,
+            before_gap_us: None,
             session_start_us: unix_us(),
             was_active: false,
             epoch: 0,
