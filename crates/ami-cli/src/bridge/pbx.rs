@@ -268,8 +268,6 @@ impl PbxTask {
             StreamEvent::Disconnected { reason } => {
                 if st.connected {
                     tracing::warn!(pbx = %self.name, %reason, "PBX connection lost; reconnecting");
-                }
-                if st.connected {
                     st.before_gap_us = st.last_read_us;
                 }
                 st.connected = false;
