@@ -38,7 +38,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
 	c-examples c-install-test c-sanitize c-valgrind c-live miri install bench bench-proxy fuzz-smoke \
-	clean asterisk catalog catalog-check
+	clean asterisk catalog catalog-check nats-server bench-bridge
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
 ## a real Asterisk included), docs (warnings are errors), the generated catalog and the C header
@@ -78,7 +78,21 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	cd fuzz && $(CARGO) clippy --all-targets --locked -- -D warnings
 
-unit:
+# ---- nats-server for `ami bridge`'s tests: Debian's package (2.9), installed here as root ----
+NATS_SERVER_SERIES := 2.9.
+## nats-server: install Debian's nats-server (apt-get, as root) unless a 2.9 one is on PATH
+nats-server:
+	@nats-server --version 2>/dev/null | grep -q 'v$(NATS_SERVER_SERIES)' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing nats-server (Debian's package; needed by the bridge tests)"; \
+	    apt-get install -y -q nats-server >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nats-server >/dev/null 2>&1; }; \
+	  fi; \
+	  nats-server --version 2>/dev/null | grep -q 'v$(NATS_SERVER_SERIES)' || { \
+	    echo "nats-server $(NATS_SERVER_SERIES)x is missing: run make as root on Debian 12 (apt-get install nats-server)"; \
+	    exit 1; }; }
+
+unit: nats-server
 	$(CARGO) test --workspace --locked
 
 ## fuzz-replay: every fuzz seed and regression input through its target, on stable Rust
@@ -224,6 +238,12 @@ bench:
 bench-proxy:
 	$(CARGO) build --release --locked -p ami-cli
 	$(CARGO) run --release --locked -p ami-benches --example proxy_bench -- target/release/ami
+
+## bench-bridge: events/s from 1, 10 and 100 simulated PBXs through one `ami bridge` to a
+## JetStream consumer, publish-to-consume latency, CPU per 10k events/s (not part of `make test`)
+bench-bridge: nats-server
+	$(CARGO) build --release --locked -p ami-cli
+	$(CARGO) run --release --locked -p ami-benches --example bridge_bench -- target/release/ami docs/bridge/nats-server.conf
 
 # cargo-fuzz, installed into .tools/ by the Makefile itself.
 $(CARGO_FUZZ):
