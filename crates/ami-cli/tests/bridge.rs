@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -160,7 +160,16 @@ fn mock(dir: &Path, name: &str, port: u16, calls: &str) -> Proc {
     let listen = format!("127.0.0.1:{port}");
     let record = dir.join(format!("{name}.record"));
     let p = Proc::spawn(
-        &["mock", "--listen", &listen, "-q", "--calls-per-second", calls, "--record", record.to_str().unwrap()],
+        &[
+            "mock",
+            "--listen",
+            &listen,
+            "-q",
+            "--calls-per-second",
+            calls,
+            "--record",
+            record.to_str().unwrap(),
+        ],
         dir.join(format!("{name}.log")),
     );
     assert!(wait_port(port, Duration::from_secs(10)), "mock {name} did not listen");
@@ -168,7 +177,12 @@ fn mock(dir: &Path, name: &str, port: u16, calls: &str) -> Proc {
 }
 
 /// The bridge configuration: `pbxs` are (name, port, user, secret).
-fn bridge_conf(dir: &Path, nats: &Nats, pbxs: &[(&str, u16, &str, &str)], snapshot: &str) -> PathBuf {
+fn bridge_conf(
+    dir: &Path,
+    nats: &Nats,
+    pbxs: &[(&str, u16, &str, &str)],
+    snapshot: &str,
+) -> PathBuf {
     let mut text = format!(
         "[nats]\nservers = {}\nuser = bridge\npassword_env = BRIDGE_PASSWORD\nstorage = file\n\
          lease_ttl = 2s\nduplicate_window = 2m\nsnapshot = {snapshot}\n\n",
@@ -179,7 +193,9 @@ fn bridge_conf(dir: &Path, nats: &Nats, pbxs: &[(&str, u16, &str, &str)], snapsh
             "[upstream:{name}]\nhost = 127.0.0.1\nport = {port}\nusername = {user}\nsecret = {secret}\nauth = plain\n\n"
         ));
     }
-    text.push_str("[ops]\nread = all\nwrite = all\n\n[crm]\nread = call\nwrite = originate,reporting\n");
+    text.push_str(
+        "[ops]\nread = all\nwrite = all\n\n[crm]\nread = call\nwrite = originate,reporting\n",
+    );
     let path = dir.join("bridge.conf");
     std::fs::write(&path, text).unwrap();
     path
@@ -187,7 +203,17 @@ fn bridge_conf(dir: &Path, nats: &Nats, pbxs: &[(&str, u16, &str, &str)], snapsh
 
 fn bridge(dir: &Path, conf: &Path, name: &str) -> Proc {
     Proc::spawn(
-        &["bridge", "--config", conf.to_str().unwrap(), "--name", name, "--max-backoff", "0.5", "--log-format", "json"],
+        &[
+            "bridge",
+            "--config",
+            conf.to_str().unwrap(),
+            "--name",
+            name,
+            "--max-backoff",
+            "0.5",
+            "--log-format",
+            "json",
+        ],
         dir.join(format!("{name}.log")),
     )
 }
@@ -200,7 +226,13 @@ struct Ticker {
 }
 
 impl Ticker {
-    fn start(pbx: &'static str, addr: SocketAddr, user: &'static str, secret: &'static str, every: Duration) -> Ticker {
+    fn start(
+        pbx: &'static str,
+        addr: SocketAddr,
+        user: &'static str,
+        secret: &'static str,
+        every: Duration,
+    ) -> Ticker {
         let sent = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (Arc::clone(&sent), Arc::clone(&stop));
@@ -209,7 +241,11 @@ impl Ticker {
             let mut reader = BufReader::new(sock.try_clone().unwrap());
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
-            write!(sock, "Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: off\r\n\r\n").unwrap();
+            write!(
+                sock,
+                "Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: off\r\n\r\n"
+            )
+            .unwrap();
             // Drain everything the server says on another thread.
             thread::spawn(move || {
                 let mut buf = [0u8; 4096];
@@ -218,7 +254,11 @@ impl Ticker {
             thread::sleep(Duration::from_millis(100));
             while !st.load(Ordering::SeqCst) {
                 let n = s.load(Ordering::SeqCst) + 1;
-                write!(sock, "Action: UserEvent\r\nUserEvent: Tick\r\nTickPbx: {pbx}\r\nN: {n}\r\n\r\n").unwrap();
+                write!(
+                    sock,
+                    "Action: UserEvent\r\nUserEvent: Tick\r\nTickPbx: {pbx}\r\nN: {n}\r\n\r\n"
+                )
+                .unwrap();
                 s.store(n, Ordering::SeqCst);
                 thread::sleep(every);
             }
@@ -250,7 +290,9 @@ impl Stored {
     }
 
     fn field(&self, name: &str) -> Option<&str> {
-        self.body.split("\r\n").find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+        self.body
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
     }
 }
 
@@ -276,13 +318,29 @@ async fn read_all(url: &str, user: &str, password: &str, stream: &str) -> Vec<St
     let mut out = Vec::new();
     let mut messages = consumer.messages().await.unwrap();
     while (out.len() as u64) < total {
-        let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), messages.next()).await else { break };
+        let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), messages.next()).await
+        else {
+            break;
+        };
         let headers = m
             .headers
             .as_ref()
-            .map(|h| h.iter().map(|(k, v)| (k.to_string(), v.first().map(|v| v.as_str().to_owned()).unwrap_or_default())).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            v.first().map(|v| v.as_str().to_owned()).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        out.push(Stored { subject: m.subject.to_string(), headers, body: String::from_utf8_lossy(&m.payload).into_owned() });
+        out.push(Stored {
+            subject: m.subject.to_string(),
+            headers,
+            body: String::from_utf8_lossy(&m.payload).into_owned(),
+        });
     }
     out
 }
@@ -293,7 +351,9 @@ fn ticks(stored: &[Stored]) -> BTreeMap<String, Vec<u64>> {
     for s in stored {
         if s.header("Ami-Event") == "UserEvent" && s.field("UserEvent") == Some("Tick") {
             let pbx = s.field("TickPbx").unwrap_or_default().to_owned();
-            out.entry(pbx).or_default().push(s.field("N").and_then(|n| n.parse().ok()).unwrap_or(0));
+            out.entry(pbx)
+                .or_default()
+                .push(s.field("N").and_then(|n| n.parse().ok()).unwrap_or(0));
         }
     }
     out
@@ -349,9 +409,27 @@ fn every_event_once_across_restart_nats_restart_and_failover() {
     }
     let every = Duration::from_millis(25);
     let tickers = vec![
-        Ticker::start("pbx1", ([127, 0, 0, 1], ports[0]).into(), "operator", "operator-secret", every),
-        Ticker::start("pbx2", ([127, 0, 0, 1], ports[1]).into(), "operator", "operator-secret", every),
-        Ticker::start("pbx3", ([127, 0, 0, 1], ports[2]).into(), "operator", "operator-secret", every),
+        Ticker::start(
+            "pbx1",
+            ([127, 0, 0, 1], ports[0]).into(),
+            "operator",
+            "operator-secret",
+            every,
+        ),
+        Ticker::start(
+            "pbx2",
+            ([127, 0, 0, 1], ports[1]).into(),
+            "operator",
+            "operator-secret",
+            every,
+        ),
+        Ticker::start(
+            "pbx3",
+            ([127, 0, 0, 1], ports[2]).into(),
+            "operator",
+            "operator-secret",
+            every,
+        ),
         Ticker::start("ast", ast.addr(), ami_testkit::ADMIN.name, ami_testkit::ADMIN.secret, every),
     ];
     thread::sleep(Duration::from_secs(2));
@@ -392,13 +470,20 @@ fn every_event_once_across_restart_nats_restart_and_failover() {
             have == want,
             "{pbx}: sent 1..={n}, stored {} ticks (first differences: {:?}); crashed pid {crashed_pid}\nsurvivor log:\n{}",
             have.len(),
-            have.iter().zip(&want).enumerate().filter(|(_, (h, w))| h != w).take(5).collect::<Vec<_>>(),
+            have.iter()
+                .zip(&want)
+                .enumerate()
+                .filter(|(_, (h, w))| h != w)
+                .take(5)
+                .collect::<Vec<_>>(),
             survivor.log()
         );
     }
     // Markers: a takeover was announced for pbx1.
     assert!(
-        stored.iter().any(|s| s.header("Ami-Kind") == "gap" && s.header("Ami-Pbx") == "pbx1" && s.field("Reason") == Some("takeover")),
+        stored.iter().any(|s| s.header("Ami-Kind") == "gap"
+            && s.header("Ami-Pbx") == "pbx1"
+            && s.field("Reason") == Some("takeover")),
         "no takeover marker for pbx1"
     );
     // The call-only role: call events, never cdr, system or user (the ticks) ones.
@@ -408,10 +493,20 @@ fn every_event_once_across_restart_nats_restart_and_failover() {
     assert!(events.len() > 20, "crm got {} events", events.len());
     for s in &events {
         let bits: u32 = s.header("Ami-Class-Bits").parse().unwrap();
-        assert_eq!(bits & !call, 0, "crm received {} ({})", s.header("Ami-Event"), s.header("Ami-Class"));
+        assert_eq!(
+            bits & !call,
+            0,
+            "crm received {} ({})",
+            s.header("Ami-Event"),
+            s.header("Ami-Class")
+        );
         assert!(s.subject.starts_with("ami.crm."), "{}", s.subject);
     }
-    assert!(!events.iter().any(|s| ["Cdr", "UserEvent", "FullyBooted"].contains(&s.header("Ami-Event"))));
+    assert!(
+        !events
+            .iter()
+            .any(|s| ["Cdr", "UserEvent", "FullyBooted"].contains(&s.header("Ami-Event")))
+    );
     assert!(stored.iter().any(|s| s.header("Ami-Event") == "Cdr"), "the ops role sees Cdr events");
     // 4. A PBX restart: a gap marker, then a snapshot.
     let before = stored.len();
@@ -421,8 +516,11 @@ fn every_event_once_across_restart_nats_restart_and_failover() {
     let end = Instant::now() + Duration::from_secs(15);
     loop {
         let all = rt.block_on(read_all(&url, "ops", "ops-pw", "AMI_OPS"));
-        let new: Vec<&Stored> = all.iter().skip(before).filter(|s| s.header("Ami-Pbx") == "pbx2").collect();
-        let gap = new.iter().position(|s| s.header("Ami-Kind") == "gap" && s.field("Reason") == Some("reconnected"));
+        let new: Vec<&Stored> =
+            all.iter().skip(before).filter(|s| s.header("Ami-Pbx") == "pbx2").collect();
+        let gap = new.iter().position(|s| {
+            s.header("Ami-Kind") == "gap" && s.field("Reason") == Some("reconnected")
+        });
         let end_part = new.iter().position(|s| s.header("Ami-Snapshot-Part") == "end");
         if let (Some(g), Some(e)) = (gap, end_part) {
             assert!(g < e, "the marker comes before the snapshot");
@@ -440,11 +538,19 @@ fn every_event_once_across_restart_nats_restart_and_failover() {
 
 /// A NATS request as `user` (`None`: no reply, e.g. not permitted).
 async fn request(nc: &async_nats::Client, subject: &str, body: &str) -> Option<(String, String)> {
-    let reply = tokio::time::timeout(Duration::from_secs(10), nc.request(subject.to_owned(), body.to_owned().into()))
-        .await
-        .ok()?
-        .ok()?;
-    let status = reply.headers.as_ref().and_then(|h| h.get("Ami-Status")).map(|v| v.as_str().to_owned()).unwrap_or_default();
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        nc.request(subject.to_owned(), body.to_owned().into()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let status = reply
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Ami-Status"))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default();
     Some((status, String::from_utf8_lossy(&reply.payload).into_owned()))
 }
 
@@ -508,10 +614,13 @@ fn actions_are_authorised_and_answered_whole() {
     br.terminate();
     // From the PBX's side: no Originate, no Events, no `core show version` ever arrived.
     let record = std::fs::read_to_string(dir.join("pbx1.record")).unwrap();
-    let actions: Vec<serde_json::Value> = record.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let actions: Vec<serde_json::Value> =
+        record.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let value = |m: &serde_json::Value, h: &str| {
         m["headers"].as_array().and_then(|hs| {
-            hs.iter().find(|p| p[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(h))).and_then(|p| p[1].as_str().map(str::to_owned))
+            hs.iter()
+                .find(|p| p[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(h)))
+                .and_then(|p| p[1].as_str().map(str::to_owned))
         })
     };
     let names: Vec<String> = actions.iter().filter_map(|m| value(m, "Action")).collect();

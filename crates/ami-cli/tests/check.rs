@@ -448,7 +448,10 @@ fn bridge_configurations_are_understood() {
     assert!(out.contains("role crm: stream AMI_CRM, events on ami.crm.<pbx>.ev.<Event>"), "{out}");
     // [nats] is not a user, a role needs no secret, `pbx =` is known, AMI needs no `enabled`.
     assert!(!out.contains("[nats]"), "{out}");
-    assert!(!out.contains("no-secret") && !out.contains("ami-disabled") && !out.contains("unknown"), "{out}");
+    assert!(
+        !out.contains("no-secret") && !out.contains("ami-disabled") && !out.contains("unknown"),
+        "{out}"
+    );
     let (_, v) = json(&path, &[]);
     assert_eq!(v["users"].as_array().map(Vec::len), Some(1), "{v}");
     assert!(v["bridge"][1].as_str().unwrap().contains("AMI_CRM"), "{v}");
@@ -456,7 +459,8 @@ fn bridge_configurations_are_understood() {
     let dir = std::env::temp_dir().join(format!("ami-check-bridge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.conf");
-    let text = std::fs::read_to_string(&path).unwrap().replace("lease_ttl = 3s", "lease_ttl = soon");
+    let text =
+        std::fs::read_to_string(&path).unwrap().replace("lease_ttl = 3s", "lease_ttl = soon");
     std::fs::write(&bad, text).unwrap();
     let (code, out, _) = ami(&[bad.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");

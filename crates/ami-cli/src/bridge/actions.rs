@@ -59,7 +59,8 @@ fn error_bytes(action_id: Option<&[u8]>, message: &str) -> Vec<u8> {
 
 /// The request body as AMI bytes: AMI as it is, or a JSON object turned into an action.
 pub fn request_bytes(body: &[u8]) -> Result<Vec<u8>, String> {
-    let trimmed = body.iter().position(|b| !b.is_ascii_whitespace()).map_or(&b""[..], |i| &body[i..]);
+    let trimmed =
+        body.iter().position(|b| !b.is_ascii_whitespace()).map_or(&b""[..], |i| &body[i..]);
     if !trimmed.starts_with(b"{") {
         let mut v = body.to_vec();
         if !v.ends_with(b"\r\n\r\n") && !v.ends_with(b"\n\n") {
@@ -67,8 +68,8 @@ pub fn request_bytes(body: &[u8]) -> Result<Vec<u8>, String> {
         }
         return Ok(v);
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(trimmed).map_err(|e| format!("the request is not valid JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_slice(trimmed)
+        .map_err(|e| format!("the request is not valid JSON: {e}"))?;
     let obj = value.as_object().ok_or("a JSON request is an object: {\"Action\": \"Ping\"}")?;
     let action = obj
         .iter()
@@ -133,7 +134,10 @@ fn plan(role: &Role, body: &[u8]) -> Plan {
     let mut planned = None;
     let reply = parse(&bytes, |m| {
         let Some(m) = m else {
-            return Reply { status: "refused", body: error_bytes(None, "the request is not one AMI action") };
+            return Reply {
+                status: "refused",
+                body: error_bytes(None, "the request is not one AMI action"),
+            };
         };
         let id = m.action_id().filter(|v| !v.is_empty());
         let info = match role.authorize(&m) {
@@ -169,7 +173,12 @@ fn plan(role: &Role, body: &[u8]) -> Plan {
 
 /// Sends `action` and collects its answer's bytes (the caller's ActionID put back) within
 /// `max_bytes`.
-async fn run(client: &Client, action: &Action, action_id: Option<&[u8]>, max_bytes: usize) -> Reply {
+async fn run(
+    client: &Client,
+    action: &Action,
+    action_id: Option<&[u8]>,
+    max_bytes: usize,
+) -> Reply {
     let mut parts = match client.send(action, None).await {
         Ok(p) => p,
         Err(e) => return Reply { status: "failed", body: error_bytes(action_id, &e.to_string()) },
@@ -182,7 +191,9 @@ async fn run(client: &Client, action: &Action, action_id: Option<&[u8]>, max_byt
         }
         let Some(m) = part.message() else { continue };
         let m = m.as_message();
-        if m.response().is_some_and(|r| r.eq_ignore_ascii_case(b"Error") || r.eq_ignore_ascii_case(b"Failure")) {
+        if m.response()
+            .is_some_and(|r| r.eq_ignore_ascii_case(b"Error") || r.eq_ignore_ascii_case(b"Failure"))
+        {
             status = "error";
         }
         body.extend_from_slice(&crate::proxy::rewrite(&m, action_id));
@@ -193,7 +204,9 @@ async fn run(client: &Client, action: &Action, action_id: Option<&[u8]>, max_byt
                 status: "failed",
                 body: error_bytes(
                     action_id,
-                    &format!("the answer is larger than the NATS server's max_payload ({max_bytes} bytes)"),
+                    &format!(
+                        "the answer is larger than the NATS server's max_payload ({max_bytes} bytes)"
+                    ),
                 ),
             };
         }
@@ -213,22 +226,34 @@ pub async fn serve(
     metrics: Arc<Metrics>,
 ) -> Result<(), async_nats::SubscribeError> {
     let mut sub = nc.queue_subscribe(format!("{prefix}.*.*.act"), QUEUE_GROUP.to_owned()).await?;
-    let max_bytes = usize::try_from(nc.server_info().max_payload).unwrap_or(1 << 20).saturating_sub(4096).max(4096);
+    let max_bytes = usize::try_from(nc.server_info().max_payload)
+        .unwrap_or(1 << 20)
+        .saturating_sub(4096)
+        .max(4096);
     while let Some(msg) = sub.next().await {
         let Some(reply_to) = msg.reply.clone() else { continue };
         let mut tokens = msg.subject.split('.');
-        let (_, role, pbx) = (tokens.next(), tokens.next().unwrap_or_default(), tokens.next().unwrap_or_default());
+        let (_, role, pbx) =
+            (tokens.next(), tokens.next().unwrap_or_default(), tokens.next().unwrap_or_default());
         let (role, pbx) = (role.to_owned(), pbx.to_owned());
-        let (nc, roles, clients, metrics) = (nc.clone(), Arc::clone(&roles), Arc::clone(&clients), Arc::clone(&metrics));
+        let (nc, roles, clients, metrics) =
+            (nc.clone(), Arc::clone(&roles), Arc::clone(&clients), Arc::clone(&metrics));
         tokio::spawn(async move {
             let reply = match (roles.iter().find(|r| r.name == role), clients.get(&pbx)) {
-                (Some(r), Some((index, client))) if r.sees_pbx(*index) => match plan(r, &msg.payload) {
-                    Plan::Done(reply) => reply,
-                    Plan::Run { action, action_id } => run(client, &action, action_id.as_deref(), max_bytes).await,
-                },
+                (Some(r), Some((index, client))) if r.sees_pbx(*index) => {
+                    match plan(r, &msg.payload) {
+                        Plan::Done(reply) => reply,
+                        Plan::Run { action, action_id } => {
+                            run(client, &action, action_id.as_deref(), max_bytes).await
+                        }
+                    }
+                }
                 _ => Reply {
                     status: "refused",
-                    body: error_bytes(None, &format!("no PBX {pbx:?} for role {role:?} on this bridge")),
+                    body: error_bytes(
+                        None,
+                        &format!("no PBX {pbx:?} for role {role:?} on this bridge"),
+                    ),
                 },
             };
             metrics.action(&role, &pbx, reply.status);
@@ -237,7 +262,9 @@ pub async fn serve(
             }
             let mut headers = HeaderMap::new();
             headers.insert("Ami-Status", reply.status);
-            if let Err(e) = nc.publish_with_headers(reply_to, headers, Bytes::from(reply.body)).await {
+            if let Err(e) =
+                nc.publish_with_headers(reply_to, headers, Bytes::from(reply.body)).await
+            {
                 tracing::warn!(%role, %pbx, "cannot send an action's reply: {e}");
             }
         });
@@ -265,8 +292,16 @@ mod tests {
 
     #[test]
     fn refusals_and_list_commands_are_answered_here() {
-        let role = Role::new("r".into(), Privilege::CALL, Privilege::REPORTING, FilterSet::default(), None);
-        let Plan::Done(r) = plan(&role, b"Action: Originate\r\nActionID: 9\r\nChannel: Local/1@x\r\n\r\n") else {
+        let role = Role::new(
+            "r".into(),
+            Privilege::CALL,
+            Privilege::REPORTING,
+            FilterSet::default(),
+            None,
+        );
+        let Plan::Done(r) =
+            plan(&role, b"Action: Originate\r\nActionID: 9\r\nChannel: Local/1@x\r\n\r\n")
+        else {
             panic!("Originate must be refused");
         };
         assert_eq!(r.status, "refused");
@@ -274,7 +309,9 @@ mod tests {
         let Plan::Done(r) = plan(&role, b"Action: ListCommands\r\n\r\n") else { panic!() };
         assert!(String::from_utf8_lossy(&r.body).contains("CoreShowChannels:"));
         assert!(!String::from_utf8_lossy(&r.body).contains("Originate:"));
-        let Plan::Run { action, action_id } = plan(&role, b"Action: Status\r\nActionID: a\r\nChannel: X\r\n\r\n") else {
+        let Plan::Run { action, action_id } =
+            plan(&role, b"Action: Status\r\nActionID: a\r\nChannel: X\r\n\r\n")
+        else {
             panic!("Status is allowed with reporting");
         };
         assert_eq!(action.get("Channel"), Some(&b"X"[..]));

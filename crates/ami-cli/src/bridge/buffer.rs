@@ -119,7 +119,9 @@ impl Buffer {
 
     /// Inserts `e` before the entry with absolute index `at` (entries from `at` on move up).
     pub fn insert(&mut self, at: u64, e: Entry) {
-        let i = usize::try_from(at.saturating_sub(self.head)).unwrap_or(usize::MAX).min(self.entries.len());
+        let i = usize::try_from(at.saturating_sub(self.head))
+            .unwrap_or(usize::MAX)
+            .min(self.entries.len());
         self.bytes += e.raw.len();
         self.entries.insert(i, e);
     }
@@ -171,9 +173,10 @@ impl Buffer {
     /// Drops every entry up to and including the event at `token:seq`, if it is held; returns
     /// whether it was found. A standby trims what the active one has stored this way.
     pub fn trim_through(&mut self, token: &str, seq: u64) -> bool {
-        let found = self.entries.iter().position(|e| {
-            e.position.as_ref().is_some_and(|p| &*p.token == token && p.seq == seq)
-        });
+        let found = self
+            .entries
+            .iter()
+            .position(|e| e.position.as_ref().is_some_and(|p| &*p.token == token && p.seq == seq));
         match found {
             Some(i) => {
                 for _ in 0..=i {
@@ -197,7 +200,6 @@ impl Buffer {
         self.bytes = kept.iter().map(|e| e.raw.len()).sum();
         self.entries = kept;
     }
-
 }
 
 #[cfg(test)]

@@ -213,7 +213,10 @@ pub fn load(file: &str, text: &str) -> Result<BridgeConfig, BridgeConfigError> {
         if !is_token(&up.name) {
             return Err(err(
                 up.line,
-                format!("upstream {:?}: a PBX name is a subject token: letters, digits, _ and -", up.name),
+                format!(
+                    "upstream {:?}: a PBX name is a subject token: letters, digits, _ and -",
+                    up.name
+                ),
             ));
         }
     }
@@ -230,11 +233,10 @@ pub fn load(file: &str, text: &str) -> Result<BridgeConfig, BridgeConfigError> {
             Some(v) => {
                 let mut list = Vec::new();
                 for p in v.value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let i = upstreams
-                        .upstreams
-                        .iter()
-                        .position(|u| u.name == p)
-                        .ok_or_else(|| err(v.line, format!("role {}: no upstream named {p:?}", user.name)))?;
+                    let i =
+                        upstreams.upstreams.iter().position(|u| u.name == p).ok_or_else(|| {
+                            err(v.line, format!("role {}: no upstream named {p:?}", user.name))
+                        })?;
                     list.push(i);
                 }
                 Some(list)
@@ -244,7 +246,10 @@ pub fn load(file: &str, text: &str) -> Result<BridgeConfig, BridgeConfigError> {
         if !is_token(&token) {
             return Err(err(
                 user.line,
-                format!("role {:?}: a role name is a subject token: letters, digits, _ and -", user.name),
+                format!(
+                    "role {:?}: a role name is a subject token: letters, digits, _ and -",
+                    user.name
+                ),
             ));
         }
         roles.push(Role::new(token, user.read, user.write, user.filters.clone(), pbxs));
@@ -325,10 +330,9 @@ pub fn parse_size(value: &str) -> Option<u64> {
 }
 
 fn nats(parsed: &Ini) -> Result<NatsConfig, BridgeConfigError> {
-    let cat = parsed
-        .browse()
-        .find(|c| c.name.eq_ignore_ascii_case("nats"))
-        .ok_or_else(|| err(0, "no [nats] section: say where NATS is (servers = nats://HOST:4222)"))?;
+    let cat = parsed.browse().find(|c| c.name.eq_ignore_ascii_case("nats")).ok_or_else(|| {
+        err(0, "no [nats] section: say where NATS is (servers = nats://HOST:4222)")
+    })?;
     let mut c = NatsConfig {
         servers: Vec::new(),
         auth: NatsAuth::None,
@@ -382,7 +386,10 @@ fn nats(parsed: &Ini) -> Result<NatsConfig, BridgeConfigError> {
             "password" | "token" => {
                 return Err(err(
                     line,
-                    format!("[nats] {}: write {0}_env = VAR or {0}_file = PATH: secrets stay out of this file", v.name),
+                    format!(
+                        "[nats] {}: write {0}_env = VAR or {0}_file = PATH: secrets stay out of this file",
+                        v.name
+                    ),
                 ));
             }
             "tls" => {
@@ -424,10 +431,13 @@ fn nats(parsed: &Ini) -> Result<NatsConfig, BridgeConfigError> {
                     _ => return Err(bad("limits, interest or workqueue")),
                 }
             }
-            "max_age" => c.max_age = parse_duration(value).ok_or_else(|| bad("a duration (7d, 12h, 30m)"))?,
+            "max_age" => {
+                c.max_age = parse_duration(value).ok_or_else(|| bad("a duration (7d, 12h, 30m)"))?
+            }
             "max_bytes" => {
-                c.max_bytes = i64::try_from(parse_size(value).ok_or_else(|| bad("a size (10G, 512M)"))?)
-                    .map_err(|_| bad("a size below 8 EiB"))?;
+                c.max_bytes =
+                    i64::try_from(parse_size(value).ok_or_else(|| bad("a size (10G, 512M)"))?)
+                        .map_err(|_| bad("a size below 8 EiB"))?;
             }
             "replicas" => {
                 c.replicas = usize::try_from(positive(value.parse().ok())?).unwrap_or(1).min(5);
@@ -442,13 +452,14 @@ fn nats(parsed: &Ini) -> Result<NatsConfig, BridgeConfigError> {
                     .filter(|d| *d >= Duration::from_secs(1))
                     .ok_or_else(|| bad("a duration of at least 1s"))?;
             }
-            "in_flight" => c.in_flight = usize::try_from(positive(value.parse().ok())?).unwrap_or(4096),
+            "in_flight" => {
+                c.in_flight = usize::try_from(positive(value.parse().ok())?).unwrap_or(4096)
+            }
             "buffer_events" => {
                 c.buffer_events = usize::try_from(positive(value.parse().ok())?).unwrap_or(100_000);
             }
             "buffer_bytes" => {
-                c.buffer_bytes =
-                    usize::try_from(positive(parse_size(value))?).unwrap_or(64 << 20);
+                c.buffer_bytes = usize::try_from(positive(parse_size(value))?).unwrap_or(64 << 20);
             }
             "snapshot" => {
                 c.snapshot = value
@@ -459,7 +470,10 @@ fn nats(parsed: &Ini) -> Result<NatsConfig, BridgeConfigError> {
                     .collect();
                 for a in &c.snapshot {
                     if ami_proto::authority::action_info(a.as_bytes()).is_none() {
-                        return Err(err(line, format!("[nats] snapshot: {a:?} is not an AMI action")));
+                        return Err(err(
+                            line,
+                            format!("[nats] snapshot: {a:?} is not an AMI action"),
+                        ));
                     }
                 }
             }
@@ -478,8 +492,9 @@ fn nats(parsed: &Ini) -> Result<NatsConfig, BridgeConfigError> {
         }
     }
     if let Some(user) = user {
-        let password = password
-            .ok_or_else(|| err(cat.line, "[nats] user = … needs password_env = VAR or password_file = PATH"))?;
+        let password = password.ok_or_else(|| {
+            err(cat.line, "[nats] user = … needs password_env = VAR or password_file = PATH")
+        })?;
         c.auth = NatsAuth::UserPassword { user, password };
         auth_lines += 1;
     } else if password.is_some() {
@@ -581,7 +596,11 @@ write = all
             ("[nats]\nservers = nats://x\nstorage = disk\n[r]\nread = call\n", 7, "file or memory"),
             ("[nats]\nservers = nats://x\npassword = x\n[r]\nread = call\n", 7, "password_env"),
             ("[nats]\nservers = nats://x\nmax_age = soon\n[r]\nread = call\n", 7, "duration"),
-            ("[nats]\nservers = nats://x\nsnapshot = NoSuchAction\n[r]\nread = call\n", 7, "not an AMI action"),
+            (
+                "[nats]\nservers = nats://x\nsnapshot = NoSuchAction\n[r]\nread = call\n",
+                7,
+                "not an AMI action",
+            ),
             ("[nats]\nservers = nats://x\n[r]\nread = call\npbx = q\n", 8, "no upstream named"),
             ("[nats]\n[r]\nread = call\n", 5, "servers"),
             ("[nats]\nservers = nats://x\ncolour = red\n[r]\nread = call\n", 7, "unknown key"),

@@ -15,14 +15,19 @@ use crate::tail::{TailArgs, TailFilter};
 
 /// Whether a `tail` target is a NATS URL.
 pub fn is_nats_url(target: &str) -> bool {
-    ["nats://", "tls://"].iter().any(|p| target.len() > p.len() && target[..p.len()].eq_ignore_ascii_case(p))
+    ["nats://", "tls://"]
+        .iter()
+        .any(|p| target.len() > p.len() && target[..p.len()].eq_ignore_ascii_case(p))
 }
 
 /// Runs `ami tail` against NATS.
 pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
     let filter = TailFilter::new(&args.events, &args.matches)?;
     let conn = &args.conn;
-    let source = crate::secret::SecretSource { env: conn.secret_env.clone(), file: conn.secret_file.clone() };
+    let source = crate::secret::SecretSource {
+        env: conn.secret_env.clone(),
+        file: conn.secret_file.clone(),
+    };
     let password = source.read(&format!("{}@{}", conn.user, conn.target))?;
     let role = args.role.clone().unwrap_or_else(|| conn.user.to_ascii_lowercase());
     let inbox = format!("_INBOX_{role}");
@@ -35,15 +40,19 @@ pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
     } else if conn.tls {
         opts = opts.require_tls(true);
     }
-    let nc = opts.connect(conn.target.as_str()).await.map_err(|e| {
-        CliError::Io { context: format!("cannot connect to {}", conn.target), source: std::io::Error::other(e) }
+    let nc = opts.connect(conn.target.as_str()).await.map_err(|e| CliError::Io {
+        context: format!("cannot connect to {}", conn.target),
+        source: std::io::Error::other(e),
     })?;
     let js = jetstream::new(nc);
     let stream_name = format!("{}_{}", args.stream, role.to_ascii_uppercase());
     let stream = js.get_stream(&stream_name).await.map_err(|e| {
-        CliError::Config(format!("stream {stream_name}: {e} (is `ami bridge` running with role {role}?)"))
+        CliError::Config(format!(
+            "stream {stream_name}: {e} (is `ami bridge` running with role {role}?)"
+        ))
     })?;
-    let subject = format!("{}.{role}.{}.>", args.subject_prefix, args.pbx.as_deref().unwrap_or("*"));
+    let subject =
+        format!("{}.{role}.{}.>", args.subject_prefix, args.pbx.as_deref().unwrap_or("*"));
     let durable = args.durable.clone().unwrap_or_else(|| format!("ami-tail-{role}"));
     let config = consumer::pull::Config {
         durable_name: Some(durable.clone()),
@@ -51,10 +60,9 @@ pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
         ack_policy: consumer::AckPolicy::Explicit,
         ..Default::default()
     };
-    let consumer = stream
-        .get_or_create_consumer(&durable, config)
-        .await
-        .map_err(|e| CliError::Config(format!("consumer {durable} on {stream_name} ({subject}): {e}")))?;
+    let consumer = stream.get_or_create_consumer(&durable, config).await.map_err(|e| {
+        CliError::Config(format!("consumer {durable} on {stream_name} ({subject}): {e}"))
+    })?;
     eprintln!("ami tail: reading {stream_name} ({subject}) as durable consumer {durable}");
     let mut messages = consumer
         .messages()
@@ -81,7 +89,9 @@ pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
         if let Some(Ok(Frame::Message(m))) = d.next_frame() {
             let owned = m.to_owned_message();
             if filter.passes(&owned) {
-                let header = |n: &str| msg.headers.as_ref().and_then(|h| h.get(n)).map(|v| v.as_str().to_owned());
+                let header = |n: &str| {
+                    msg.headers.as_ref().and_then(|h| h.get(n)).map(|v| v.as_str().to_owned())
+                };
                 let pbx = header("Ami-Pbx").unwrap_or_default();
                 if args.json {
                     let mut obj = output::json(&m);

@@ -57,7 +57,9 @@ impl Anchors {
 
     fn mac(&self, token: &[u8]) -> String {
         let mut ctx = hmac::Context::with_key(&self.key);
-        for part in [b"ami-bridge-anchor".as_slice(), self.family.as_bytes(), self.pbx.as_bytes(), token] {
+        for part in
+            [b"ami-bridge-anchor".as_slice(), self.family.as_bytes(), self.pbx.as_bytes(), token]
+        {
             ctx.update(&(part.len() as u32).to_be_bytes());
             ctx.update(part);
         }
@@ -174,7 +176,9 @@ mod tests {
         // A forged MAC.
         let forged = String::from_utf8(text.clone()).unwrap().replace("Token: 00ff", "Token: 11ff");
         with(forged.as_bytes(), |m| assert_eq!(a.recognise(&m), None));
-        with(b"Event: UserEvent\r\nUserEvent: Other\r\n\r\n", |m| assert_eq!(a.recognise(&m), None));
+        with(b"Event: UserEvent\r\nUserEvent: Other\r\n\r\n", |m| {
+            assert_eq!(a.recognise(&m), None)
+        });
     }
 
     #[test]

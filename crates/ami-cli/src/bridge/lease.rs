@@ -84,7 +84,9 @@ pub enum LeaseCommand {
 
 /// Now in Unix microseconds.
 pub fn unix_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// The lease of one PBX.
@@ -149,7 +151,13 @@ impl Lease {
                         if let Some(s) = last {
                             let p = Progress::of(&s, &self.owner);
                             if recorded.as_ref() != Some(&p)
-                                && matches!(self.limited(self.progress.put(&self.key, Bytes::from(p.encode()))).await, Some(Ok(_)))
+                                && matches!(
+                                    self.limited(
+                                        self.progress.put(&self.key, Bytes::from(p.encode()))
+                                    )
+                                    .await,
+                                    Some(Ok(_))
+                                )
                             {
                                 recorded = Some(p);
                             }
@@ -165,7 +173,10 @@ impl Lease {
                             Some(Err(e)) => e.to_string(),
                             _ => "timed out".to_owned(),
                         };
-                        let left = view.borrow().valid_until.map(|t| t.saturating_duration_since(Instant::now()));
+                        let left = view
+                            .borrow()
+                            .valid_until
+                            .map(|t| t.saturating_duration_since(Instant::now()));
                         tracing::warn!(pbx = %self.key, "cannot renew the lease ({why}); active for {left:?} more");
                         if view.borrow().valid_until.is_some_and(|t| Instant::now() >= t) {
                             revision = None;
@@ -217,7 +228,8 @@ mod tests {
 
     #[test]
     fn progress_round_trips() {
-        let p = Progress { token: "feed".into(), seq: 42, received_us: 7, owner: "bridge a".into() };
+        let p =
+            Progress { token: "feed".into(), seq: 42, received_us: 7, owner: "bridge a".into() };
         assert_eq!(Progress::decode(p.encode().as_bytes()), Some(p));
         assert_eq!(Progress::decode(b"x"), None);
         assert_eq!(Progress::decode(b"t nan 1 o"), None);

@@ -77,16 +77,48 @@ impl Metrics {
             registry: Registry::default(),
         };
         registry.register("events_received", "Events read from the PBX", m.received.clone());
-        registry.register("events_stored", "Events acknowledged by JetStream (every role stream)", m.stored.clone());
-        registry.register("duplicates", "Publishes JetStream recognised as duplicates", m.duplicates.clone());
-        registry.register("events_dropped", "Events dropped (buffer-full, lagged, refused, too-large)", m.dropped.clone());
+        registry.register(
+            "events_stored",
+            "Events acknowledged by JetStream (every role stream)",
+            m.stored.clone(),
+        );
+        registry.register(
+            "duplicates",
+            "Publishes JetStream recognised as duplicates",
+            m.duplicates.clone(),
+        );
+        registry.register(
+            "events_dropped",
+            "Events dropped (buffer-full, lagged, refused, too-large)",
+            m.dropped.clone(),
+        );
         registry.register("gaps", "BridgeGap markers published", m.gaps.clone());
-        registry.register("publish_retries", "Times publishing started again after a NATS failure", m.retries.clone());
-        registry.register("buffer_events", "Entries waiting in the PBX's buffer", m.buffered.clone());
-        registry.register("buffer_bytes", "Bytes waiting in the PBX's buffer", m.buffered_bytes.clone());
-        registry.register("in_flight", "Publishes waiting for their acknowledgement", m.in_flight.clone());
+        registry.register(
+            "publish_retries",
+            "Times publishing started again after a NATS failure",
+            m.retries.clone(),
+        );
+        registry.register(
+            "buffer_events",
+            "Entries waiting in the PBX's buffer",
+            m.buffered.clone(),
+        );
+        registry.register(
+            "buffer_bytes",
+            "Bytes waiting in the PBX's buffer",
+            m.buffered_bytes.clone(),
+        );
+        registry.register(
+            "in_flight",
+            "Publishes waiting for their acknowledgement",
+            m.in_flight.clone(),
+        );
         registry.register("pbx_connected", "1 while logged in to the PBX", m.connected.clone());
-        registry.register("lease_active", "1 while this bridge holds the PBX's lease", m.active.clone());
+        registry.register(
+            "lease_active",
+            "1 while this bridge holds the PBX's lease",
+            m.active.clone(),
+        );
         registry.register("actions", "Action requests, by outcome", m.actions.clone());
         Metrics { registry, ..m }
     }
@@ -108,12 +140,16 @@ impl Metrics {
 
     /// `n` events were dropped.
     pub fn dropped(&self, p: &str, reason: &str, n: u64) {
-        self.dropped.get_or_create(&ReasonLabel { pbx: p.to_owned(), reason: reason.to_owned() }).inc_by(n);
+        self.dropped
+            .get_or_create(&ReasonLabel { pbx: p.to_owned(), reason: reason.to_owned() })
+            .inc_by(n);
     }
 
     /// A gap marker was queued.
     pub fn gap(&self, p: &str, reason: &str) {
-        self.gaps.get_or_create(&ReasonLabel { pbx: p.to_owned(), reason: reason.to_owned() }).inc();
+        self.gaps
+            .get_or_create(&ReasonLabel { pbx: p.to_owned(), reason: reason.to_owned() })
+            .inc();
     }
 
     /// Publishing starts again.
@@ -145,7 +181,11 @@ impl Metrics {
     /// An action request ended with `status`.
     pub fn action(&self, role: &str, p: &str, status: &str) {
         self.actions
-            .get_or_create(&ActionLabel { role: role.to_owned(), pbx: p.to_owned(), status: status.to_owned() })
+            .get_or_create(&ActionLabel {
+                role: role.to_owned(),
+                pbx: p.to_owned(),
+                status: status.to_owned(),
+            })
             .inc();
     }
 
@@ -186,11 +226,12 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
             if read != Ok(true) {
                 return;
             }
-            let (status, body) = if head.starts_with(b"GET /metrics ") || head.starts_with(b"GET / ") {
-                ("200 OK", metrics.render())
-            } else {
-                ("404 Not Found", "try /metrics\n".to_owned())
-            };
+            let (status, body) =
+                if head.starts_with(b"GET /metrics ") || head.starts_with(b"GET / ") {
+                    ("200 OK", metrics.render())
+                } else {
+                    ("404 Not Found", "try /metrics\n".to_owned())
+                };
             let reply = format!(
                 "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -218,6 +259,9 @@ mod tests {
         m.dropped("pbx1", "buffer-full", 3);
         let text = m.render();
         assert!(text.contains("ami_bridge_events_received_total{pbx=\"pbx1\"} 2"), "{text}");
-        assert!(text.contains("ami_bridge_events_dropped_total{pbx=\"pbx1\",reason=\"buffer-full\"} 3"), "{text}");
+        assert!(
+            text.contains("ami_bridge_events_dropped_total{pbx=\"pbx1\",reason=\"buffer-full\"} 3"),
+            "{text}"
+        );
     }
 }

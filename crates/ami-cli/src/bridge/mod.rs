@@ -110,7 +110,8 @@ pub fn init_logs(format: LogFormat) {
 /// The AMI client options of a PBX.
 pub fn client_options(up: &UpstreamConfig, secret: Secret, max_backoff: Duration) -> ClientOptions {
     let tls = up.tls.as_ref().map(|t| {
-        TlsClientOptions::new(TlsRoots::CaFile(t.ca_file.clone())).with_server_name(t.server_name.clone())
+        TlsClientOptions::new(TlsRoots::CaFile(t.ca_file.clone()))
+            .with_server_name(t.server_name.clone())
     });
     ClientOptions::new(Target::new(up.host.clone(), up.port), up.username.clone(), secret)
         .with_login(up.method)
@@ -137,7 +138,9 @@ async fn stop_signal(duration: Option<f64>) {
     let term = async {
         #[cfg(unix)]
         {
-            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
                 s.recv().await;
                 return;
             }
@@ -155,30 +158,41 @@ async fn stop_signal(duration: Option<f64>) {
 pub async fn run(args: BridgeArgs) -> Result<ExitCode, CliError> {
     init_logs(args.log_format);
     let file = args.config.display().to_string();
-    let text = std::fs::read_to_string(&args.config).map_err(|e| CliError::io(format!("cannot read {file}"), e))?;
-    let cfg = config::load(&file, &text)
-        .map_err(|e| CliError::Config(format!("{file}: {e} (run `ami check {file}` for a full report)")))?;
+    let text = std::fs::read_to_string(&args.config)
+        .map_err(|e| CliError::io(format!("cannot read {file}"), e))?;
+    let cfg = config::load(&file, &text).map_err(|e| {
+        CliError::Config(format!("{file}: {e} (run `ami check {file}` for a full report)"))
+    })?;
     if cfg.roles.len() > 64 {
-        return Err(CliError::Config(format!("{file}: at most 64 roles ({} given)", cfg.roles.len())));
+        return Err(CliError::Config(format!(
+            "{file}: at most 64 roles ({} given)",
+            cfg.roles.len()
+        )));
     }
     for d in &cfg.manager.diagnostics {
         tracing::warn!("{file}: {d}");
     }
     let name = args.name.clone().or(cfg.name.clone()).unwrap_or_else(default_name);
     let metrics = Arc::new(metrics::Metrics::new());
-    let metrics_addr = match (&args.metrics, &cfg.metrics) {
-        (Some(a), _) => Some(*a),
-        (None, Some(a)) => Some(a.parse().map_err(|_| CliError::Config(format!("{file}: metrics = {a:?} is not ADDR:PORT")))?),
-        (None, None) => None,
-    };
+    let metrics_addr =
+        match (&args.metrics, &cfg.metrics) {
+            (Some(a), _) => Some(*a),
+            (None, Some(a)) => Some(a.parse().map_err(|_| {
+                CliError::Config(format!("{file}: metrics = {a:?} is not ADDR:PORT"))
+            })?),
+            (None, None) => None,
+        };
     if let Some(addr) = metrics_addr {
-        let l = metrics::bind(addr).await.map_err(|e| CliError::io(format!("cannot listen on {addr} (metrics)"), e))?;
+        let l = metrics::bind(addr)
+            .await
+            .map_err(|e| CliError::io(format!("cannot listen on {addr} (metrics)"), e))?;
         let local = l.local_addr().map_err(|e| CliError::io("metrics address", e))?;
         tracing::info!("metrics on http://{local}/metrics");
         tokio::spawn(metrics::serve(l, Arc::clone(&metrics)));
     }
     let nc = nats::connect(&cfg.nats, &name).await.map_err(CliError::Config)?;
-    let js = nats::context(nc.clone(), cfg.nats.in_flight * cfg.upstreams.upstreams.len().max(1) * 2);
+    let js =
+        nats::context(nc.clone(), cfg.nats.in_flight * cfg.upstreams.upstreams.len().max(1) * 2);
     tracing::info!(bridge = %name, servers = %cfg.nats.servers.join(","), "setting up the streams and buckets");
     let stop = stop_signal(args.duration);
     tokio::pin!(stop);

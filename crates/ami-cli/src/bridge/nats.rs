@@ -11,7 +11,9 @@ use super::roles::Role;
 
 fn read_credential(source: &CredentialSource) -> Result<String, String> {
     match source {
-        CredentialSource::Env(var) => std::env::var(var).map_err(|_| format!("environment variable {var} is not set")),
+        CredentialSource::Env(var) => {
+            std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))
+        }
         CredentialSource::File(path) => std::fs::read_to_string(path)
             .map(|s| s.lines().next().unwrap_or_default().trim().to_owned())
             .map_err(|e| format!("cannot read {}: {e}", path.display())),
@@ -26,7 +28,9 @@ pub async fn connect(c: &NatsConfig, name: &str) -> Result<Client, String> {
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(5))
         .client_capacity(65_536)
-        .reconnect_delay_callback(|attempts| Duration::from_millis((100 * attempts as u64).min(2000)));
+        .reconnect_delay_callback(|attempts| {
+            Duration::from_millis((100 * attempts as u64).min(2000))
+        });
     opts = match &c.auth {
         NatsAuth::None => opts,
         NatsAuth::Credentials(path) => opts
@@ -34,14 +38,17 @@ pub async fn connect(c: &NatsConfig, name: &str) -> Result<Client, String> {
             .await
             .map_err(|e| format!("[nats] credentials {}: {e}", path.display()))?,
         NatsAuth::Nkey(path) => {
-            let seed = read_credential(&CredentialSource::File(path.clone())).map_err(|e| format!("[nats] nkey: {e}"))?;
+            let seed = read_credential(&CredentialSource::File(path.clone()))
+                .map_err(|e| format!("[nats] nkey: {e}"))?;
             opts.nkey(seed)
         }
         NatsAuth::UserPassword { user, password } => {
             let p = read_credential(password).map_err(|e| format!("[nats] password: {e}"))?;
             opts.user_and_password(user.clone(), p)
         }
-        NatsAuth::Token(t) => opts.token(read_credential(t).map_err(|e| format!("[nats] token: {e}"))?),
+        NatsAuth::Token(t) => {
+            opts.token(read_credential(t).map_err(|e| format!("[nats] token: {e}"))?)
+        }
     };
     if let Some(ca) = &c.tls_ca {
         opts = opts.add_root_certificates(ca.clone()).require_tls(true);
@@ -52,7 +59,9 @@ pub async fn connect(c: &NatsConfig, name: &str) -> Result<Client, String> {
     if c.tls_required {
         opts = opts.require_tls(true);
     }
-    opts.connect(c.servers.join(",")).await.map_err(|e| format!("NATS {}: {e}", c.servers.join(", ")))
+    opts.connect(c.servers.join(","))
+        .await
+        .map_err(|e| format!("NATS {}: {e}", c.servers.join(", ")))
 }
 
 /// The JetStream context the bridge publishes with.
@@ -104,7 +113,9 @@ pub async fn ensure(
         retry(&format!("stream {}", config.name), || async {
             match js.get_stream(&config.name).await {
                 Ok(_) => js.update_stream(&config).await.map(|_| ()).map_err(|e| e.to_string()),
-                Err(_) => js.create_stream(config.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => {
+                    js.create_stream(config.clone()).await.map(|_| ()).map_err(|e| e.to_string())
+                }
             }
         })
         .await;
@@ -126,7 +137,8 @@ pub async fn ensure(
         ..Default::default()
     };
     let mut stores = Vec::new();
-    for (name, max_age) in [(c.lease_bucket(), c.lease_ttl), (c.progress_bucket(), Duration::ZERO)] {
+    for (name, max_age) in [(c.lease_bucket(), c.lease_ttl), (c.progress_bucket(), Duration::ZERO)]
+    {
         let config = bucket(name.clone(), max_age);
         let store = retry(&format!("bucket {name}"), || async {
             if js.get_stream(&config.name).await.is_err() {

@@ -163,7 +163,12 @@ impl PbxTask {
 
     /// This bridge just took the lease: trim to what the previous holder stored, announce,
     /// and send the rest.
-    fn acquired(&mut self, st: &mut State, progress: Option<Progress>, snap: &mpsc::Sender<SnapshotPart>) {
+    fn acquired(
+        &mut self,
+        st: &mut State,
+        progress: Option<Progress>,
+        snap: &mpsc::Sender<SnapshotPart>,
+    ) {
         let now = unix_us();
         let mut lost = None;
         if let Some(p) = &progress {
@@ -207,11 +212,21 @@ impl PbxTask {
     }
 
     fn buffer_has_token(&mut self, token: &str) -> bool {
-        (self.buffer.head()..self.buffer.end())
-            .any(|abs| self.buffer.get_mut(abs).and_then(|e| e.position.as_ref()).is_some_and(|p| &*p.token == token))
+        (self.buffer.head()..self.buffer.end()).any(|abs| {
+            self.buffer
+                .get_mut(abs)
+                .and_then(|e| e.position.as_ref())
+                .is_some_and(|p| &*p.token == token)
+        })
     }
 
-    fn event(&mut self, st: &mut State, item: StreamEvent, active: bool, snap: &mpsc::Sender<SnapshotPart>) {
+    fn event(
+        &mut self,
+        st: &mut State,
+        item: StreamEvent,
+        active: bool,
+        snap: &mpsc::Sender<SnapshotPart>,
+    ) {
         match item {
             StreamEvent::Event(ev) => {
                 let m = ev.message().as_message();
@@ -287,13 +302,19 @@ impl PbxTask {
                         tracing::warn!(%pbx, "cannot place the anchor (UserEvent needs write = user): {e}");
                     }
                 });
-                let reason = if st.ever_connected { GapReason::Reconnected } else { GapReason::Connected };
+                let reason =
+                    if st.ever_connected { GapReason::Reconnected } else { GapReason::Connected };
                 st.ever_connected = true;
                 if active {
                     let gap = Gap {
                         pbx: &self.name,
                         reason,
-                        since_us: st.before_gap_us.or(self.lease.borrow().progress.as_ref().map(|p| p.received_us)),
+                        since_us: st.before_gap_us.or(self
+                            .lease
+                            .borrow()
+                            .progress
+                            .as_ref()
+                            .map(|p| p.received_us)),
                         until_us: unix_us(),
                         lost: None,
                         after: None,
@@ -333,7 +354,11 @@ impl PbxTask {
             uniqueid: None,
             linkedid: None,
             received_us: unix_us(),
-            kind: Kind::Snapshot { id: Arc::from(part.id), action: Arc::from(subject_token(part.action.as_bytes())), part: part.part },
+            kind: Kind::Snapshot {
+                id: Arc::from(part.id),
+                action: Arc::from(subject_token(part.action.as_bytes())),
+                part: part.part,
+            },
             targets,
             pending: 0,
         };
@@ -411,7 +436,10 @@ impl PbxTask {
         }
         // Stop: store what is buffered (while the lease holds), record it, let the lease go.
         let deadline = Instant::now() + drain;
-        while self.lease.borrow().is_active() && !self.buffer.is_empty() && Instant::now() < deadline {
+        while self.lease.borrow().is_active()
+            && !self.buffer.is_empty()
+            && Instant::now() < deadline
+        {
             self.publisher.pump(&mut self.buffer).await;
             let wait = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
@@ -425,7 +453,12 @@ impl PbxTask {
             tracing::warn!(pbx = %self.name, left = self.buffer.len(), "stopping with events not stored");
         }
         let (done, wait) = oneshot::channel();
-        if self.lease_commands.send(LeaseCommand::Release(self.publisher.stored.clone(), done)).await.is_ok() {
+        if self
+            .lease_commands
+            .send(LeaseCommand::Release(self.publisher.stored.clone(), done))
+            .await
+            .is_ok()
+        {
             let _ = tokio::time::timeout(Duration::from_secs(3), wait).await;
         }
         self.client.close().await;

@@ -176,7 +176,8 @@ impl Publisher {
                     continue;
                 }
                 let subject = self.subject(role, &e);
-                let publish = PublishMessage::build().payload(e.raw.clone()).headers(self.headers(&e));
+                let publish =
+                    PublishMessage::build().payload(e.raw.clone()).headers(self.headers(&e));
                 match self.js.send_publish(subject, publish).await {
                     Ok(ack) => {
                         pending += 1;

@@ -9,7 +9,8 @@ use ami_proto::perm::{Privilege, may_receive, may_run};
 
 /// Actions that act on the AMI session itself: the bridge's session is shared, so no role may
 /// send them (ListCommands is answered by the bridge from the role's classes).
-pub const SESSION_ACTIONS: [&str; 6] = ["Login", "Logoff", "Challenge", "Events", "Filter", "WaitEvent"];
+pub const SESSION_ACTIONS: [&str; 6] =
+    ["Login", "Logoff", "Challenge", "Events", "Filter", "WaitEvent"];
 
 /// One role: a manager.conf user without a secret.
 #[derive(Clone, Debug)]
@@ -129,14 +130,25 @@ mod tests {
             out.unwrap().err().map(|e| e.0)
         };
         assert_eq!(refused(&r, b"Action: CoreShowChannels\r\n\r\n"), None);
-        assert_eq!(refused(&r, b"Action: Command\r\nCommand: core show uptime\r\n\r\n").as_deref(), Some("Permission denied"));
+        assert_eq!(
+            refused(&r, b"Action: Command\r\nCommand: core show uptime\r\n\r\n").as_deref(),
+            Some("Permission denied")
+        );
         assert_eq!(
             refused(&r, b"Action: Originate\r\nChannel: Local/1@x\r\nApplication: System\r\nData: id\r\n\r\n").as_deref(),
             Some("Originate Access Forbidden: app or data blacklisted")
         );
-        assert!(refused(&r, b"Action: Events\r\nEventMask: off\r\n\r\n").unwrap().contains("shared AMI session"));
+        assert!(
+            refused(&r, b"Action: Events\r\nEventMask: off\r\n\r\n")
+                .unwrap()
+                .contains("shared AMI session")
+        );
         assert!(refused(&r, b"Action: Logoff\r\n\r\n").unwrap().contains("shared AMI session"));
-        assert!(refused(&r, b"Action: Nope\r\n\r\n").unwrap().starts_with("Invalid/unknown command: Nope."));
+        assert!(
+            refused(&r, b"Action: Nope\r\n\r\n")
+                .unwrap()
+                .starts_with("Invalid/unknown command: Nope.")
+        );
         assert_eq!(refused(&r, b"Foo: bar\r\n\r\n").as_deref(), Some("Missing action in request"));
         assert!(r.may_snapshot(0, "CoreShowChannels"));
         assert!(!role(Privilege::CALL, Privilege::NONE).may_snapshot(0, "CoreShowChannels"));

@@ -58,7 +58,11 @@ fn secs(us: u64) -> String {
 impl Gap<'_> {
     /// The marker as AMI bytes (an event named `BridgeGap`).
     pub fn to_bytes(&self) -> Bytes {
-        let mut out = format!("Event: BridgeGap\r\nPbx: {}\r\nReason: {}\r\n", self.pbx, self.reason.as_str());
+        let mut out = format!(
+            "Event: BridgeGap\r\nPbx: {}\r\nReason: {}\r\n",
+            self.pbx,
+            self.reason.as_str()
+        );
         if let Some(s) = self.since_us {
             out.push_str(&format!("Since: {}\r\n", secs(s)));
             out.push_str(&format!("Until: {}\r\n", secs(self.until_us)));
@@ -116,15 +120,27 @@ pub async fn run(client: Client, id: String, actions: Vec<String>, tx: mpsc::Sen
             let (part, raw, name) = match &p {
                 Part::ListStart(m) => ("start", m.raw().to_vec(), action.clone()),
                 Part::ListItem(m) => {
-                    let name = m.as_message().event().map_or_else(|| action.clone(), |e| String::from_utf8_lossy(e).into_owned());
+                    let name = m.as_message().event().map_or_else(
+                        || action.clone(),
+                        |e| String::from_utf8_lossy(e).into_owned(),
+                    );
                     ("item", m.raw().to_vec(), name)
                 }
-                Part::ListComplete(m) | Part::CommandOutput(m) => ("end", m.raw().to_vec(), action.clone()),
+                Part::ListComplete(m) | Part::CommandOutput(m) => {
+                    ("end", m.raw().to_vec(), action.clone())
+                }
                 Part::Response { message, .. } => {
-                    let error = message.as_message().response().is_some_and(|r| r.eq_ignore_ascii_case(b"Error"));
+                    let error = message
+                        .as_message()
+                        .response()
+                        .is_some_and(|r| r.eq_ignore_ascii_case(b"Error"));
                     (if error { "failed" } else { "end" }, message.raw().to_vec(), action.clone())
                 }
-                Part::Failed(e) => ("failed", format!("Response: Error\r\nMessage: {e}\r\n\r\n").into_bytes(), action.clone()),
+                Part::Failed(e) => (
+                    "failed",
+                    format!("Response: Error\r\nMessage: {e}\r\n\r\n").into_bytes(),
+                    action.clone(),
+                ),
                 _ => continue,
             };
             let done = part != "start" && part != "item";
@@ -157,7 +173,8 @@ mod tests {
             &g.to_bytes()[..],
             b"Event: BridgeGap\r\nPbx: pbx1\r\nReason: reconnected\r\nSince: 1.500000\r\nUntil: 4.000001\r\nDuration: 2.500001\r\nAfter: feed:7\r\nBridge: b\r\n\r\n"
         );
-        let g = Gap { since_us: None, lost: Some(3), after: None, reason: GapReason::BufferFull, ..g };
+        let g =
+            Gap { since_us: None, lost: Some(3), after: None, reason: GapReason::BufferFull, ..g };
         assert_eq!(
             &g.to_bytes()[..],
             b"Event: BridgeGap\r\nPbx: pbx1\r\nReason: buffer-full\r\nUntil: 4.000001\r\nLost: 3\r\nBridge: b\r\n\r\n"

@@ -214,7 +214,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             file: Arc::from(MANAGER_CONF),
             line: e.line,
             message: format!("`ami bridge` cannot use this file: {}", e.message),
-            hint: "fix the [nats], [upstream:NAME] or role section (see `ami bridge --help`)".to_owned(),
+            hint: "fix the [nats], [upstream:NAME] or role section (see `ami bridge --help`)"
+                .to_owned(),
             user: None,
         });
     }

@@ -25,14 +25,14 @@
 use std::collections::HashMap;
 
 use ami_proto::config::ini::{self, IniOptions};
-use ami_proto::config::{ConfigOptions, DiagnosticKind, ManagerConfig, NoIncludes, parse_manager_conf};
+use ami_proto::config::{
+    ConfigOptions, DiagnosticKind, ManagerConfig, NoIncludes, parse_manager_conf,
+};
 use ami_tokio::Secret;
 
 use crate::upstreams::{Upstreams, parse_upstreams};
 
-pub use crate::upstreams::{
-    SecretSource, UpstreamConfig, is_upstream_section,
-};
+pub use crate::upstreams::{SecretSource, UpstreamConfig, is_upstream_section};
 
 /// A loaded proxy configuration.
 #[derive(Debug)]
@@ -120,8 +120,8 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
     let err = |line: u32, message: String| ProxyConfigError { line, message };
     let parsed = ini::parse(file, text, &mut NoIncludes, &IniOptions::default())
         .map_err(|e| err(0, e.to_string()))?;
-    let Upstreams { upstreams, inline_secrets, ranges } = parse_upstreams(&parsed)
-        .map_err(|e| err(e.line, e.message))?;
+    let Upstreams { upstreams, inline_secrets, ranges } =
+        parse_upstreams(&parsed).map_err(|e| err(e.line, e.message))?;
     if upstreams.is_empty() {
         return Err(err(
             0,

@@ -1097,7 +1097,12 @@ impl Server {
 
     /// The §4.7 checks Asterisk's handlers make before doing anything, as the error message
     /// they answer with ([`authority::authorize`] decides).
-    fn escalation(&self, info: &ActionInfo, write: Privilege, m: &Message<'_>) -> Option<&'static [u8]> {
+    fn escalation(
+        &self,
+        info: &ActionInfo,
+        write: Privilege,
+        m: &Message<'_>,
+    ) -> Option<&'static [u8]> {
         match authority::authorize(info, write, |header| m.get(header)) {
             Ok(()) => None,
             Err(denial) => Some(denial.message().as_bytes()),
