@@ -226,10 +226,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
 ) -> Result<(), async_nats::SubscribeError> {
     let mut sub = nc.queue_subscribe(format!("{prefix}.*.*.act"), QUEUE_GROUP.to_owned()).await?;
-    let max_bytes = usize::try_from(nc.server_info().max_payload)
-        .unwrap_or(1 << 20)
-        .saturating_sub(4096)
-        .max(4096);
+    let max_bytes = nc.server_info().max_payload.saturating_sub(4096).max(4096);
     while let Some(msg) = sub.next().await {
         let Some(reply_to) = msg.reply.clone() else { continue };
         let mut tokens = msg.subject.split('.');
