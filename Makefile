@@ -10,7 +10,7 @@ CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 CBINDGEN_STAMP := $(TOOLS)/cbindgen-$(CBINDGEN_VERSION).stamp
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
-FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config perm acl filter
+FUZZ_TARGETS := decode parse_message roundtrip client_session server_session config config_edit perm acl filter
 FUZZ_SECONDS ?= 20
 CC ?= cc
 CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror
@@ -31,22 +31,23 @@ PROFILE ?= release
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 # C tests: each prints `N passed, M failed`; every one gets the captures as arguments
-C_TESTS := version decode encode access session config catalog
+C_TESTS := version decode encode access session config catalog legacy edit
 C_TEST_DATA := $(sort $(wildcard bindings/c/tests/data/*.s2c bindings/c/tests/data/*.c2s))
 C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind c-live miri install bench bench-proxy fuzz-smoke \
-	clean asterisk catalog catalog-check nats-server bench-bridge
+	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench \
+	bench-proxy fuzz-smoke clean asterisk catalog catalog-check nats-server bench-bridge
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
 ## a real Asterisk included), docs (warnings are errors), the generated catalog and the C header
 ## against their sources, the C
-## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri and the Python suite.
+## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri, the Python suite and the
+## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
-test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
-	c-live python-test
+test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples service-check \
+	c-live python-test node-test
 	@echo "make test: all checks passed"
 
 # ---- The real Asterisk the live suites run ---------------------------------------------------
@@ -200,6 +201,23 @@ c-live: c-examples asterisk
 	@$(ENSURE) 'valgrind --version' valgrind || { echo "c-live: valgrind is missing (apt-get install valgrind)"; exit 1; }
 	bash bindings/c/tests/live-example.sh $(BUILD)/example-ami_events $(C_PREFIX)/lib
 
+## service-check: the systemd unit of `ami proxy` (packaging/systemd) passes `systemd-analyze
+## verify` and keeps its exposure score at most 2.0 (`systemd-analyze security`), against the
+## installed `ami` and man page; the example /etc/ami/proxy.conf loads (`--check-config`) and
+## `ami check` finds no error in it
+service-check: c-install-test
+	@$(ENSURE) 'systemd-analyze --version' systemd || { echo "service-check: systemd-analyze is missing (apt-get install systemd)"; exit 1; }
+	@rm -rf $(BUILD)/units && mkdir -p $(BUILD)/units
+	@for u in packaging/systemd/*.service; do \
+		sed "s|/usr/bin/ami|$(C_PREFIX)/bin/ami|g" $$u > $(BUILD)/units/$$(basename $$u); \
+		echo "systemd-analyze verify $$u"; \
+		MANPATH=$(C_PREFIX)/share/man systemd-analyze verify $(BUILD)/units/$$(basename $$u); \
+		systemd-analyze security --offline=true --threshold=20 $(BUILD)/units/$$(basename $$u) >/dev/null || \
+			{ systemd-analyze security --offline=true $(BUILD)/units/$$(basename $$u); echo "$$u: exposure above 2.0"; exit 1; }; \
+	done
+	PBX1_SECRET=example $(C_PREFIX)/bin/ami proxy --config packaging/etc/ami/proxy.conf --check-config
+	$(C_PREFIX)/bin/ami check packaging/etc/ami/proxy.conf >/dev/null
+
 # ASan + UBSan (LeakSanitizer included), against the installed static library.
 c-sanitize: c-install-test
 	@if ! $(ENSURE) 'echo "int main(void){return 0;}" | $(CC) $(SANITIZE) -x c - -o $(BUILD)/asan-probe && $(BUILD)/asan-probe' libasan8 libubsan1; then \
@@ -221,21 +239,32 @@ c-valgrind: c-install-test
 		LD_LIBRARY_PATH=$(C_PREFIX)/lib $(VALGRIND) $(BUILD)/c-$$t $(C_TEST_DATA) | tail -n 1; \
 	done; fi
 
-## miri: the C API's Rust-side tests (every extern "C" function called directly) under Miri,
-## which checks for undefined behaviour; the two tests that read files are ignored there.
-## The nightly components are installed here; if they cannot be, the step fails saying so.
+## miri: the C API's Rust-side tests (every extern "C" function called directly) and the SIMD
+## block classifier (the framer's one unsafe crate) under Miri, which checks for undefined
+## behaviour; the two tests that read files are ignored there. ami-simd runs three times: as
+## built (portable code: Miri reports no CPU feature), and compiled for AVX2 and for AVX-512BW,
+## whose intrinsics Miri emulates. The nightly components are installed here; if they cannot
+## be, the step fails saying so.
+MIRI_SIMD_FEATURES := +avx2 +avx512f,+avx512bw
 miri:
 	@rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 || { \
 	  echo "miri: the nightly toolchain's miri and rust-src components could not be installed" \
 	       "(rustup component add --toolchain nightly miri rust-src)"; exit 1; }
 	MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-ffi --lib --locked
+	MIRIFLAGS=-Zmiri-strict-provenance $(CARGO) +nightly miri test -p ami-simd --locked
+	@for f in $(MIRI_SIMD_FEATURES); do \
+	  echo "== ami-simd under Miri, -C target-feature=$$f"; \
+	  RUSTFLAGS="-C target-feature=$$f" MIRIFLAGS=-Zmiri-strict-provenance \
+	    CARGO_TARGET_DIR=target/miri-simd $(CARGO) +nightly miri test -p ami-simd --lib --locked || exit 1; \
+	done
 
 ## bench: criterion benchmarks (numbers for closing notes; never part of `make test`)
 bench:
 	$(CARGO) bench -p ami-benches --locked
 
-## bench-proxy: events/s and added latency of `ami proxy` against `ami mock` directly
-bench-proxy:
+## bench-proxy: events/s and added latency of `ami proxy` against `ami mock` directly, and the
+## tenant isolation figure against the real Asterisk
+bench-proxy: asterisk
 	$(CARGO) build --release --locked -p ami-cli
 	$(CARGO) run --release --locked -p ami-benches --example proxy_bench -- target/release/ami
 
@@ -325,6 +354,64 @@ $(BENCH_CORPUS):
 python-bench: python-wheel $(BENCH_CORPUS)
 	$(call fresh_venv,$(PY_BENCH_VENV),$(PY_WHEELS)/libami-*.whl panoramisk==$(PANORAMISK_VERSION))
 	cd $(PY_BENCH_VENV) && bin/python $(CURDIR)/bindings/python/bench/bench_decode.py $(BENCH_CORPUS)
+
+# ---- Node package (bindings/node) -----------------------------------------------------------
+# npm installs what package-lock.json pins (@napi-rs/cli, typescript, @types/node); the addon is
+# built by napi-rs from the crate libami-node, the TypeScript by tsc --strict. The bench's own
+# lock (bench/package-lock.json) pins the npm AMI clients it compares with.
+.PHONY: node-build node-test node-pack-test node-bench
+NPM ?= npm
+NODE_DIR := bindings/node
+NODE_MODULES := $(NODE_DIR)/node_modules/.libami-ci.stamp
+NODE_PACK := $(BUILD)/node-pack
+
+$(NODE_MODULES): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
+	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
+		echo "node and npm are missing: install Node.js 20 or later (apt-get install nodejs npm)"; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
+		echo "Node.js $$(node --version) is too old: the package needs Node.js 20 or later"; exit 1; }
+	cd $(NODE_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## node-build: the addon (napi build, release) and the TypeScript (tsc --strict) in bindings/node
+node-build: $(NODE_MODULES)
+	cd $(NODE_DIR) && npx napi build --platform --release --strip --output-dir native --js index.js \
+		--dts index.d.ts -- --locked
+	cd $(NODE_DIR) && npx tsc -p tsconfig.json
+
+## node-test: the Node suite (node --test): the captures, the encoder, access rules, the sans-IO
+## sessions, the client against serve(), `ami mock`, hostile servers and a real Asterisk; the
+## examples under tsc --strict; then `npm pack` installed and used from a fresh directory
+node-test: node-build asterisk
+	$(CARGO) build -q --locked -p ami-cli
+	cd $(NODE_DIR) && npx tsc -p examples/tsconfig.json
+	cd $(NODE_DIR) && npx tsc -p test/tsconfig.json
+	cd $(NODE_DIR) && LIBAMI_AMI_BIN=$(CURDIR)/target/debug/ami \
+		LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
+		node --test --test-concurrency=1 dist-test/*.test.js
+	@$(MAKE) --no-print-directory node-pack-test
+
+## node-pack-test: `npm pack`, then what a user does: install the tarball in a fresh project,
+## decode a message from JavaScript, and compile a TypeScript program against it with --strict
+node-pack-test: $(NODE_MODULES)
+	rm -rf $(NODE_PACK) && mkdir -p $(NODE_PACK)/app
+	cd $(NODE_DIR) && $(NPM) pack --ignore-scripts --pack-destination $(NODE_PACK) --loglevel=error
+	@ls -l $(NODE_PACK)/libami-*.tgz
+	cd $(NODE_PACK)/app && echo '{"name":"app","private":true}' > package.json && \
+		$(NPM) install --no-audit --no-fund --loglevel=error ../libami-*.tgz
+	cd $(NODE_PACK)/app && node $(CURDIR)/$(NODE_DIR)/test/installed.cjs
+	cp $(NODE_DIR)/examples/*.ts $(NODE_PACK)/app/
+	cd $(NODE_PACK)/app && $(CURDIR)/$(NODE_DIR)/node_modules/.bin/tsc --strict --noEmit --module node16 \
+		--moduleResolution node16 --target ES2022 --types node --typeRoots $(CURDIR)/$(NODE_DIR)/node_modules/@types *.ts
+
+$(NODE_DIR)/bench/node_modules/.libami-ci.stamp: $(NODE_DIR)/bench/package-lock.json
+	cd $(NODE_DIR)/bench && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## node-bench: events/s decoding the generated corpus with libami and with the parsers of the npm
+## packages yana and asterisk-manager, in the same run (not part of `make test`)
+node-bench: node-build $(BENCH_CORPUS) $(NODE_DIR)/bench/node_modules/.libami-ci.stamp
+	node --expose-gc $(NODE_DIR)/bench/decode.js $(BENCH_CORPUS)
 
 clean:
 	$(CARGO) clean

@@ -6,12 +6,15 @@
  * Build:   cc app.c $(pkg-config --cflags --libs libami)
  *
  * Sans-IO: libami never reads a socket, a file or a clock and never calls you back. You feed it
- * the bytes you received and copy out the bytes it produced.
+ * the bytes you received and copy out the bytes it produced. The exceptions draw from the
+ * operating system's CSPRNG: `ami_secret_generate`, and the server's MD5 challenges when
+ * `ami_server_new` gets the seed 0.
  *
  * Errors. Every fallible function returns an `ami_result`: AMI_RESULT_OK (0) or a code whose
  * number never changes; `ami_result_str(code)` names it. Handles keep the text of their last
  * failure: `ami_decoder_last_error`, `ami_message_builder_last_error`, `ami_acl_last_error`,
- * `ami_client_last_error`, `ami_server_last_error`.
+ * `ami_client_last_error`, `ami_server_last_error`, `ami_config_last_error`,
+ * `ami_config_edit_last_error`.
  * Output parameters are written only on success; the one exception is
  * AMI_RESULT_INSUFFICIENT_SIZE, which writes the length needed to the length output.
  * Every pointer argument is checked: NULL gives AMI_RESULT_NULL_PARAMETER (a NULL data pointer
@@ -43,6 +46,12 @@
  * `ami_server_ack`, `_error`, `_respond`, `_command_output`, `_list_*` name only the session.
  * The server's MD5 challenges come from a generator seeded by `ami_server_new`'s `seed`: pass
  * OS randomness.
+ *
+ * Editing manager.conf. `ami_config_edit` holds the text you load (and the included files you
+ * add), applies each edit whole or not at all (AMI_RESULT_EDIT_REFUSED: nothing changed) and
+ * gives back the new texts as views, for you to write (atomically: a temporary file in the same
+ * directory, fsync, rename). Settings are passed in an `ami_user_settings` you own; libami only
+ * reads it during the call.
  *
  * Enumerations are `uint32_t` in this ABI: pass the enumerators (an unknown value gives
  * AMI_RESULT_INVALID_PARAMETER).
@@ -184,6 +193,52 @@
 #define AMI_ESCALATION_COMMAND 4
 
 /*
+ `ami_user_settings.set` / `.unset` bit: `secret`.
+ */
+#define AMI_USER_SECRET (1 << 0)
+
+/*
+ `ami_user_settings.set` bit: `read` (classes in `.read`).
+ */
+#define AMI_USER_READ (1 << 1)
+
+/*
+ `ami_user_settings.set` bit: `write` (classes in `.write`).
+ */
+#define AMI_USER_WRITE (1 << 2)
+
+/*
+ `ami_user_settings.set` bit: the `permit`/`deny`/`acl` lines (`.acl`, `.acl_len`; 0 rules
+ lets every address in).
+ */
+#define AMI_USER_ACL (1 << 3)
+
+/*
+ `ami_user_settings.set` bit: the `eventfilter` lines (`.filters`, `.filters_len`).
+ */
+#define AMI_USER_EVENTFILTERS (1 << 4)
+
+/*
+ `ami_user_settings.set` / `.unset` bit: `displayconnects`.
+ */
+#define AMI_USER_DISPLAYCONNECTS (1 << 5)
+
+/*
+ `ami_user_settings.set` / `.unset` bit: `allowmultiplelogin`.
+ */
+#define AMI_USER_ALLOWMULTIPLELOGIN (1 << 6)
+
+/*
+ `ami_user_settings.set` / `.unset` bit: `writetimeout`.
+ */
+#define AMI_USER_WRITETIMEOUT (1 << 7)
+
+/*
+ `ami_user_settings.set` bit: the `setvar` lines (`.setvars`, `.setvars_len`).
+ */
+#define AMI_USER_SETVARS (1 << 8)
+
+/*
  The result of every fallible libami call. `AMI_RESULT_OK` is 0; the numbers are part of the
  ABI and are never renumbered or reused (new codes are only appended).
 
@@ -252,6 +307,12 @@ enum ami_result
    formatted incorrectly); `_last_error` says which.
    */
   AMI_RESULT_FILTER_ERROR = 12,
+  /*
+   The manager.conf editor refused an edit (it would not do exactly what was asked, `ami
+   check` would report an error, or a line cannot be changed safely); nothing changed,
+   `ami_config_edit_last_error` says why and `ami_config_edit_error_line` where.
+   */
+  AMI_RESULT_EDIT_REFUSED = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -518,6 +579,12 @@ enum ami_frame_error_kind
    The message was larger than `max_message` bytes.
    */
   AMI_FRAME_ERROR_MESSAGE_TOO_LARGE = 3,
+  /*
+   Client role: the first line of the stream is neither the `Asterisk Call Manager/`
+   banner nor a header (e.g. `HTTP/1.1 200 OK`): the peer is not an AMI server. The line is
+   the one kept line; `limit` is 0. Reported as soon as the line is complete.
+   */
+  AMI_FRAME_ERROR_NOT_AMI_SERVER = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -616,6 +683,10 @@ enum ami_disconnect_reason
    A reason of a later libami version.
    */
   AMI_DISCONNECT_OTHER = 6,
+  /*
+   The client did not read its answers: a list part found its outbound queue full.
+   */
+  AMI_DISCONNECT_OUTPUT_OVERFLOW = 7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -677,6 +748,36 @@ typedef uint32_t ami_login_method;
 #endif // __cplusplus
 
 /*
+ The key of an ACL rule.
+ */
+enum ami_acl_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   `permit = address[/mask],…`.
+   */
+  AMI_ACL_PERMIT = 0,
+  /*
+   `deny = address[/mask],…`.
+   */
+  AMI_ACL_DENY = 1,
+  /*
+   `acl = name,…` (named ACLs of acl.conf; libami knows none, so such a user denies
+   everyone).
+   */
+  AMI_ACL_NAMED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ami_acl_kind ami_acl_kind;
+#else
+typedef uint32_t ami_acl_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  The network ACL of one manager user (opaque): its `permit=`, `deny=` and `acl=` lines in file
  order, evaluated like Asterisk (last match wins, IPv4 rules ignore IPv6 peers, an `acl=` name
  is undefined here and so denies everyone). Not thread-safe.
@@ -693,6 +794,13 @@ typedef struct ami_client ami_client;
  A loaded manager.conf. Create with `ami_config_new`, fill with `ami_config_load`.
  */
 typedef struct ami_config ami_config;
+
+/*
+ A manager.conf being edited. Create with `ami_config_edit_new`, give the included files with
+ `ami_config_edit_add_include`, load with `ami_config_edit_load`, edit, read the texts, free
+ with `ami_config_edit_free`.
+ */
+typedef struct ami_config_edit ami_config_edit;
 
 /*
  A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder.
@@ -883,6 +991,11 @@ typedef struct {
 /*
  One line of a message: `name` is empty and `bare` true for a line without a colon, whose
  text is then `value`. The views follow the decoder's lifetime rule.
+
+ Bare lines are kept, in order, wherever they occur: `No categories found` after a
+ `Response:` line, or a plain-text reply with no header at all (Asterisk 13's `Queues`
+ action answers `No queues have been created.`), which is then a message of kind
+ `AMI_MESSAGE_UNKNOWN` whose lines are all bare.
  */
 typedef struct {
   /*
@@ -948,6 +1061,137 @@ typedef struct {
    */
   size_t max_message;
 } ami_decoder_limits;
+
+/*
+ One `permit`/`deny`/`acl` line. `kind` is an `ami_acl_kind`.
+ */
+typedef struct {
+  /*
+   `AMI_ACL_PERMIT`, `AMI_ACL_DENY` or `AMI_ACL_NAMED`.
+   */
+  uint32_t kind;
+  /*
+   The value (`len` bytes, UTF-8).
+   */
+  const char *value;
+  /*
+   Its length.
+   */
+  size_t value_len;
+} ami_acl_rule;
+
+/*
+ One `eventfilter` line: `key` is `eventfilter` or `eventfilter(options)`.
+ */
+typedef struct {
+  /*
+   The key.
+   */
+  const char *key;
+  /*
+   Its length.
+   */
+  size_t key_len;
+  /*
+   The expression (may be empty for the advanced form).
+   */
+  const char *value;
+  /*
+   Its length.
+   */
+  size_t value_len;
+} ami_filter_line;
+
+/*
+ One `setvar = NAME=value` line.
+ */
+typedef struct {
+  /*
+   The variable name.
+   */
+  const char *name;
+  /*
+   Its length.
+   */
+  size_t name_len;
+  /*
+   Its value.
+   */
+  const char *value;
+  /*
+   Its length.
+   */
+  size_t value_len;
+} ami_setvar;
+
+/*
+ What to change in a user. Start from `{0}` (changes nothing), then set the fields to
+ change and their `AMI_USER_*` bits in `set` (or, for `secret`, `displayconnects`,
+ `allowmultiplelogin` and `writetimeout`, in `unset` to remove the key). Every pointer is
+ read during the call only.
+ */
+typedef struct {
+  /*
+   `AMI_USER_*` bits of the fields to write.
+   */
+  uint32_t set;
+  /*
+   `AMI_USER_*` bits of the keys to remove (Asterisk's default applies).
+   */
+  uint32_t unset;
+  /*
+   The secret (UTF-8, not empty, no blanks at either end, no control characters).
+   */
+  const char *secret;
+  /*
+   Its length.
+   */
+  size_t secret_len;
+  /*
+   `read` classes (`AMI_PERM_*` bits).
+   */
+  uint32_t read;
+  /*
+   `write` classes (`AMI_PERM_*` bits).
+   */
+  uint32_t write;
+  /*
+   `acl_len` rules.
+   */
+  const ami_acl_rule *acl;
+  /*
+   Their number.
+   */
+  size_t acl_len;
+  /*
+   `filters_len` event filters.
+   */
+  const ami_filter_line *filters;
+  /*
+   Their number.
+   */
+  size_t filters_len;
+  /*
+   `displayconnects`.
+   */
+  bool displayconnects;
+  /*
+   `allowmultiplelogin`.
+   */
+  bool allowmultiplelogin;
+  /*
+   `writetimeout` in milliseconds (100 to 2147483647).
+   */
+  uint32_t writetimeout_ms;
+  /*
+   `setvars_len` channel variables.
+   */
+  const ami_setvar *setvars;
+  /*
+   Their number.
+   */
+  size_t setvars_len;
+} ami_user_settings;
 
 /*
  Settings of an `ami_server`. Fill it with `ami_server_options_default`, then change fields.
@@ -1451,6 +1695,26 @@ ami_result ami_decoder_header_count(const ami_decoder *dec, size_t *out);
 ami_result ami_decoder_header(const ami_decoder *dec, size_t index, ami_header *out);
 
 /*
+ Writes every line of the current message (or the kept lines of the current frame error) at
+ once: `*headers` receives a pointer to an array of `*count` `ami_header`s, in order, bare
+ lines included. The array belongs to the decoder and follows the view rule (valid until the
+ next non-const call); it is never NULL, even when `*count` is 0. This is the fast way to read
+ a whole message: one call instead of one per line.
+
+ ```c
+ const ami_header *h;
+ size_t n;
+ if (ami_decoder_headers(dec, &h, &n) == AMI_RESULT_OK)
+     for (size_t i = 0; i < n; i++)
+         printf("%.*s: %.*s\n", (int)h[i].name.len, (const char *)h[i].name.data,
+                (int)h[i].value.len, (const char *)h[i].value.data);
+ ```
+
+ `AMI_RESULT_NO_FRAME` for a banner or no frame.
+ */
+ami_result ami_decoder_headers(const ami_decoder *dec, const ami_header **headers, size_t *count);
+
+/*
  Writes the value of the first header called `name` (`len` bytes, ASCII case-insensitive) in
  the current message or frame error. `AMI_RESULT_NOT_FOUND` if there is none.
  */
@@ -1500,6 +1764,116 @@ ami_result ami_decoder_output_lines(const ami_decoder *dec, ami_bytes *lines, si
 ami_result ami_decoder_last_error(const ami_decoder *dec, ami_str *out);
 
 /*
+ Creates an editor holding nothing. Free it with `ami_config_edit_free`.
+ */
+ami_result ami_config_edit_new(ami_config_edit **out);
+
+/*
+ Frees an editor. NULL is a no-op.
+ */
+void ami_config_edit_free(ami_config_edit *edit);
+
+/*
+ Gives the text of a file that `#include`/`#tryinclude` lines may name (`name` as the line
+ writes it after resolution; `*` and `?` in the line match it like a glob). Call before
+ `ami_config_edit_load`.
+ */
+ami_result ami_config_edit_add_include(ami_config_edit *edit, const char *name, size_t name_len, const char *text, size_t text_len);
+
+/*
+ Loads `len` bytes of manager.conf text for editing, replacing what was loaded before.
+ `strict`: dangerous grants (shell-equivalent write classes, an ACL open to everyone, weak
+ secrets, ...) refuse edits instead of being reported. `AMI_RESULT_CONFIG_ERROR` if Asterisk
+ would refuse the text (`ami_config_edit_last_error` says why, `ami_config_edit_error_line`
+ where).
+ */
+ami_result ami_config_edit_load(ami_config_edit *edit, const char *text, size_t len, bool strict);
+
+/*
+ Adds a user with `settings` (NULL: only `read = none` and `write = none`).
+ */
+ami_result ami_config_edit_add_user(ami_config_edit *edit, const char *name, size_t name_len, const ami_user_settings *settings);
+
+/*
+ Changes the fields of `settings` in the user `name` (any case).
+ */
+ami_result ami_config_edit_update_user(ami_config_edit *edit, const char *name, size_t name_len, const ami_user_settings *settings);
+
+/*
+ Renames the user `from` (any case) to `to`.
+ */
+ami_result ami_config_edit_rename_user(ami_config_edit *edit, const char *from, size_t from_len, const char *to, size_t to_len);
+
+/*
+ Removes the user `name` (any case) with its section.
+ */
+ami_result ami_config_edit_remove_user(ami_config_edit *edit, const char *name, size_t name_len);
+
+/*
+ Writes `enabled = yes` (`true`) or `enabled = no` in `[general]`: AMI on or off.
+ */
+ami_result ami_config_edit_set_enabled(ami_config_edit *edit, bool enabled);
+
+/*
+ Writes a view of manager.conf's current text (the original text until an edit is accepted).
+ */
+ami_result ami_config_edit_text(const ami_config_edit *edit, ami_str *out);
+
+/*
+ Writes the number of included files the editor read (`ami_config_edit_file` lists them).
+ */
+ami_result ami_config_edit_file_count(const ami_config_edit *edit, size_t *out);
+
+/*
+ Writes included file `index`: its name, a view of its current text, and whether an edit
+ changed it (then write it back). `AMI_RESULT_NOT_FOUND` past the last one.
+ */
+ami_result ami_config_edit_file(const ami_config_edit *edit, size_t index, ami_str *name, ami_str *text, bool *changed);
+
+/*
+ Writes the number of `ami check` findings the last accepted edit reported (warnings and
+ information about the edited user, and new ones elsewhere).
+ */
+ami_result ami_config_edit_finding_count(const ami_config_edit *edit, size_t *out);
+
+/*
+ Writes finding `index` of the last accepted edit: its stable code (e.g. `open-network`), its
+ severity (0 error, 1 warning, 2 information) and its message. `AMI_RESULT_NOT_FOUND` past the
+ last one.
+ */
+ami_result ami_config_edit_finding(const ami_config_edit *edit, size_t index, ami_str *code, uint32_t *severity, ami_str *message);
+
+/*
+ Writes the number of notes of the last accepted edit (what a `manager reload` does not do).
+ */
+ami_result ami_config_edit_note_count(const ami_config_edit *edit, size_t *out);
+
+/*
+ Writes note `index` of the last accepted edit. `AMI_RESULT_NOT_FOUND` past the last one.
+ */
+ami_result ami_config_edit_note(const ami_config_edit *edit, size_t index, ami_str *out);
+
+/*
+ Writes the line of the last refusal (of a load or an edit), 0 if it had none.
+ */
+ami_result ami_config_edit_error_line(const ami_config_edit *edit, uint32_t *out);
+
+/*
+ Writes the text of the last failure of a non-const call (empty if it succeeded); secrets are
+ never in it. Also works on a poisoned handle.
+ */
+ami_result ami_config_edit_last_error(const ami_config_edit *edit, ami_str *out);
+
+/*
+ Generates a secret of `length` characters (16 to 256) from ASCII letters and digits, drawn
+ uniformly from the operating system's CSPRNG, into `buf` (`cap` bytes) with a NUL
+ terminator; writes the length (without the NUL) to `written`. `AMI_RESULT_INSUFFICIENT_SIZE`
+ if `cap` is not more than `length`; `AMI_RESULT_INVALID_PARAMETER` for a length out of range;
+ `AMI_RESULT_REFUSED` if the OS has no randomness to give.
+ */
+ami_result ami_secret_generate(size_t length, char *buf, size_t cap, size_t *written);
+
+/*
  Returns a static NUL-terminated description of a result code (`"ok"`, `"null parameter"`,
  ...), or `"unknown result"` for a value that is not an `ami_result`. Never NULL; never free it.
  */
@@ -1513,9 +1887,10 @@ ami_result ami_server_options_default(ami_server_options *out);
 /*
  Creates a server for the users and `[general]` settings of the manager.conf text
  `manager_conf` (`len` bytes; `#include` is not followed) with `options` (NULL: the
- defaults; every action of the catalog registered). `seed` seeds the generator of the MD5
- challenges: pass 64 bits of OS randomness (e.g. from `getrandom`), or challenges become
- predictable. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
+ defaults; every action of the catalog registered). `seed` chooses where the MD5 challenges
+ come from: 0 (recommended) draws each from the operating system's CSPRNG (`getrandom`), so
+ a recorded key cannot be replayed; any other value seeds a deterministic generator, for
+ tests that need reproducible challenges only. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
  */
 ami_result ami_server_new(const char *manager_conf, size_t len, const ami_server_options *options, uint64_t seed, ami_server **out);
 
@@ -1620,13 +1995,16 @@ ami_result ami_server_respond(ami_server *server, uint64_t session_id, const ami
 /*
  Starts a list answer to the pending action of `session` (`EventList: start`,
  `Message: <message>`); the action stays pending. `AMI_RESULT_REFUSED` if the session's
- outbound queue is full.
+ outbound queue is full: its client does not read, so the session has been closed (an
+ `AMI_SERVER_EVENT_DISCONNECT` with `AMI_DISCONNECT_OUTPUT_OVERFLOW` follows) and the action
+ is over, as Asterisk ends a session whose write exceeds `writetimeout`.
  */
 ami_result ami_server_list_start(ami_server *server, uint64_t session_id, const char *message, size_t len);
 
 /*
  Writes one list item, the event built in `item` (an `AMI_MESSAGE_EVENT` builder), with the
- echoed ActionID; the action stays pending.
+ echoed ActionID; the action stays pending. `AMI_RESULT_REFUSED` as for
+ `ami_server_list_start` when the session's outbound queue is full (the session is closed).
  */
 ami_result ami_server_list_item(ami_server *server, uint64_t session_id, const ami_message_builder *item);
 

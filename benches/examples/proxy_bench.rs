@@ -8,6 +8,13 @@
 //! connected to the mock in both cases, in windows of 200 that every receiver must have
 //! received before the next, so nothing is dropped); and the p50/p99 round trip of sequential
 //! `Ping` (which the proxy answers itself) and `Getvar` (which it forwards).
+//!
+//! Then tenant isolation against the real Asterisk (started with tests/live/asterisk.sh; `make
+//! bench-proxy` builds it first): the round trip of another tenant's `Getvar` and `Ping`
+//! through the proxy while one tenant keeps a synchronous `Originate` waiting (each waits 2 s
+//! for `Local/delayed@amitest` to answer), against the same with no Originate, and against a
+//! client that shares one Asterisk session directly (what every tenant of a single shared
+//! upstream session would see).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -283,5 +290,163 @@ fn main() {
     }
     drop(proxy);
     drop(mock);
+    isolation(&ami, &dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sorted round trips, in milliseconds: (p50, p99, max).
+fn summary(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    (ms[n / 2], ms[(n * 99 / 100).min(n - 1)], ms[n - 1])
+}
+
+/// Sends `action` on `s` and waits for its answer; the round trip in milliseconds.
+fn round_trip(s: &mut TcpStream, d: &mut Decoder, action: &str, id: &str) -> f64 {
+    let mut buf = [0u8; 8192];
+    let t = Instant::now();
+    s.write_all(format!("{action}ActionID: {id}\r\n\r\n").as_bytes()).unwrap();
+    loop {
+        let k = s.read(&mut buf).unwrap();
+        assert!(k > 0, "closed");
+        d.feed(&buf[..k]);
+        while let Some(f) = d.next_frame() {
+            if let Ok(Frame::Message(m)) = f
+                && m.get("ActionID") == Some(id.as_bytes())
+                && m.response().is_some()
+            {
+                return t.elapsed().as_secs_f64() * 1e3;
+            }
+        }
+    }
+}
+
+/// Another tenant's round trips (alternately Getvar and Ping), one every millisecond, for
+/// `window`.
+fn other_tenant(addr: SocketAddr, window: Duration) -> Vec<f64> {
+    let (mut s, mut d) = login(addr, "boss");
+    let end = Instant::now() + window;
+    let mut rtts = Vec::new();
+    let mut i = 0;
+    while Instant::now() < end {
+        let action = if i % 2 == 0 {
+            "Action: Getvar\r\nVariable: TESTGLOBAL\r\n"
+        } else {
+            "Action: Ping\r\n"
+        };
+        rtts.push(round_trip(&mut s, &mut d, action, &format!("o{i}")));
+        i += 1;
+        thread::sleep(Duration::from_millis(1));
+    }
+    rtts
+}
+
+const SYNC_ORIGINATE: &str =
+    "Action: Originate\r\nChannel: Local/delayed@amitest\r\nApplication: Wait\r\nData: 1\r\n";
+
+fn isolation(ami: &str, dir: &std::path::Path) {
+    let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/live/asterisk.sh");
+    let ast_dir = dir.join("ast");
+    let out = Command::new("bash").arg(harness).arg("start").arg(&ast_dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cannot start Asterisk: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port: u16 =
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().parse().unwrap();
+    let conf = dir.join("isolation.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[general]\nenabled = yes\n\n[upstream:pbx]\nhost = 127.0.0.1\nport = {port}\nusername = admin\n\
+             secret_env = PBX_SECRET\n\n[boss]\nsecret = s\nread = all\nwrite = all\n"
+        ),
+    )
+    .unwrap();
+    let proxy = Command::new(ami)
+        .args(["proxy", "--quiet", "--config", conf.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("PBX_SECRET", "admin123")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut proxy = proxy;
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr: SocketAddr =
+        line.split_whitespace().nth(4).unwrap().trim_end_matches([';', ',']).parse().unwrap();
+    let proxy = Proc(proxy, addr);
+    thread::sleep(Duration::from_millis(800)); // the pool logs in
+    let window = Duration::from_secs(5);
+    let quiet = other_tenant(addr, window);
+    let quiet_n = quiet.len();
+    let quiet = summary(quiet);
+    // One tenant keeps synchronous Originates waiting while the other measures.
+    let busy = Arc::new(AtomicBool::new(true));
+    let originates = Arc::new(AtomicU64::new(0));
+    let caller = {
+        let (busy, originates) = (busy.clone(), originates.clone());
+        thread::spawn(move || {
+            let (mut s, mut d) = login(addr, "boss");
+            let mut i = 0;
+            while busy.load(Ordering::Relaxed) {
+                round_trip(&mut s, &mut d, SYNC_ORIGINATE, &format!("c{i}"));
+                originates.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(200));
+    let loaded = other_tenant(addr, window);
+    let loaded_n = loaded.len();
+    let loaded = summary(loaded);
+    busy.store(false, Ordering::Relaxed);
+    caller.join().unwrap();
+    // The same on one shared Asterisk session: the Getvar waits behind the Originate.
+    let ast_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect(ast_addr).unwrap();
+    let mut d = Decoder::new(Role::Client);
+    s.write_all(b"Action: Login\r\nActionID: l\r\nUsername: admin\r\nSecret: admin123\r\nEvents: off\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    'login: loop {
+        let k = s.read(&mut buf).unwrap();
+        d.feed(&buf[..k]);
+        while let Some(f) = d.next_frame() {
+            if let Ok(Frame::Message(m)) = f
+                && m.response().is_some()
+            {
+                break 'login;
+            }
+        }
+    }
+    let mut shared = Vec::new();
+    for i in 0..3 {
+        s.write_all(format!("{SYNC_ORIGINATE}ActionID: so{i}\r\n\r\n").as_bytes()).unwrap();
+        shared.push(round_trip(
+            &mut s,
+            &mut d,
+            "Action: Getvar\r\nVariable: TESTGLOBAL\r\n",
+            &format!("sg{i}"),
+        ));
+    }
+    let shared = summary(shared);
+    println!(
+        "\ntenant isolation against Asterisk 22 (round trip of another tenant's Getvar/Ping, ms)"
+    );
+    println!("{:<58} {:>8} {:>8} {:>8}", "", "p50", "p99", "max");
+    let row = |name: &str, (p50, p99, max): (f64, f64, f64)| {
+        println!("{name:<58} {p50:>8.2} {p99:>8.2} {max:>8.2}");
+    };
+    row(&format!("via proxy, no Originate ({quiet_n} actions in 5 s)"), quiet);
+    row(
+        &format!(
+            "via proxy, sync Originates waiting ({loaded_n} in 5 s, {} Originates)",
+            originates.load(Ordering::Relaxed)
+        ),
+        loaded,
+    );
+    row("one shared Asterisk session, behind a sync Originate (3)", shared);
+    drop(proxy);
+    let _ = Command::new("bash").arg(harness).arg("stop").arg(&ast_dir).status();
 }

@@ -9,12 +9,15 @@
 //!   tokens: the first line's value, then name/value pairs.
 //! * `client_session`, `server_session`: operation programs, see [`client`] and [`server`].
 //! * `config`: manager.conf text.
+//! * `config_edit`: manager.conf text, [`input::SEP`], then an edit program (see [`edit`]).
 //! * `perm`: tokens `read value`, `event mask value`, 4 bytes of a mask.
 //! * `acl`: tokens `key`, `value` (repeated), then the peer address (text or 4/16 raw bytes).
 //! * `filter`: tokens `event name`, `event body`, then `key`, `value` pairs.
 
 pub mod client;
+pub mod edit;
 pub mod input;
+pub mod oracle;
 pub mod server;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -48,29 +51,77 @@ fn drain(dec: &mut Decoder, out: &mut Vec<Item>) {
     }
 }
 
-/// `decode`: the first byte picks the role and a chunk size; the rest is fed whole and in
-/// chunks. No panic, both feeds agree, and the buffer stays within the limits.
+/// Everything a decoder fed `input` in pieces of `sizes` (cycled) produced, as oracle items,
+/// with its final stats. Asserts the buffer bound after every feed.
+fn decode_chunked(
+    role: Role,
+    limits: DecoderLimits,
+    input: &[u8],
+    sizes: &[usize],
+) -> (Vec<oracle::Item>, ami_proto::DecoderStats) {
+    let mut dec = Decoder::with_limits(role, limits).expect("valid limits");
+    let mut items = Vec::new();
+    let mut rest = input;
+    let largest = sizes.iter().copied().max().unwrap_or(1);
+    for &n in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, tail) = rest.split_at(n.min(rest.len()));
+        rest = tail;
+        dec.feed(chunk);
+        while let Some(f) = dec.next_frame() {
+            items.push(owned(f));
+        }
+        assert!(dec.buffered() <= limits.max_message + limits.max_line + largest);
+    }
+    (items, dec.stats())
+}
+
+fn lines(m: ami_proto::Message<'_>) -> Vec<oracle::Line> {
+    m.iter().map(|h| (h.name().to_vec(), h.value().to_vec(), h.is_bare())).collect()
+}
+
+fn owned(f: Result<Frame<'_>, ami_proto::FrameError<'_>>) -> oracle::Item {
+    match f {
+        Ok(Frame::Banner(b)) => oracle::Item::Banner(b.line().to_vec()),
+        Ok(Frame::Message(m)) => oracle::Item::Msg(
+            lines(m),
+            m.command_output().and_then(|o| o.legacy_text()).map(<[u8]>::to_vec),
+        ),
+        Err(e) => oracle::Item::Err(e.kind(), lines(e.partial())),
+    }
+}
+
+/// `decode`: the first byte picks the role (bit 0), the limits (bit 7: the role's defaults, else
+/// tiny ones that every block comes near) and a chunk size; the rest is fed whole, in chunks of
+/// that size, and in a cycle of sizes around the 64-byte block. No panic; every feeding gives
+/// exactly what the old line-at-a-time framer ([`oracle`]) gives for the whole input; the buffer
+/// stays within the limits; no byte is searched twice.
 pub fn decode(data: &[u8]) {
     let Some((&ctl, input)) = data.split_first() else { return };
     let role = if ctl & 1 == 0 { Role::Client } else { Role::Server };
-    let limits = DecoderLimits { max_line: 96, max_headers: 16, max_message: 512 };
-    let chunk = 1 + (ctl as usize >> 1) % 61;
+    let limits = if ctl & 0x80 == 0 {
+        DecoderLimits { max_line: 96, max_headers: 16, max_message: 512 }
+    } else {
+        DecoderLimits::for_role(role)
+    };
+    let chunk = 1 + ((ctl as usize >> 1) & 0x3f) % 61;
 
-    let mut whole = Decoder::with_limits(role, limits).expect("valid limits");
-    let mut a = Vec::new();
-    whole.feed(input);
-    drain(&mut whole, &mut a);
-
-    let mut chunked = Decoder::with_limits(role, limits).expect("valid limits");
-    let mut b = Vec::new();
-    for c in input.chunks(chunk) {
-        chunked.feed(c);
-        drain(&mut chunked, &mut b);
-        assert!(chunked.buffered() <= limits.max_message + limits.max_line + chunk);
+    let mut oracle = oracle::Oracle::new(role, limits);
+    oracle.feed(input);
+    let mut want = Vec::new();
+    while let Some(item) = oracle.next_item() {
+        want.push(item);
     }
-    assert_eq!(a, b, "whole and chunked feeds disagree");
-    let s = chunked.stats();
-    assert!(s.bytes_scanned <= input.len() as u64 && s.bytes_moved <= input.len() as u64);
+
+    let shifted = [1 + chunk % 7, 63, 64, 65, chunk, 128 + chunk, 4096];
+    for sizes in [&[input.len().max(1)][..], &[chunk], &shifted] {
+        let (got, stats) = decode_chunked(role, limits, input, sizes);
+        assert_eq!(got, want, "the decoder (chunks {sizes:?}) and the old framer disagree");
+        assert!(stats.bytes_scanned <= input.len() as u64, "a byte was searched twice");
+        assert!(stats.bytes_moved <= input.len() as u64);
+    }
 }
 
 /// `parse_message`: never panics; every message it completes, the streaming decoder (default

@@ -6,13 +6,14 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 9] = [
+const TARGETS: [(&str, Check); 10] = [
     ("decode", ami_fuzz::decode),
     ("parse_message", ami_fuzz::parse),
     ("roundtrip", ami_fuzz::roundtrip),
     ("client_session", ami_fuzz::client::client_session),
     ("server_session", ami_fuzz::server::server_session),
     ("config", ami_fuzz::config),
+    ("config_edit", ami_fuzz::edit::config_edit),
     ("perm", ami_fuzz::perm),
     ("acl", ami_fuzz::acl),
     ("filter", ami_fuzz::filter),

@@ -69,6 +69,18 @@ SPEC_S2C = [
 ]
 
 
+# Traffic from older installations (Asterisk 13 manager.c action_command; bare lines; a non-AMI
+# greeting) and lines around the framer's 64-byte blocks, for the decode target both with tiny
+# limits (control 0x00) and with the client's own (0x80).
+OLDER_S2C = [
+    b"Asterisk Call Manager/1.3\r\nResponse: Follows\r\nPrivilege: Command\r\n\n\nName\r\nrow\r\n\r\nend\n--END COMMAND--\r\n\r\nEvent: X\r\n\r\n",
+    b"Asterisk Call Manager/1.3\r\nNo queues have been created.\r\n\r\n\r\nResponse: Success\r\nNo categories found\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html></html>\r\n\r\n",
+    b"SSH-2.0-OpenSSH_9.6\r\n",
+    b"Asterisk Call Manager/11.0.0\r\nEvent: Pad\r\nX: " + b"p" * 33 + b"\r\nY:" + b"q" * 59 + b"\r\nZ: " + b"r" * 120 + b"\n\r\n",
+]
+
+
 def write(target, name, data):
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
@@ -116,6 +128,9 @@ def wire_targets():
         write("decode", f"spec-c2s-{i}", b"\x01" + w)
         write("decode", f"spec-c2s-{i}-chunk3", b"\x05" + w)
         write("parse_message", f"spec-c2s-{i}", b"\x01" + w)
+    for i, w in enumerate(OLDER_S2C):
+        write("decode", f"older-s2c-{i}", b"\x00" + w)
+        write("decode", f"older-s2c-{i}-client-limits", b"\x80" + w)
     for i, w in enumerate(SPEC_S2C):
         write("decode", f"spec-s2c-{i}", b"\x00" + w)
         write("parse_message", f"spec-s2c-{i}", b"\x00" + w.split(b"\r\n", 1)[1])
@@ -230,6 +245,30 @@ def config():
         write("config", f"spec-{i}.conf", c.encode())
 
 
+# config_edit programs (fuzz/src/edit.rs): op, name choice, then for add/update a field mask and
+# one choice per field. Every operation on an existing user (choice < 128), then odd names.
+EDIT_PROGRAMS = [
+    bytes([1, 0, 0xFF, 0, 0x03, 0x00, 0x00, 0x02, 0x00, 2, 3, 0, 2, 0, 1, 64, 100, 1, 2]),
+    bytes([1, 1, 0x08, 3, 0, 1, 2, 1, 2, 0x10, 2, 0, 2, 1, 3, 0x20, 0, 1, 5, 0x40, 0, 0]),
+    bytes([0, 200, 0x0F, 0, 2, 0, 0, 0x10, 0, 3, 1, 0, 1, 2, 1, 201, 0x80, 2]),
+    bytes([2, 0, 0, 3, 1, 4, 0, 0, 4, 1, 1, 3, 0x01, 255, 1, 130, 0x01, 1]),
+    bytes([0, 130, 0x01, 4, 0, 131, 0, 0, 133, 0, 1, 2, 0x01, 3, 1, 4, 0x08, 1, 3]),
+]
+EDIT_EXTRA = [
+    "[general]\r\nenabled = yes\r\n\r\n; admin\r\n[admin]\r\nsecret = Adm1n-Secret-99 ; old\r\nread = all\r\nwrite = all",
+    "[tpl](!)\nread = call\npermit = 10.0.0.0/8\n[alice](tpl)\nsecret = x\n[bob](alice)\n[a]\nsecret=one\nsecret+=two\n",
+    "[general]\nenabled=no\n#include users.conf\n#tryinclude extra/*.conf\n[c]\nread = all ;-- open\n--; write = call\n",
+]
+
+
+def config_edit():
+    cap = open(os.path.join(CAPS, "manager.conf"), "rb").read()
+    texts = [cap] + [c.encode() for c in CONFIGS + EDIT_EXTRA]
+    for i, text in enumerate(texts):
+        prog = EDIT_PROGRAMS[i % len(EDIT_PROGRAMS)]
+        write("config_edit", f"edit-{i}", text + SEP + prog)
+
+
 def perm():
     vals = [
         ("all", "on", b"\xff\xff\xff\x7f"), (",call", "off", b"\x02\x00\x00\x00"),
@@ -287,6 +326,7 @@ if __name__ == "__main__":
     client_session()
     server_session()
     config()
+    config_edit()
     perm()
     acl()
     filter_()

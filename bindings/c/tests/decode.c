@@ -61,12 +61,24 @@ static void look_at_frame(const ami_decoder *dec, ami_frame_kind kind, summary *
     sum->headers += n;
     ami_header past;
     CHECK_RC(ami_decoder_header(dec, n, &past), AMI_RESULT_NOT_FOUND);
+    /* The whole array at once holds exactly the lines the per-line accessor gives. */
+    const ami_header *all = NULL;
+    size_t count = 0;
+    CHECK_RC(ami_decoder_headers(dec, &all, &count), AMI_RESULT_OK);
+    CHECK(all != NULL && count == n);
+    for (size_t i = 0; all != NULL && i < count && i < n; i++) {
+        ami_header h;
+        CHECK_RC(ami_decoder_header(dec, i, &h), AMI_RESULT_OK);
+        CHECK(h.name.data == all[i].name.data && h.name.len == all[i].name.len);
+        CHECK(h.value.data == all[i].value.data && h.value.len == all[i].value.len);
+        CHECK(h.bare == all[i].bare);
+    }
     if (kind == AMI_FRAME_ERROR) {
         ami_frame_error_kind ek;
         size_t limit = 0;
         ami_str text;
         CHECK_RC(ami_decoder_frame_error(dec, &ek, &limit, &text), AMI_RESULT_OK);
-        CHECK(limit > 0 && text.len > 0);
+        CHECK((limit > 0) == (ek != AMI_FRAME_ERROR_NOT_AMI_SERVER) && text.len > 0);
         sum->hash = fnv(sum->hash, &ek, sizeof ek);
         return;
     }
@@ -120,6 +132,9 @@ static summary decode(uint32_t role, const unsigned char *data, size_t len, size
             if (kind == AMI_FRAME_NONE) {
                 ami_bytes raw;
                 CHECK_RC(ami_decoder_raw(dec, &raw), AMI_RESULT_NO_FRAME);
+                const ami_header *none = NULL;
+                size_t count = 0;
+                CHECK_RC(ami_decoder_headers(dec, &none, &count), AMI_RESULT_NO_FRAME);
                 break;
             }
             look_at_frame(dec, kind, &sum);

@@ -5,9 +5,10 @@ Usage: python bench_decode.py CORPUS [--rounds N]
 Both sides read `Event` and `Channel` from every event. libami: `libami.Decoder` fed in 64 KiB
 chunks. panoramisk: its `AMIProtocol.data_received` (decode, split on blank lines,
 `Message.from_line`, dispatch) with a factory whose `dispatch` reads the two headers, fed the
-same chunks. Each side runs `--rounds` times in this process, alternating, and the best round
-counts. Times are the process's CPU time (`time.process_time`), so that other jobs on a busy
-machine do not decide the result.
+same chunks. Each side runs `--rounds` times (default 5) in this process, alternating; each round
+gives a ratio (libami's events/s over panoramisk's in the same round), and the median ratio is the
+result, with the minimum and maximum beside it. Times are the process's CPU time
+(`time.process_time`), so that other jobs on a busy machine do not decide the result.
 """
 
 import argparse
@@ -66,7 +67,7 @@ def timed(fn, parts):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("corpus", type=pathlib.Path)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     data = args.corpus.read_bytes()
     parts = chunks(data)
@@ -74,16 +75,19 @@ def main():
     for _ in range(args.rounds):
         ami.append(timed(run_libami, parts))
         pk.append(timed(run_panoramisk, parts))
-    n_ami, t_ami = min(ami, key=lambda r: r[1])
-    n_pk, t_pk = min(pk, key=lambda r: r[1])
-    if n_ami != n_pk:
-        print(f"event counts differ: libami {n_ami}, panoramisk {n_pk}", file=sys.stderr)
+    counts = {n for n, _ in ami} | {n for n, _ in pk}
+    if len(counts) != 1:
+        print(f"event counts differ: {sorted(counts)}", file=sys.stderr)
         return 1
-    r_ami, r_pk = n_ami / t_ami, n_pk / t_pk
-    print(f"corpus: {len(data)} bytes, {n_ami} events, best of {args.rounds} rounds (CPU time)")
-    print(f"libami:     {r_ami:12,.0f} events/s ({t_ami * 1000:.1f} ms)")
-    print(f"panoramisk: {r_pk:12,.0f} events/s ({t_pk * 1000:.1f} ms)")
-    print(f"ratio:      {r_ami / r_pk:12.1f}x")
+    (n,) = counts
+    r_ami = sorted(n / t for _, t in ami)
+    r_pk = sorted(n / t for _, t in pk)
+    ratios = sorted((n / ta) / (n / tp) for (_, ta), (_, tp) in zip(ami, pk))
+    mid = len(ratios) // 2
+    print(f"corpus: {len(data)} bytes, {n} events, {args.rounds} rounds (CPU time)")
+    print(f"libami:     {r_ami[mid]:12,.0f} events/s median ({r_ami[0]:,.0f} to {r_ami[-1]:,.0f})")
+    print(f"panoramisk: {r_pk[mid]:12,.0f} events/s median ({r_pk[0]:,.0f} to {r_pk[-1]:,.0f})")
+    print(f"ratio:      {ratios[mid]:12.1f}x median ({ratios[0]:.1f}x to {ratios[-1]:.1f}x)")
     return 0
 
 

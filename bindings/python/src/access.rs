@@ -429,12 +429,36 @@ impl IncludeResolver for FileIncludes {
 #[derive(Debug)]
 pub struct ManagerConfig {
     pub(crate) inner: config::ManagerConfig,
+    /// The text it was loaded from, for `edit()` (`None` for a configuration an editor made).
+    source: Option<Source>,
 }
 
-fn load(text: &str, resolver: &mut dyn IncludeResolver, strict: bool) -> PyResult<ManagerConfig> {
+/// Where a configuration was loaded from.
+#[derive(Debug, Clone)]
+struct Source {
+    text: String,
+    /// The file, for `from_path` (includes are resolved against its directory).
+    path: Option<std::path::PathBuf>,
+    /// The file was not valid UTF-8 (its bad bytes were replaced): editing would change them.
+    lossy: bool,
+}
+
+impl ManagerConfig {
+    /// A configuration the editor loaded (it has no text of its own to edit).
+    pub(crate) fn loaded(inner: config::ManagerConfig) -> ManagerConfig {
+        ManagerConfig { inner, source: None }
+    }
+}
+
+fn load(
+    text: &str,
+    resolver: &mut dyn IncludeResolver,
+    strict: bool,
+    source: Source,
+) -> PyResult<ManagerConfig> {
     let opts = ConfigOptions { strictness: strictness(strict), ..ConfigOptions::default() };
     config::parse_manager_conf(text, resolver, &opts)
-        .map(|inner| ManagerConfig { inner })
+        .map(|inner| ManagerConfig { inner, source: Some(source) })
         .map_err(|e| errors::config("cannot load manager.conf", e))
 }
 
@@ -445,7 +469,8 @@ impl ManagerConfig {
     #[classmethod]
     #[pyo3(signature = (text, strict = false))]
     fn from_text(_cls: &Bound<'_, PyType>, text: &str, strict: bool) -> PyResult<ManagerConfig> {
-        load(text, &mut config::NoIncludes, strict)
+        let source = Source { text: text.to_owned(), path: None, lossy: false };
+        load(text, &mut config::NoIncludes, strict, source)
     }
 
     /// Loads manager.conf from a file; `#include` lines are resolved relative to its
@@ -459,9 +484,37 @@ impl ManagerConfig {
     ) -> PyResult<ManagerConfig> {
         let bytes = std::fs::read(&path)
             .map_err(|e| errors::config(&format!("cannot read {}", path.display()), e))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let lossy = std::str::from_utf8(&bytes).is_err();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        load(&text, &mut FileIncludes { base }, strict)
+        let source = Source { text: text.clone(), path: Some(path), lossy };
+        load(&text, &mut FileIncludes { base }, strict, source)
+    }
+
+    /// An editor of this configuration (its text, and the included files, as loaded):
+    /// `edit().add_user("crm", read="call,cdr", ...)`, then `.text` or `.write()`. `strict=True`
+    /// refuses dangerous grants too. Raises `ConfigEditError` for a configuration the editor
+    /// cannot edit (one read from a file that is not UTF-8, or made by an editor).
+    #[pyo3(signature = (*, strict = false))]
+    fn edit(&self, py: Python<'_>, strict: bool) -> PyResult<crate::edit::ConfigEditor> {
+        let Some(source) = &self.source else {
+            return Err(crate::edit::ConfigEditError::new_err(
+                "this configuration has no text of its own: edit the editor it came from",
+            ));
+        };
+        if source.lossy {
+            return Err(crate::edit::ConfigEditError::new_err(
+                "the file is not valid UTF-8: editing it would change its other bytes; convert it first",
+            ));
+        }
+        match &source.path {
+            Some(path) => {
+                let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+                let mut includes = FileIncludes { base };
+                crate::edit::editor(py, &source.text, Some(path.clone()), &mut includes, strict)
+            }
+            None => crate::edit::editor(py, &source.text, None, &mut config::NoIncludes, strict),
+        }
     }
 
     /// The users, in file order.

@@ -1,12 +1,12 @@
 //! `ClientConnection`: the sans-IO client session, h11 style.
 
-use ami_proto::ActionId;
 use ami_proto::client::{
     ClientConfig, ClientEvent, ClientSession, ClientState, CloseReason, Keepalive, LoginMethod,
     MalformedError,
 };
 use ami_proto::encode::Action;
 use ami_proto::time::Duration;
+use ami_proto::{ActionId, FrameErrorKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -159,6 +159,7 @@ fn event_object(py: Python<'_>, ev: ClientEvent<'_>) -> PyResult<Py<PyAny>> {
             let error = match error {
                 MalformedError::Limit(k) => k.to_string(),
                 MalformedError::NotResponseOrEvent => "neither a response nor an event".to_owned(),
+                MalformedError::NotAmiServer => FrameErrorKind::NotAmiServer.to_string(),
                 _ => "malformed".to_owned(),
             };
             let action_id = match action_id {

@@ -297,7 +297,7 @@ event_class! {
         /// The session id.
         session,
         /// Why (`"logoff"`, `"login-failed"`, `"login-in-use"`, `"auth-timeout"`,
-        /// `"peer-closed"`, `"input-overflow"`).
+        /// `"peer-closed"`, `"input-overflow"`, `"output-overflow"`).
         reason,
     }
 }

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 pub mod access;
 pub mod client;
 pub mod convert;
+pub mod edit;
 pub mod errors;
 pub mod events;
 pub mod message;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     client::register(m)?;
     server::register(m)?;
     access::register(m)?;
+    edit::register(m)?;
     m.add("NEED_DATA", events::need_data(py)?)?;
     m.add("CAPTURE_MODULES", pyo3::types::PyTuple::new(py, ami_proto::server::CAPTURE_MODULES)?)?;
     Ok(())

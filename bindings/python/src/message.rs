@@ -180,8 +180,22 @@ impl Message {
         Ok(list)
     }
 
+    /// Every line of the message in order, as `(name, value)` pairs, with `None` as the name
+    /// of a bare line (a line without a colon, e.g. `No categories found`, or each line of a
+    /// plain-text reply with no header at all, such as Asterisk 13's `No queues have been
+    /// created.`), whose value is the whole line. The mapping view (`items()`, `keys()`,
+    /// lookups) shows headers only.
+    fn lines<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for h in self.inner.as_message().iter() {
+            let name = if h.is_bare() { py.None().into_bound(py) } else { text(py, h.name())? };
+            list.append(PyTuple::new(py, [name, text(py, h.value())?])?)?;
+        }
+        Ok(list)
+    }
+
     /// Every header line as a `(name, value)` pair, in order, duplicates included (lines
-    /// without a colon are left out; they are in `raw`).
+    /// without a colon are left out; `lines()` has them).
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for h in self.inner.as_message().iter().filter(|h| !h.is_bare()) {

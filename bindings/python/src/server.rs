@@ -1,7 +1,6 @@
 //! `Server`: the sans-IO AMI server over every connection of one listener.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use ami_proto::encode::{Event as EncEvent, Response};
@@ -100,24 +99,14 @@ fn disconnect_reason(r: DisconnectReason) -> &'static str {
         DisconnectReason::AuthTimeout => "auth-timeout",
         DisconnectReason::PeerClosed => "peer-closed",
         DisconnectReason::InputOverflow => "input-overflow",
+        DisconnectReason::OutputOverflow => "output-overflow",
         _ => "closed",
     }
 }
 
-/// 32 random bits for MD5 challenges: from `os.urandom`, or (if Python cannot give them)
-/// from std's randomly keyed hasher.
+/// 32 random bits for MD5 challenges, from the operating system's CSPRNG (`getrandom`).
 fn random_u32() -> u32 {
-    let from_python = Python::attach(|py| -> PyResult<u32> {
-        let b = py.import("os")?.getattr("urandom")?.call1((4,))?;
-        let b = b.cast::<PyBytes>()?.as_bytes();
-        let arr: [u8; 4] = b.try_into().map_err(|_| PyValueError::new_err("short urandom"))?;
-        Ok(u32::from_ne_bytes(arr))
-    });
-    from_python.unwrap_or_else(|_| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(0x5eed);
-        h.finish() as u32
-    })
+    getrandom::u32().expect("the operating system's random number generator failed")
 }
 
 fn peer_arg(peer: &Bound<'_, PyAny>) -> PyResult<SocketAddr> {

@@ -208,3 +208,71 @@ def test_events_are_frozen_and_compare_by_value():
         a.action_id = "z"  # type: ignore[misc]
     assert repr(a) == "ActionTimedOut(action_id='x')"
     assert repr(libami.NEED_DATA) == "NEED_DATA"
+
+
+# Traffic from older installations, built from the protocol's rules (Asterisk 13 manager.c,
+# action_command: the CLI text as printed, then --END COMMAND--).
+
+
+def test_bare_lines_are_visible_in_lines_with_no_name():
+    d = libami.Decoder("client")
+    d.feed(b"Asterisk Call Manager/1.3\r\nResponse: Success\r\nNo categories found\r\n\r\n")
+    _, m = list(d)
+    assert m.lines() == [("Response", "Success"), (None, "No categories found")]
+    assert m.items() == [("Response", "Success")]
+    assert list(m) == ["Response"]
+
+
+def test_a_reply_with_no_header_at_all_is_a_message_of_bare_lines():
+    d = libami.Decoder("client")
+    d.feed(b"Asterisk Call Manager/1.3\r\nNo queues have been created.\r\n\r\n\r\n")
+    _, m = list(d)
+    assert m.kind == "unknown"
+    assert m.lines() == [(None, "No queues have been created.")]
+    assert len(m) == 0 and m.error is None
+
+
+def test_legacy_command_output_beginning_with_blank_lines_is_one_message():
+    d = libami.Decoder("client")
+    d.feed(
+        b"Asterisk Call Manager/1.3\r\nResponse: Follows\r\nPrivilege: Command\r\nActionID: 4\r\n"
+        b"\n\nName\r\nrow 1\r\n--END COMMAND--\r\n\r\nEvent: After\r\n\r\n"
+    )
+    items = list(d)
+    assert [type(i).__name__ for i in items] == ["Banner", "Message", "Message"]
+    assert items[1].action_id == "4" and items[1].error is None
+    assert items[2]["Event"] == "After"
+
+
+def test_legacy_command_output_loses_the_cr_of_its_lines_in_the_client():
+    c = libami.ClientConnection()
+    c.receive_data(b"Asterisk Call Manager/1.3\r\n")
+    while c.next_event() is not libami.NEED_DATA:
+        pass
+    login_id = c.login("admin", "pw", auth="plain")
+    c.receive_data(
+        b"Response: Success\r\nActionID: "
+        + login_id.encode()
+        + b"\r\nMessage: Authentication accepted\r\n\r\n"
+    )
+    while c.next_event() is not libami.NEED_DATA:
+        pass
+    action_id = c.send_action("Command", {"Command": "core show version"})
+    c.receive_data(
+        b"Response: Follows\r\nPrivilege: Command\r\nActionID: "
+        + action_id.encode()
+        + b"\r\n\nAsterisk 13.38.3\r\nbuilt by x\r\n--END COMMAND--\r\n\r\n"
+    )
+    events = []
+    while (e := c.next_event()) is not libami.NEED_DATA:
+        events.append(e)
+    (out,) = [e for e in events if type(e).__name__ == "CommandOutput"]
+    assert out.lines == ["", "Asterisk 13.38.3", "built by x"]
+
+
+def test_a_non_ami_greeting_is_reported_at_once():
+    d = libami.Decoder("client")
+    d.feed(b"HTTP/1.1 200 OK\r\nServer: nginx\r\n")
+    (m,) = list(d)
+    assert m.error is not None and m.error.startswith("not an AMI server")
+    assert m.lines() == [(None, "HTTP/1.1 200 OK")]

@@ -264,6 +264,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     let opts = MockOptions {
         config,
         calls_per_second: args.calls_per_second,
+        dialplan: mock::dialplan::Dialplan::builtin(),
+        cel: false,
         seed: args.seed,
         log: false,
         record: None,

@@ -13,12 +13,15 @@ mod connect;
 mod decode;
 mod demo;
 mod error;
+mod logs;
+mod metrics_http;
 mod mock;
 mod proxy;
 mod secret;
 mod stop;
 mod tail;
 mod upstreams;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +58,8 @@ enum Command {
     Bridge(bridge::BridgeArgs),
     /// Load a manager.conf as Asterisk would and report what it grants
     Check(check::CheckArgs),
+    /// List, add, change and remove AMI users in a manager.conf, safely
+    User(user::UserArgs),
     /// Print the frames of a captured AMI byte stream
     Decode(DecodeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Check(a) => check::run(&a),
+        Command::User(a) => user::run(a),
         Command::Completions(a) => completions::completions(&a, &mut Cli::command()),
         Command::Man => completions::man(Cli::command()),
         Command::Demo(a) => run_async("demo", demo::run(a)),

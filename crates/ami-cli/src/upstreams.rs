@@ -10,6 +10,9 @@
 //! auth = md5                 ; or plain
 //! tls = no                   ; yes: tls_ca = ca.pem (required), tls_server_name = pbx1.example
 //! action_timeout = 30        ; seconds
+//! sessions = 4               ; the proxy's pool of AMI sessions (1-64)
+//! keepalive = 20             ; seconds of silence before a Ping (0: off)
+//! keepalive_timeout = 10     ; seconds the Ping may go unanswered
 //! ```
 
 use std::path::PathBuf;
@@ -64,6 +67,12 @@ pub struct UpstreamConfig {
     pub tls: Option<UpstreamTls>,
     /// Time limit of one action upstream (default 30 s).
     pub action_timeout: Duration,
+    /// AMI sessions in the proxy's pool (default 4; the bridge uses one).
+    pub sessions: usize,
+    /// Silence before a keepalive Ping (`None`: off; default 20 s).
+    pub keepalive: Option<Duration>,
+    /// How long the Ping may go unanswered (default 10 s).
+    pub keepalive_timeout: Duration,
 }
 
 impl UpstreamConfig {
@@ -141,6 +150,24 @@ pub fn parse_upstreams(parsed: &Ini) -> Result<Upstreams, SectionError> {
         let mut method = LoginMethod::Md5;
         let (mut tls_on, mut ca, mut server_name) = (false, None, None);
         let mut timeout = Duration::from_secs(30);
+        let mut sessions = 4usize;
+        let mut keepalive = Some(Duration::from_secs(20));
+        let mut keepalive_timeout = Duration::from_secs(10);
+        let seconds = |v: &ami_proto::config::ini::Variable, key: &str, zero_ok: bool| {
+            v.value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (*s > 0.0 || (zero_ok && *s == 0.0)))
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    let least = if zero_ok { ">= 0" } else { "> 0" };
+                    err(
+                        v.line,
+                        format!("upstream {name}: {key} must be a number of seconds {least}"),
+                    )
+                })
+        };
         for v in &cat.variables {
             let value = v.value.trim();
             let mut set_source = |s: SecretSource| {
@@ -194,17 +221,20 @@ pub fn parse_upstreams(parsed: &Ini) -> Result<Upstreams, SectionError> {
                 }
                 "tls_ca" => ca = Some(PathBuf::from(value)),
                 "tls_server_name" => server_name = Some(value.to_owned()),
-                "action_timeout" => {
-                    let secs: f64 =
-                        value.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(
-                            || {
-                                err(
-                                    v.line,
-                                    format!("upstream {name}: action_timeout must be seconds > 0"),
-                                )
-                            },
-                        )?;
-                    timeout = Duration::from_secs_f64(secs);
+                "action_timeout" => timeout = seconds(v, "action_timeout", false)?,
+                "keepalive" => {
+                    let d = seconds(v, "keepalive", true)?;
+                    keepalive = (!d.is_zero()).then_some(d);
+                }
+                "keepalive_timeout" => keepalive_timeout = seconds(v, "keepalive_timeout", false)?,
+                "sessions" => {
+                    sessions =
+                        value.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                            err(
+                                v.line,
+                                format!("upstream {name}: sessions must be 1-64, not {value:?}"),
+                            )
+                        })?;
                 }
                 other => {
                     return Err(err(
@@ -212,7 +242,7 @@ pub fn parse_upstreams(parsed: &Ini) -> Result<Upstreams, SectionError> {
                         format!(
                             "upstream {name}: unknown key {other:?} (known: host, port, username, \
                          secret, secret_env, secret_file, auth, tls, tls_ca, tls_server_name, \
-                         action_timeout)"
+                         sessions, action_timeout, keepalive, keepalive_timeout)"
                         ),
                     ));
                 }
@@ -250,6 +280,9 @@ pub fn parse_upstreams(parsed: &Ini) -> Result<Upstreams, SectionError> {
             method,
             tls,
             action_timeout: timeout,
+            sessions,
+            keepalive,
+            keepalive_timeout,
         });
         inline_secrets.push(inline);
     }

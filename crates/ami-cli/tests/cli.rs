@@ -121,10 +121,10 @@ fn action_ping_list_command_and_refusals() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("Message: Permission denied"), "{}", text(&out.stdout));
 
-    // Unknown to the mock: Asterisk's answer.
-    let out = action(&mock, "operator", OPERATOR_SECRET, &["QueueStatus"]);
+    // Unknown to Asterisk 22 without app_agent_pool, so to the mock: Asterisk's answer.
+    let out = action(&mock, "operator", OPERATOR_SECRET, &["Agents"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("Message: Invalid/unknown command: QueueStatus."));
+    assert!(text(&out.stdout).contains("Message: Invalid/unknown command: Agents."));
 
     // A field with CR/LF never reaches the wire.
     let out = action(&mock, "operator", OPERATOR_SECRET, &["Ping", "X=1\r\nAction: Logoff"]);

@@ -65,6 +65,10 @@ pub enum ami_frame_error_kind {
     AMI_FRAME_ERROR_TOO_MANY_HEADERS = 2,
     /// The message was larger than `max_message` bytes.
     AMI_FRAME_ERROR_MESSAGE_TOO_LARGE = 3,
+    /// Client role: the first line of the stream is neither the `Asterisk Call Manager/`
+    /// banner nor a header (e.g. `HTTP/1.1 200 OK`): the peer is not an AMI server. The line is
+    /// the one kept line; `limit` is 0. Reported as soon as the line is complete.
+    AMI_FRAME_ERROR_NOT_AMI_SERVER = 4,
 }
 
 /// Size limits of a decoder (every buffer it keeps is bounded by them).
@@ -82,6 +86,11 @@ pub struct ami_decoder_limits {
 
 /// One line of a message: `name` is empty and `bare` true for a line without a colon, whose
 /// text is then `value`. The views follow the decoder's lifetime rule.
+///
+/// Bare lines are kept, in order, wherever they occur: `No categories found` after a
+/// `Response:` line, or a plain-text reply with no header at all (Asterisk 13's `Queues`
+/// action answers `No queues have been created.`), which is then a message of kind
+/// `AMI_MESSAGE_UNKNOWN` whose lines are all bare.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -101,6 +110,9 @@ pub struct ami_header {
 pub struct ami_decoder {
     dec: Decoder,
     current: Option<FrameToken>,
+    /// The lines of the current message or frame error, built once per frame by
+    /// `ami_decoder_next` (the array `ami_decoder_headers` hands out). Cleared with `current`.
+    headers: Vec<ami_header>,
     error_text: String,
     state: HandleState,
 }
@@ -127,6 +139,31 @@ impl ami_decoder {
             _ => None,
         }
     }
+
+    /// Ends the current frame: its views (and the header array) are no longer valid.
+    fn forget_frame(&mut self) {
+        self.current = None;
+        self.headers.clear();
+    }
+}
+
+/// Appends the C views of every line of `m` to `out`, straight from the slot offsets, since
+/// this runs for every line a C caller decodes. A slot's ranges lie within its line, which
+/// ends inside the message's bytes; one comparison per line checks that (a view that would not
+/// is empty).
+fn push_views(m: &Message<'_>, out: &mut Vec<ami_header>) {
+    let raw = m.raw();
+    let (base, len) = (raw.as_ptr(), raw.len());
+    out.extend(m.slots().iter().map(|s| {
+        let (name, value) = (s.name_range(), s.value_range());
+        let inside = s.line_range().end <= len;
+        let view = |r: core::ops::Range<usize>| ami_bytes {
+            // wrapping_add: never dereferenced here; C reads `len` bytes, 0 if not inside.
+            data: base.wrapping_add(r.start),
+            len: if inside { r.end.saturating_sub(r.start) } else { 0 },
+        };
+        ami_header { name: view(name), value: view(value), bare: s.is_bare() }
+    }));
 }
 
 fn role_from(role: u32) -> Option<Role> {
@@ -190,6 +227,7 @@ pub extern "C" fn ami_decoder_new(
         let value = ami_decoder {
             dec,
             current: None,
+            headers: Vec::new(),
             error_text: String::new(),
             state: HandleState::default(),
         };
@@ -216,7 +254,7 @@ pub extern "C" fn ami_decoder_feed(
             Ok(b) => b,
             Err(e) => return e,
         };
-        d.current = None;
+        d.forget_frame();
         d.dec.feed(data);
         AMI_RESULT_OK
     })
@@ -230,18 +268,23 @@ pub extern "C" fn ami_decoder_next(dec: *mut ami_decoder, kind: *mut ami_frame_k
         if kind.is_null() {
             return AMI_RESULT_NULL_PARAMETER;
         }
+        d.forget_frame();
         d.current = d.dec.advance();
         d.error_text.clear();
-        let k = match d.frame() {
-            None => ami_frame_kind::AMI_FRAME_NONE,
-            Some(Ok(Frame::Banner(_))) => ami_frame_kind::AMI_FRAME_BANNER,
-            Some(Ok(Frame::Message(_))) => ami_frame_kind::AMI_FRAME_MESSAGE,
+        let (k, lines) = match d.current.and_then(|t| d.dec.frame(t)) {
+            None => (ami_frame_kind::AMI_FRAME_NONE, None),
+            Some(Ok(Frame::Banner(_))) => (ami_frame_kind::AMI_FRAME_BANNER, None),
+            Some(Ok(Frame::Message(m))) => (ami_frame_kind::AMI_FRAME_MESSAGE, Some(m)),
             Some(Err(e)) => {
-                let text = e.to_string();
-                d.error_text = text;
-                ami_frame_kind::AMI_FRAME_ERROR
+                d.error_text = e.to_string();
+                (ami_frame_kind::AMI_FRAME_ERROR, Some(e.partial()))
             }
         };
+        // Every line's view, built once: reading them back through `ami_decoder_headers` or
+        // `ami_decoder_header` is then a plain array access.
+        if let Some(m) = lines {
+            push_views(&m, &mut d.headers);
+        }
         write(kind, k)
     })
 }
@@ -251,7 +294,7 @@ pub extern "C" fn ami_decoder_next(dec: *mut ami_decoder, kind: *mut ami_frame_k
 #[unsafe(no_mangle)]
 pub extern "C" fn ami_decoder_reset(dec: *mut ami_decoder) -> ami_result {
     with_mut(dec, |d| {
-        d.current = None;
+        d.forget_frame();
         d.dec.reset();
         AMI_RESULT_OK
     })
@@ -303,7 +346,7 @@ pub extern "C" fn ami_decoder_header_count(dec: *const ami_decoder, out: *mut us
             return AMI_RESULT_NULL_PARAMETER;
         }
         match d.lines() {
-            Some(m) => write(out, m.len()),
+            Some(_) => write(out, d.headers.len()),
             None => AMI_RESULT_NO_FRAME,
         }
     })
@@ -321,16 +364,46 @@ pub extern "C" fn ami_decoder_header(
         if out.is_null() {
             return AMI_RESULT_NULL_PARAMETER;
         }
-        let Some(m) = d.lines() else { return AMI_RESULT_NO_FRAME };
-        let Some(h) = m.header(index) else { return AMI_RESULT_NOT_FOUND };
-        write(
-            out,
-            ami_header {
-                name: ami_bytes::from(h.name()),
-                value: ami_bytes::from(h.value()),
-                bare: h.is_bare(),
-            },
-        )
+        if d.lines().is_none() {
+            return AMI_RESULT_NO_FRAME;
+        }
+        match d.headers.get(index) {
+            Some(h) => write(out, *h),
+            None => AMI_RESULT_NOT_FOUND,
+        }
+    })
+}
+
+/// Writes every line of the current message (or the kept lines of the current frame error) at
+/// once: `*headers` receives a pointer to an array of `*count` `ami_header`s, in order, bare
+/// lines included. The array belongs to the decoder and follows the view rule (valid until the
+/// next non-const call); it is never NULL, even when `*count` is 0. This is the fast way to read
+/// a whole message: one call instead of one per line.
+///
+/// ```c
+/// const ami_header *h;
+/// size_t n;
+/// if (ami_decoder_headers(dec, &h, &n) == AMI_RESULT_OK)
+///     for (size_t i = 0; i < n; i++)
+///         printf("%.*s: %.*s\n", (int)h[i].name.len, (const char *)h[i].name.data,
+///                (int)h[i].value.len, (const char *)h[i].value.data);
+/// ```
+///
+/// `AMI_RESULT_NO_FRAME` for a banner or no frame.
+#[unsafe(no_mangle)]
+pub extern "C" fn ami_decoder_headers(
+    dec: *const ami_decoder,
+    headers: *mut *const ami_header,
+    count: *mut usize,
+) -> ami_result {
+    with_ref(dec, |d| {
+        if headers.is_null() || count.is_null() {
+            return AMI_RESULT_NULL_PARAMETER;
+        }
+        if d.lines().is_none() {
+            return AMI_RESULT_NO_FRAME;
+        }
+        write(headers, d.headers.as_ptr()).and(write(count, d.headers.len()))
     })
 }
 
@@ -438,6 +511,9 @@ pub extern "C" fn ami_decoder_frame_error(
             }
             FrameErrorKind::MessageTooLarge { limit } => {
                 (ami_frame_error_kind::AMI_FRAME_ERROR_MESSAGE_TOO_LARGE, limit)
+            }
+            FrameErrorKind::NotAmiServer => {
+                (ami_frame_error_kind::AMI_FRAME_ERROR_NOT_AMI_SERVER, 0)
             }
         };
         write(kind, k).and(write(limit, l)).and(write(text, ami_str::from(&d.error_text)))

@@ -45,6 +45,10 @@ pub enum ami_result {
     /// An event filter that Asterisk would refuse (a regex that does not compile, or options
     /// formatted incorrectly); `_last_error` says which.
     AMI_RESULT_FILTER_ERROR = 12,
+    /// The manager.conf editor refused an edit (it would not do exactly what was asked, `ami
+    /// check` would report an error, or a line cannot be changed safely); nothing changed,
+    /// `ami_config_edit_last_error` says why and `ami_config_edit_error_line` where.
+    AMI_RESULT_EDIT_REFUSED = 13,
 }
 
 use ami_result::*;
@@ -105,6 +109,7 @@ pub extern "C" fn ami_result_str(result: u32) -> *const c_char {
         10 => c"refused by the session or server",
         11 => c"invalid manager.conf",
         12 => c"invalid event filter",
+        13 => c"edit refused",
         _ => c"unknown result",
     };
     s.as_ptr()

@@ -15,8 +15,9 @@
 //! * per-handle last-error text (`ami_x_last_error`).
 //!
 //! It covers the codec (decoder, message builder), the access semantics (permissions, event
-//! categories, ACL, MD5 key), the catalog of documented actions and events, the client session
-//! (`ami_client`) and the server (`ami_server`).
+//! categories, ACL, MD5 key), manager.conf (`ami_config`) and its editor (`ami_config_edit`),
+//! the catalog of documented actions and events, the client session (`ami_client`) and the
+//! server (`ami_server`).
 #![deny(missing_docs)]
 // The exports are safe `extern "C"` functions that dereference the pointers C passes, as in
 // rustls-ffi: the contract (valid, live, correctly sized pointers) is C's and is written in the
@@ -31,6 +32,7 @@ pub mod catalog;
 pub mod client;
 pub mod config;
 pub mod decoder;
+pub mod edit;
 pub mod error;
 pub mod server;
 
@@ -40,6 +42,7 @@ pub use catalog::*;
 pub use client::*;
 pub use config::*;
 pub use decoder::*;
+pub use edit::*;
 pub use error::{ami_bytes, ami_result, ami_result_str, ami_str};
 pub use server::*;
 

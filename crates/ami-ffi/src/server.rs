@@ -80,6 +80,8 @@ pub enum ami_disconnect_reason {
     AMI_DISCONNECT_INPUT_OVERFLOW = 5,
     /// A reason of a later libami version.
     AMI_DISCONNECT_OTHER = 6,
+    /// The client did not read its answers: a list part found its outbound queue full.
+    AMI_DISCONNECT_OUTPUT_OVERFLOW = 7,
 }
 
 /// An AMI server (opaque): many sessions, bytes in, bytes out, actions for the application.
@@ -131,9 +133,10 @@ pub extern "C" fn ami_server_options_default(out: *mut ami_server_options) -> am
 
 /// Creates a server for the users and `[general]` settings of the manager.conf text
 /// `manager_conf` (`len` bytes; `#include` is not followed) with `options` (NULL: the
-/// defaults; every action of the catalog registered). `seed` seeds the generator of the MD5
-/// challenges: pass 64 bits of OS randomness (e.g. from `getrandom`), or challenges become
-/// predictable. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
+/// defaults; every action of the catalog registered). `seed` chooses where the MD5 challenges
+/// come from: 0 (recommended) draws each from the operating system's CSPRNG (`getrandom`), so
+/// a recorded key cannot be replayed; any other value seeds a deterministic generator, for
+/// tests that need reproducible challenges only. `AMI_RESULT_CONFIG_ERROR` if the text is not UTF-8 or Asterisk would refuse it.
 #[unsafe(no_mangle)]
 pub extern "C" fn ami_server_new(
     manager_conf: *const c_char,
@@ -163,7 +166,14 @@ pub extern "C" fn ami_server_new(
             opts.max_outbound = o.max_outbound;
             opts.max_inbound = o.max_inbound;
         }
-        let server = Server::new(config, opts, Box::new(splitmix(seed)));
+        let random: Box<dyn ami_proto::server::RandomSource> = if seed == 0 {
+            Box::new(|| {
+                getrandom::u32().expect("the operating system's random number generator failed")
+            })
+        } else {
+            Box::new(splitmix(seed))
+        };
+        let server = Server::new(config, opts, random);
         new_handle(
             out,
             ami_server {
@@ -464,6 +474,7 @@ pub extern "C" fn ami_server_event_disconnect_reason(
                 DisconnectReason::AuthTimeout => AMI_DISCONNECT_AUTH_TIMEOUT,
                 DisconnectReason::PeerClosed => AMI_DISCONNECT_PEER_CLOSED,
                 DisconnectReason::InputOverflow => AMI_DISCONNECT_INPUT_OVERFLOW,
+                DisconnectReason::OutputOverflow => AMI_DISCONNECT_OUTPUT_OVERFLOW,
                 _ => AMI_DISCONNECT_OTHER,
             },
         )
@@ -497,7 +508,11 @@ fn answer(
         Err(e) => {
             let code = match e {
                 ServerError::Encode(_) => AMI_RESULT_ENCODE_ERROR,
-                ServerError::OutboundFull { .. } => AMI_RESULT_REFUSED,
+                ServerError::OutboundFull { .. } => {
+                    // The server closed the session and ended the action.
+                    s.pending.remove(&session_id);
+                    AMI_RESULT_REFUSED
+                }
                 _ => AMI_RESULT_NOT_FOUND,
             };
             s.state.last_error = e.to_string();
@@ -560,7 +575,9 @@ pub extern "C" fn ami_server_respond(
 
 /// Starts a list answer to the pending action of `session` (`EventList: start`,
 /// `Message: <message>`); the action stays pending. `AMI_RESULT_REFUSED` if the session's
-/// outbound queue is full.
+/// outbound queue is full: its client does not read, so the session has been closed (an
+/// `AMI_SERVER_EVENT_DISCONNECT` with `AMI_DISCONNECT_OUTPUT_OVERFLOW` follows) and the action
+/// is over, as Asterisk ends a session whose write exceeds `writetimeout`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ami_server_list_start(
     server: *mut ami_server,
@@ -575,7 +592,8 @@ pub extern "C" fn ami_server_list_start(
 }
 
 /// Writes one list item, the event built in `item` (an `AMI_MESSAGE_EVENT` builder), with the
-/// echoed ActionID; the action stays pending.
+/// echoed ActionID; the action stays pending. `AMI_RESULT_REFUSED` as for
+/// `ami_server_list_start` when the session's outbound queue is full (the session is closed).
 #[unsafe(no_mangle)]
 pub extern "C" fn ami_server_list_item(
     server: *mut ami_server,

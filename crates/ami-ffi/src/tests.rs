@@ -173,6 +173,88 @@ fn accessors_read_the_current_frame() {
     ami_decoder_free(d);
 }
 
+/// The array `ami_decoder_headers` hands out.
+fn headers_of<'a>(d: *const ami_decoder) -> Result<&'a [ami_header], ami_result> {
+    let mut h: *const ami_header = ptr::null();
+    let mut n = usize::MAX;
+    match ami_decoder_headers(d, &mut h, &mut n) {
+        AMI_RESULT_OK => {
+            assert!(!h.is_null(), "never NULL");
+            // SAFETY: libami wrote a pointer to `n` headers valid until the next non-const call.
+            Ok(unsafe { core::slice::from_raw_parts(h, n) })
+        }
+        rc => {
+            assert_eq!(n, usize::MAX, "untouched on error");
+            Err(rc)
+        }
+    }
+}
+
+#[test]
+fn every_header_at_once_equals_one_at_a_time() {
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    let wire = b"Asterisk Call Manager/11.0.0\r\nEvent: Newchannel\r\nChannel: PJSIP/1\r\n\
+                 No colon here\r\nEmpty:\r\n\r\nResponse: Success\r\n\r\n";
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    assert_eq!(headers_of(d).unwrap_err(), AMI_RESULT_NO_FRAME, "no frame yet");
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(headers_of(d).unwrap_err(), AMI_RESULT_NO_FRAME, "a banner has none");
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let all = headers_of(d).unwrap();
+    let got: Vec<(&[u8], &[u8], bool)> =
+        all.iter().map(|h| (bytes(h.name), bytes(h.value), h.bare)).collect();
+    assert_eq!(
+        got,
+        [
+            (&b"Event"[..], &b"Newchannel"[..], false),
+            (b"Channel", b"PJSIP/1", false),
+            (b"", b"No colon here", true),
+            (b"Empty", b"", false)
+        ]
+    );
+    for (i, a) in all.iter().enumerate() {
+        let mut h = ami_header { name: empty_bytes(), value: empty_bytes(), bare: true };
+        assert_eq!(ami_decoder_header(d, i, &mut h), AMI_RESULT_OK);
+        assert_eq!((h.name.data, h.value.data, h.bare), (a.name.data, a.value.data, a.bare));
+    }
+    let mut out: *const ami_header = ptr::null();
+    let mut n = 0;
+    assert_eq!(ami_decoder_headers(ptr::null(), &mut out, &mut n), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_headers(d, ptr::null_mut(), &mut n), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_decoder_headers(d, &mut out, ptr::null_mut()), AMI_RESULT_NULL_PARAMETER);
+    // The next message replaces the array.
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let all = headers_of(d).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(bytes(all[0].value), b"Success");
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_NONE);
+    assert_eq!(headers_of(d).unwrap_err(), AMI_RESULT_NO_FRAME);
+    ami_decoder_free(d);
+}
+
+#[test]
+fn a_non_ami_greeting_is_a_frame_error_at_once() {
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    let wire = b"HTTP/1.1 200 OK\r\nServer: x\r\n";
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
+    let mut ek = ami_frame_error_kind::AMI_FRAME_ERROR_LINE_TOO_LONG;
+    let mut limit = 9usize;
+    let mut t = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_decoder_frame_error(d, &mut ek, &mut limit, &mut t), AMI_RESULT_OK);
+    assert_eq!((ek, limit), (ami_frame_error_kind::AMI_FRAME_ERROR_NOT_AMI_SERVER, 0));
+    assert!(string(t).starts_with("not an AMI server"), "{}", string(t));
+    let all = headers_of(d).unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].bare);
+    assert_eq!(bytes(all[0].value), b"HTTP/1.1 200 OK");
+    ami_decoder_free(d);
+}
+
 #[test]
 fn frame_errors_describe_the_limit() {
     let d = new_decoder(ami_role::AMI_ROLE_SERVER);
@@ -528,13 +610,13 @@ fn perm_constants_match_ami_proto() {
 
 #[test]
 fn result_codes_are_named_and_stable() {
-    let names: Vec<&str> = (0..=13)
+    let names: Vec<&str> = (0..=14)
         // SAFETY: ami_result_str returns static NUL-terminated strings.
         .map(|c| unsafe { CStr::from_ptr(ami_result_str(c)) }.to_str().unwrap())
         .collect();
     assert_eq!(names[0], "ok");
-    assert_eq!(names[13], "unknown result");
-    assert!(names[..13].iter().all(|n| *n != "unknown result"));
+    assert_eq!(names[14], "unknown result");
+    assert!(names[..14].iter().all(|n| *n != "unknown result"));
     // The numbers are ABI: never renumber.
     let codes = [
         (AMI_RESULT_OK, 0),
@@ -550,6 +632,7 @@ fn result_codes_are_named_and_stable() {
         (AMI_RESULT_REFUSED, 10),
         (AMI_RESULT_CONFIG_ERROR, 11),
         (AMI_RESULT_FILTER_ERROR, 12),
+        (AMI_RESULT_EDIT_REFUSED, 13),
     ];
     for (code, n) in codes {
         assert_eq!(code as u32, n);
@@ -653,6 +736,31 @@ fn pump(c: *mut ami_client, s: *mut ami_server, sid: u64) -> Vec<ami_client_even
             return kinds;
         }
     }
+}
+
+/// The challenge a new server with `seed` gives its first session.
+fn first_challenge(seed: u64) -> Vec<u8> {
+    let (conf, len) = text(CONF);
+    let mut s = ptr::null_mut();
+    assert_eq!(ami_server_new(conf, len, ptr::null(), seed, &mut s), AMI_RESULT_OK);
+    let sid = accept(s);
+    let ask = b"Action: Challenge\r\nAuthType: MD5\r\n\r\n";
+    assert_eq!(ami_server_handle_input(s, sid, ask.as_ptr(), ask.len(), 0), AMI_RESULT_OK);
+    let mut out = empty_bytes();
+    assert_eq!(ami_server_poll_transmit(s, sid, &mut out), AMI_RESULT_OK);
+    let text = bytes(out).to_vec();
+    ami_server_free(s);
+    let at = text.windows(11).position(|w| w == b"Challenge: ").expect("a challenge");
+    text[at + 11..].split(|b| *b == b'\r').next().unwrap().to_vec()
+}
+
+#[test]
+fn challenges_come_from_the_os_unless_a_seed_asks_for_repeatability() {
+    // Seed 0: the OS CSPRNG, a different challenge each time (equal by chance: 1 in 10^9).
+    let (a, b) = (first_challenge(0), first_challenge(0));
+    assert_ne!(a, b);
+    // Any other seed: the same sequence, for tests.
+    assert_eq!(first_challenge(7), first_challenge(7));
 }
 
 #[test]
@@ -1226,4 +1334,277 @@ fn catalog_enumerates_every_entry_in_order() {
     // SAFETY: a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(ami_catalog_asterisk_version()) };
     assert_eq!(version.to_str().unwrap(), ami_catalog::ASTERISK_VERSION);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ami_config_edit and ami_secret_generate
+// ---------------------------------------------------------------------------------------------
+
+fn new_edit(conf: &str, strict: bool) -> *mut ami_config_edit {
+    let mut e = ptr::null_mut();
+    assert_eq!(ami_config_edit_new(&mut e), AMI_RESULT_OK);
+    let (t, n) = text(conf);
+    assert_eq!(ami_config_edit_load(e, t, n, strict), AMI_RESULT_OK);
+    e
+}
+
+fn edit_text<'a>(e: *const ami_config_edit) -> &'a str {
+    let mut s = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_config_edit_text(e, &mut s), AMI_RESULT_OK);
+    string(s)
+}
+
+fn edit_error<'a>(e: *const ami_config_edit) -> &'a str {
+    let mut s = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_config_edit_last_error(e, &mut s), AMI_RESULT_OK);
+    string(s)
+}
+
+fn no_settings() -> ami_user_settings {
+    ami_user_settings {
+        set: 0,
+        unset: 0,
+        secret: ptr::null(),
+        secret_len: 0,
+        read: 0,
+        write: 0,
+        acl: ptr::null(),
+        acl_len: 0,
+        filters: ptr::null(),
+        filters_len: 0,
+        displayconnects: false,
+        allowmultiplelogin: false,
+        writetimeout_ms: 0,
+        setvars: ptr::null(),
+        setvars_len: 0,
+    }
+}
+
+#[test]
+fn config_edit_adds_updates_renames_and_removes_users() {
+    let conf = "[general]\nenabled = yes\n\n[admin]\nsecret = Adm1n-Secret-99 ; old\nread = all\nwrite = all\n";
+    let e = new_edit(conf, false);
+    assert_eq!(edit_text(e), conf);
+    let secret = "Zk4hW9qLr2Vx7Tn3";
+    let rules = [
+        ami_acl_rule {
+            kind: ami_acl_kind::AMI_ACL_DENY as u32,
+            value: text("0.0.0.0/0").0,
+            value_len: 9,
+        },
+        ami_acl_rule {
+            kind: ami_acl_kind::AMI_ACL_DENY as u32,
+            value: text("::/0").0,
+            value_len: 4,
+        },
+        ami_acl_rule {
+            kind: ami_acl_kind::AMI_ACL_PERMIT as u32,
+            value: text("10.0.0.0/8").0,
+            value_len: 10,
+        },
+    ];
+    let filters = [ami_filter_line {
+        key: text("eventfilter").0,
+        key_len: 11,
+        value: text("Event: Hangup").0,
+        value_len: 13,
+    }];
+    let vars = [ami_setvar { name: text("CRM").0, name_len: 3, value: text("1").0, value_len: 1 }];
+    let settings = ami_user_settings {
+        set: AMI_USER_SECRET
+            | AMI_USER_READ
+            | AMI_USER_WRITE
+            | AMI_USER_ACL
+            | AMI_USER_EVENTFILTERS
+            | AMI_USER_WRITETIMEOUT
+            | AMI_USER_SETVARS
+            | AMI_USER_DISPLAYCONNECTS,
+        secret: text(secret).0,
+        secret_len: secret.len(),
+        read: AMI_PERM_CALL | AMI_PERM_CDR,
+        write: AMI_PERM_ORIGINATE,
+        acl: rules.as_ptr(),
+        acl_len: rules.len(),
+        filters: filters.as_ptr(),
+        filters_len: filters.len(),
+        writetimeout_ms: 250,
+        setvars: vars.as_ptr(),
+        setvars_len: vars.len(),
+        displayconnects: false,
+        ..no_settings()
+    };
+    let (n, l) = text("crm");
+    assert_eq!(ami_config_edit_add_user(e, n, l, &settings), AMI_RESULT_OK);
+    assert_eq!(
+        &edit_text(e)[conf.len()..],
+        "\n[crm]\nsecret = Zk4hW9qLr2Vx7Tn3\nread = call,cdr\nwrite = originate\ndeny = 0.0.0.0/0\n\
+         deny = ::/0\npermit = 10.0.0.0/8\neventfilter = Event: Hangup\ndisplayconnects = no\n\
+         writetimeout = 250\nsetvar = CRM=1\n"
+    );
+    let mut count = 0;
+    assert_eq!(ami_config_edit_finding_count(e, &mut count), AMI_RESULT_OK);
+    let mut codes = Vec::new();
+    for i in 0..count {
+        let (mut code, mut message) =
+            (ami_str { data: ptr::null(), len: 0 }, ami_str { data: ptr::null(), len: 0 });
+        let mut severity = 9;
+        assert_eq!(
+            ami_config_edit_finding(e, i, &mut code, &mut severity, &mut message),
+            AMI_RESULT_OK
+        );
+        assert!(severity == 1 && !string(message).is_empty());
+        codes.push(string(code).to_owned());
+    }
+    assert_eq!(codes, ["originate-escalation"]);
+    let mut s = ami_str { data: ptr::null(), len: 0 };
+    let mut severity = 0;
+    assert_eq!(
+        ami_config_edit_finding(e, count, &mut s, &mut severity, &mut s),
+        AMI_RESULT_NOT_FOUND
+    );
+
+    // Update: the winning line changes, its comment stays; unset removes the key.
+    let update = ami_user_settings {
+        set: AMI_USER_READ,
+        unset: AMI_USER_SECRET,
+        read: AMI_PERM_SYSTEM,
+        ..no_settings()
+    };
+    let (n, l) = text("ADMIN");
+    assert_eq!(ami_config_edit_update_user(e, n, l, &update), AMI_RESULT_OK);
+    assert!(
+        edit_text(e)
+            .starts_with("[general]\nenabled = yes\n\n[admin]\nread = system\nwrite = all\n")
+    );
+    let mut notes = 0;
+    assert_eq!(ami_config_edit_note_count(e, &mut notes), AMI_RESULT_OK);
+    assert_eq!(notes, 2);
+    assert_eq!(ami_config_edit_note(e, 1, &mut s), AMI_RESULT_OK);
+    assert!(string(s).contains("manager reload"));
+
+    // Refused: an empty element never reaches the file; the reason and line are given.
+    let (n, l) = text("admin");
+    assert_eq!(ami_config_edit_add_user(e, n, l, ptr::null()), AMI_RESULT_EDIT_REFUSED);
+    assert!(edit_error(e).contains("already used"));
+    let mut line = 0;
+    assert_eq!(ami_config_edit_error_line(e, &mut line), AMI_RESULT_OK);
+    assert_eq!(line, 4);
+    let bad = ami_user_settings { set: AMI_USER_READ, read: 1 << 14, ..no_settings() };
+    assert_eq!(ami_config_edit_update_user(e, n, l, &bad), AMI_RESULT_EDIT_REFUSED);
+    let bits = ami_user_settings { set: 1 << 20, ..no_settings() };
+    assert_eq!(ami_config_edit_update_user(e, n, l, &bits), AMI_RESULT_INVALID_PARAMETER);
+    let both = ami_user_settings { set: AMI_USER_SECRET, unset: AMI_USER_SECRET, ..no_settings() };
+    assert_eq!(ami_config_edit_update_user(e, n, l, &both), AMI_RESULT_INVALID_PARAMETER);
+    let kind = [ami_acl_rule { kind: 7, value: text("x").0, value_len: 1 }];
+    let acl =
+        ami_user_settings { set: AMI_USER_ACL, acl: kind.as_ptr(), acl_len: 1, ..no_settings() };
+    assert_eq!(ami_config_edit_update_user(e, n, l, &acl), AMI_RESULT_INVALID_PARAMETER);
+    let null_acl = ami_user_settings { set: AMI_USER_ACL, acl_len: 2, ..no_settings() };
+    assert_eq!(ami_config_edit_update_user(e, n, l, &null_acl), AMI_RESULT_NULL_PARAMETER);
+    assert_eq!(ami_config_edit_update_user(e, n, l, ptr::null()), AMI_RESULT_NULL_PARAMETER);
+
+    // Rename, remove, AMI off.
+    let (from, fl) = text("crm");
+    let (to, tl) = text("crm2");
+    assert_eq!(ami_config_edit_rename_user(e, from, fl, to, tl), AMI_RESULT_OK);
+    assert!(edit_text(e).contains("\n[crm2]\n"));
+    assert_eq!(ami_config_edit_remove_user(e, to, tl), AMI_RESULT_OK);
+    assert!(!edit_text(e).contains("crm"));
+    assert_eq!(ami_config_edit_set_enabled(e, false), AMI_RESULT_OK);
+    assert!(edit_text(e).starts_with("[general]\nenabled = no\n"));
+    ami_config_edit_free(e);
+    ami_config_edit_free(ptr::null_mut());
+}
+
+#[test]
+fn config_edit_includes_loading_errors_and_poisoning() {
+    let mut e = ptr::null_mut();
+    assert_eq!(ami_config_edit_new(&mut e), AMI_RESULT_OK);
+    let (t, n) = text("[general]\nenabled = yes\n");
+    // Nothing loaded yet.
+    assert_eq!(ami_config_edit_set_enabled(e, true), AMI_RESULT_REFUSED);
+    let mut s = ami_str { data: ptr::null(), len: 0 };
+    assert_eq!(ami_config_edit_text(e, &mut s), AMI_RESULT_REFUSED);
+    let (name, nl) = text("users/bob.conf");
+    let (body, bl) = text("[bob]\r\nsecret = B0b-Secret-2024\r\nread = all\r\n");
+    assert_eq!(ami_config_edit_add_include(e, name, nl, body, bl), AMI_RESULT_OK);
+    let main = "[general]\nenabled = yes\n#include users/*.conf\n";
+    let (t2, n2) = text(main);
+    assert_eq!(ami_config_edit_load(e, t2, n2, false), AMI_RESULT_OK);
+    let update = ami_user_settings { set: AMI_USER_READ, read: AMI_PERM_CALL, ..no_settings() };
+    let (u, ul) = text("bob");
+    assert_eq!(ami_config_edit_update_user(e, u, ul, &update), AMI_RESULT_OK);
+    assert_eq!(edit_text(e), main);
+    let mut files = 0;
+    assert_eq!(ami_config_edit_file_count(e, &mut files), AMI_RESULT_OK);
+    assert_eq!(files, 1);
+    let (mut fname, mut ftext, mut changed) = (s, s, false);
+    assert_eq!(ami_config_edit_file(e, 0, &mut fname, &mut ftext, &mut changed), AMI_RESULT_OK);
+    assert_eq!((string(fname), changed), ("users/bob.conf", true));
+    assert_eq!(string(ftext), "[bob]\r\nsecret = B0b-Secret-2024\r\nread = call\r\n");
+    assert_eq!(
+        ami_config_edit_file(e, 1, &mut fname, &mut ftext, &mut changed),
+        AMI_RESULT_NOT_FOUND
+    );
+    // A file Asterisk refuses: the line is given; the previous text stays.
+    let (bad, bl) = text("[general]\n[broken\n");
+    assert_eq!(ami_config_edit_load(e, bad, bl, false), AMI_RESULT_CONFIG_ERROR);
+    let mut line = 0;
+    assert_eq!(ami_config_edit_error_line(e, &mut line), AMI_RESULT_OK);
+    assert_eq!(line, 2);
+    assert_eq!(edit_text(e), main);
+    assert_eq!(
+        ami_config_edit_load(e, [0xffu8].as_ptr().cast(), 1, false),
+        AMI_RESULT_INVALID_PARAMETER
+    );
+    assert_eq!(ami_config_edit_load(e, ptr::null(), 1, false), AMI_RESULT_NULL_PARAMETER);
+    // Strict: dangerous grants are refused.
+    assert_eq!(ami_config_edit_load(e, t, n, true), AMI_RESULT_OK);
+    let root = ami_user_settings { set: AMI_USER_WRITE, write: AMI_PERM_SYSTEM, ..no_settings() };
+    let (r, rl) = text("root");
+    assert_eq!(ami_config_edit_add_user(e, r, rl, &root), AMI_RESULT_EDIT_REFUSED);
+    assert!(edit_error(e).contains("shell-write"));
+    // A panic poisons the handle; last_error and free still work.
+    inject_panic();
+    assert_eq!(ami_config_edit_set_enabled(e, true), AMI_RESULT_PANIC);
+    assert_eq!(ami_config_edit_set_enabled(e, true), AMI_RESULT_POISONED);
+    assert!(edit_error(e).contains("injected panic"));
+    ami_config_edit_free(e);
+}
+
+#[test]
+fn secrets_are_generated_from_the_os() {
+    let mut buf = [0 as c_char; 40];
+    let mut written = 0;
+    assert_eq!(ami_secret_generate(32, buf.as_mut_ptr(), buf.len(), &mut written), AMI_RESULT_OK);
+    assert_eq!(written, 32);
+    // SAFETY: libami wrote a NUL-terminated string into `buf`.
+    let secret = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 32);
+    assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert_eq!(ami_secret_generate(32, buf.as_mut_ptr(), buf.len(), &mut written), AMI_RESULT_OK);
+    // SAFETY: as above.
+    let other = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+    assert_ne!(secret, other);
+    assert_eq!(
+        ami_secret_generate(32, buf.as_mut_ptr(), 32, &mut written),
+        AMI_RESULT_INSUFFICIENT_SIZE
+    );
+    assert_eq!(written, 32);
+    assert_eq!(
+        ami_secret_generate(15, buf.as_mut_ptr(), buf.len(), &mut written),
+        AMI_RESULT_INVALID_PARAMETER
+    );
+    assert_eq!(
+        ami_secret_generate(257, buf.as_mut_ptr(), buf.len(), &mut written),
+        AMI_RESULT_INVALID_PARAMETER
+    );
+    assert_eq!(
+        ami_secret_generate(16, ptr::null_mut(), 17, &mut written),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_secret_generate(16, buf.as_mut_ptr(), 17, ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
 }

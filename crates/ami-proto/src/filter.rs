@@ -110,9 +110,27 @@ const MSG_FORMAT: &str = "Filter was formatted incorrectly.  Check the syntax of
 // Small byte helpers
 // ---------------------------------------------------------------------------------------------
 
+/// An event's name and text as Asterisk's filters see them: C strings, each cut at its first
+/// NUL byte.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CEvent<'a> {
+    name: &'a [u8],
+    text: &'a [u8],
+}
+
+impl<'a> CEvent<'a> {
+    pub(crate) fn new(name: &'a [u8], text: &'a [u8]) -> CEvent<'a> {
+        CEvent { name: until_nul(name), text: until_nul(text) }
+    }
+}
+
 /// The part of `bytes` before the first NUL byte (what a C string holds).
 fn until_nul(bytes: &[u8]) -> &[u8] {
-    bytes.split(|&b| b == 0).next().unwrap_or_default()
+    // Called for every session an event is published to: memchr, not a byte loop.
+    match memchr::memchr(0, bytes) {
+        Some(i) => bytes.get(..i).unwrap_or_default(),
+        None => bytes,
+    }
 }
 
 /// Asterisk's "blank": any byte below 33 (`ast_skip_blanks`, `ast_trim_blanks`).
@@ -1061,8 +1079,16 @@ impl FilterSet {
     /// Event header, `event_text` the whole event as queued
     /// (`Event: X\r\nPrivilege: …\r\n…\r\n\r\n`). Does not allocate.
     pub fn should_send(&self, event_name: &[u8], event_text: &[u8]) -> bool {
-        let name = until_nul(event_name);
-        let text = until_nul(event_text);
+        if self.filters.is_empty() {
+            return true;
+        }
+        self.should_send_c(&CEvent::new(event_name, event_text))
+    }
+
+    /// [`should_send`](FilterSet::should_send) for an event already cut as C strings, so that
+    /// publishing one event to many sessions cuts it once.
+    pub(crate) fn should_send_c(&self, event: &CEvent<'_>) -> bool {
+        let (name, text) = (event.name, event.text);
         let any = |exclude: bool| {
             self.filters
                 .iter()

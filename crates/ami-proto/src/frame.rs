@@ -41,16 +41,26 @@
 //!
 //! # Cost
 //!
-//! Every input byte is searched once, whatever the feed pattern (one byte at a time included), and
-//! the buffer is compacted only when the consumed part is at least as large as the rest, so total
-//! work is linear in the input. [`Decoder::stats`] exposes the counters that prove it. Once the
-//! buffers have grown to the largest message, decoding allocates nothing.
+//! The decoder keeps a structural index of its buffer: each byte is classified once, in blocks
+//! of 64 (`ami_simd`: LF, CR and colon bitmasks, with AVX-512BW, AVX2 or portable code chosen at
+//! run time), and line ends, CRLF pairs and first colons are read off the masks; each header's
+//! value start is found when its line is. Limits are checked once per block unless the block
+//! could break one. Every input byte is indexed once, whatever the feed pattern (one byte at a
+//! time included), and the buffer is compacted only when the consumed part is at least as large
+//! as the rest, so total work is linear in the input. [`Decoder::stats`] exposes the counters
+//! that prove it. Once the buffers have grown to the largest message, decoding allocates
+//! nothing.
 
 use core::fmt;
 
 use memchr::memchr;
 
 use crate::message::{HeaderSlot, Message};
+
+mod index;
+
+use ami_simd::BLOCK;
+use index::{BlockIndex, NONE};
 
 /// Who is reading, which decides the line and value rules (spec §1.8 vs §1.10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,7 +185,7 @@ pub enum Frame<'a> {
     Message(Message<'a>),
 }
 
-/// Which limit a message broke.
+/// Which limit a message broke, or why the stream is not AMI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FrameErrorKind {
     /// A line (with its terminator) did not fit in `limit` bytes.
@@ -193,6 +203,11 @@ pub enum FrameErrorKind {
         /// The `max_message` in force.
         limit: usize,
     },
+    /// Client role: the first line of the stream is neither the `Asterisk Call Manager/…`
+    /// banner nor a header line (e.g. `HTTP/1.1 200 OK` or an SSH greeting), so the peer is not
+    /// an AMI server. Reported as soon as that line is complete, with the line as the only kept
+    /// line ([`FrameError::partial`]); decoding goes on after it.
+    NotAmiServer,
 }
 
 impl FrameErrorKind {
@@ -203,6 +218,8 @@ impl FrameErrorKind {
             FrameErrorKind::TooManyHeaders { .. } | FrameErrorKind::MessageTooLarge { .. } => {
                 "Too many lines in message or allocation failure"
             }
+            // Only a client decoder reports it; Asterisk has no answer for it.
+            FrameErrorKind::NotAmiServer => "Not an AMI server",
         }
     }
 }
@@ -219,13 +236,20 @@ impl fmt::Display for FrameErrorKind {
             FrameErrorKind::MessageTooLarge { limit } => {
                 write!(f, "message larger than {limit} bytes")
             }
+            FrameErrorKind::NotAmiServer => {
+                write!(
+                    f,
+                    "not an AMI server: the first line is not an `Asterisk Call Manager/` banner"
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for FrameErrorKind {}
 
-/// A message that broke a limit. The stream is already resynchronised after it.
+/// A message that broke a limit (or, [`FrameErrorKind::NotAmiServer`], a first line that shows
+/// the peer is not an AMI server). The stream is already resynchronised after it.
 ///
 /// It borrows the decoder (its [`partial`](FrameError::partial) lines live there); use
 /// [`FrameError::kind`], which is `'static`, to propagate it with `?`.
@@ -267,7 +291,8 @@ impl std::error::Error for FrameError<'_> {}
 pub struct DecoderStats {
     /// Bytes fed in.
     pub bytes_fed: u64,
-    /// Bytes examined while searching for line ends (each input byte at most once).
+    /// Bytes indexed while searching for line ends: classified into the block masks (each
+    /// input byte at most once, whatever the feed pattern).
     pub bytes_scanned: u64,
     /// Bytes moved when compacting the buffer (never more than were consumed).
     pub bytes_moved: u64,
@@ -304,6 +329,16 @@ enum LineClass {
     BodyEnd(usize),
 }
 
+/// True for the line `Response: Follows` (names and values ASCII case-insensitive, one optional
+/// space after the colon): the first line of the legacy command form.
+fn is_response_follows(line: &[u8]) -> bool {
+    if !starts_with_name(line, b"Response") {
+        return false;
+    }
+    let value = line.get(9..).unwrap_or_default();
+    value.strip_prefix(b" ").unwrap_or(value).eq_ignore_ascii_case(b"Follows")
+}
+
 fn starts_with_name(line: &[u8], name: &[u8]) -> bool {
     line.len() > name.len()
         && line.get(..name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name))
@@ -322,16 +357,19 @@ impl Follows {
             return LineClass::Body;
         }
         if line.is_empty() {
+            if *self == Follows::Headers {
+                // Output that begins with blank lines: after `Response: Follows` the output runs
+                // to `--END COMMAND--` (Asterisk 13 manager.c, action_command), blank lines
+                // included.
+                *self = Follows::Body;
+                return LineClass::Body;
+            }
             return LineClass::Blank;
         }
         if role == Role::Client {
             if first {
-                if starts_with_name(line, b"Response") {
-                    let value = line.get(9..).unwrap_or_default();
-                    let value = value.strip_prefix(b" ").unwrap_or(value);
-                    if value.eq_ignore_ascii_case(b"Follows") {
-                        *self = Follows::Headers;
-                    }
+                if is_response_follows(line) {
+                    *self = Follows::Headers;
                 }
             } else if *self == Follows::Headers
                 && !starts_with_name(line, b"Privilege")
@@ -364,28 +402,6 @@ fn content_end(buf: &[u8], start: usize, lf: usize, role: Role) -> usize {
     end
 }
 
-/// Index of the first LF in `hay`: with `memchr`'s AVX2 searcher when the CPU has one, else
-/// with `memchr()`.
-///
-/// The decoder searches once per line, and AMI lines are short (22 bytes on average), so the
-/// search's set-up counts: calling the AVX2 searcher directly, instead of `memchr()`, which
-/// dispatches through a function pointer and several layers on every call, decodes the bench
-/// corpus 18% faster (1,640 against 1,390 MiB/s). The searcher holds 32-byte-aligned vectors,
-/// so it lives in a static: a decoder embedded in memory that is only 16-byte aligned (a Python
-/// object, say) must not hold one.
-#[inline]
-fn find_lf(hay: &[u8]) -> Option<usize> {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    {
-        use memchr::arch::x86_64::avx2::memchr::One;
-        static AVX2: std::sync::OnceLock<Option<One>> = std::sync::OnceLock::new();
-        if let Some(one) = AVX2.get_or_init(|| One::new(b'\n')) {
-            return one.find(hay);
-        }
-    }
-    memchr(b'\n', hay)
-}
-
 /// A streaming AMI decoder over an internal buffer.
 ///
 /// Feed bytes with [`Decoder::feed`] as they arrive, then call [`Decoder::next_frame`] until it
@@ -402,9 +418,9 @@ pub struct Decoder {
     start: usize,
     /// Start of the next line.
     pos: usize,
-    /// `buf[pos..scan]` holds no LF (when `scan > pos`): the bytes of a partial line already
-    /// searched, which are not searched again.
-    scan: usize,
+    /// The structural index of `buf`: the masks of the block being framed. Bytes before its
+    /// end are never searched again.
+    index: BlockIndex,
     slots: Vec<HeaderSlot>,
     follows: Follows,
     body: Option<(u32, u32)>,
@@ -445,7 +461,7 @@ impl Decoder {
             base: 0,
             start: 0,
             pos: 0,
-            scan: 0,
+            index: BlockIndex::new(),
             slots: Vec::new(),
             follows: Follows::No,
             body: None,
@@ -517,6 +533,7 @@ impl Decoder {
         let n = self.start;
         if n == self.buf.len() {
             self.buf.clear();
+            self.index.clear();
         } else {
             self.stats.bytes_moved += (self.buf.len() - n) as u64;
             self.buf.drain(..n);
@@ -524,7 +541,7 @@ impl Decoder {
         self.base += n as u64;
         self.start = 0;
         self.pos -= n;
-        self.scan = self.scan.saturating_sub(n);
+        self.index.shift(n);
     }
 
     /// Clears the state of the frame returned by the previous call.
@@ -572,7 +589,7 @@ impl Decoder {
             let at = self.salvage.len();
             self.salvage.extend_from_slice(line);
             self.salvage.extend_from_slice(b"\r\n");
-            *slot = HeaderSlot::for_line(&self.salvage, at, at + line.len());
+            *slot = HeaderSlot::for_line(&self.salvage, at, at + line.len(), self.role);
         }
         self.body = None;
         self.start = self.pos;
@@ -585,30 +602,24 @@ impl Decoder {
             FrameErrorKind::LineTooLong { .. } => self.too_long = true,
             FrameErrorKind::TooManyHeaders { .. } => self.too_many = true,
             FrameErrorKind::MessageTooLarge { .. } => self.too_large = true,
+            FrameErrorKind::NotAmiServer => {}
         }
         if self.first_error.is_none() {
             self.first_error = Some(kind);
         }
     }
 
-    /// The index in `buf` of the next LF at or after `pos`, searching only bytes not searched
+    /// The index in `buf` of the next LF at or after `pos`, indexing only bytes not indexed
     /// before.
     #[inline]
     fn next_lf(&mut self) -> Option<usize> {
-        let from = self.scan.max(self.pos);
-        let hay = self.buf.get(from..)?;
-        match find_lf(hay) {
-            Some(i) => {
-                self.stats.bytes_scanned += i as u64;
-                self.scan = from + i;
-                Some(from + i)
-            }
-            None => {
-                self.stats.bytes_scanned += hay.len() as u64;
-                self.scan = self.buf.len();
-                None
+        self.index.discard_below(self.pos);
+        while self.index.lf == 0 {
+            if !self.index.next_block(&self.buf, self.pos, &mut self.stats.bytes_scanned) {
+                return None;
             }
         }
+        Some(self.index.base + self.index.lf.trailing_zeros() as usize)
     }
 
     /// Finds the next complete line. Returns `(start, lf)`: the line is `buf[start..lf]` plus
@@ -626,7 +637,7 @@ impl Decoder {
                         continue;
                     }
                     None => {
-                        self.pos = self.scan;
+                        self.pos = self.pos.max(self.index.end);
                         self.start = self.pos;
                         return None;
                     }
@@ -700,7 +711,7 @@ impl Decoder {
     pub fn advance(&mut self) -> Option<FrameToken> {
         self.finish_emitted();
         loop {
-            if let Some(next) = self.fast_headers() {
+            if let Some(next) = self.fast_lines() {
                 return Some(self.emit_message(next));
             }
             let (ls, lf) = self.next_line()?;
@@ -710,11 +721,21 @@ impl Decoder {
 
             if self.banner_pending {
                 self.banner_pending = false;
-                if line.starts_with(Banner::PREFIX) && self.slots.is_empty() && !self.salvaging {
+                let fresh = self.slots.is_empty() && !self.salvaging;
+                if fresh && line.starts_with(Banner::PREFIX) {
                     self.start = next;
                     self.emitted = true;
                     self.stats.frames += 1;
                     return Some(self.token(TokenKind::Banner { start: ls, end: le }));
+                }
+                if fresh && !line.is_empty() && memchr(b':', line).is_none() {
+                    // Neither a banner nor a header: whatever answered is not an AMI server
+                    // (an HTTP or SSH server, say). Report it now rather than wait for a blank
+                    // line that may never come.
+                    self.doom(FrameErrorKind::NotAmiServer);
+                    self.salvage_line(ls, le);
+                    self.start = next;
+                    return Some(self.emit_error());
                 }
             }
 
@@ -758,6 +779,7 @@ impl Decoder {
                         self.buf.get(self.start..).unwrap_or_default(),
                         rel(ls),
                         rel(le),
+                        self.role,
                     ));
                 }
                 LineClass::Body => {
@@ -810,61 +832,73 @@ impl Decoder {
         })
     }
 
-    /// The common case, kept lean: header lines after the first line of a client-role message,
-    /// with no legacy output and no limit near. Stores them and returns the end of the message
-    /// at its blank line; returns `None` (having consumed nothing it could not handle) whenever
-    /// anything else must be looked at, which the general path does.
+    /// The common case, kept lean: the lines of client-role messages outside the legacy command
+    /// form, read off the block masks. Stores them and returns the end of the message at its
+    /// blank line; returns `None` (having consumed nothing it could not handle) when more input
+    /// is needed or anything else must be looked at, which the general path does from the same
+    /// index.
     ///
-    /// One `memchr` per line: on the bench corpus (lines of 22 bytes on average) that decodes
-    /// 18% faster than finding every line end of a 16 KiB block first with an 8-byte-word loop
-    /// and caching them, and faster than one word loop finding the LF and the colon together,
-    /// which runs fewer instructions but mispredicts more branches.
-    #[inline]
-    fn fast_headers(&mut self) -> Option<usize> {
+    /// Per line: the line feed is the lowest bit of the LF mask, the CR before it one bit of the
+    /// CRLF mask, the first colon the lowest bit of the colon mask below the line feed (or the
+    /// colon carried over from an earlier block), the value start one byte compare. No limit is
+    /// checked per line unless the block could break one: a block is checked once, on entry,
+    /// against the line, message and header limits.
+    #[inline(never)]
+    fn fast_lines(&mut self) -> Option<usize> {
         if self.role != Role::Client
-            || self.slots.is_empty()
             || self.salvaging
             || self.skipping_line
             || self.banner_pending
             || self.follows != Follows::No
-            || self.scan > self.pos
         {
             return None;
         }
-        let (max_line, max_headers, max_message) =
-            (self.limits.max_line, self.limits.max_headers, self.limits.max_message);
-        // Positions relative to the message start, in locals, written back once.
-        let msg = self.buf.get(self.start..).unwrap_or_default();
-        let slots = &mut self.slots;
-        let mut pos = self.pos - self.start;
-        let mut scanned = 0;
-        let end = loop {
-            let ls = pos;
-            let rest = msg.get(ls..).unwrap_or_default();
-            let Some(n) = find_lf(rest) else {
-                scanned += rest.len();
-                self.scan = self.buf.len();
-                break None;
-            };
-            let lf = ls + n;
-            scanned += n;
-            let mut le = lf;
-            if le > ls && msg.get(le - 1) == Some(&b'\r') {
-                le -= 1;
-            }
-            if n >= max_line || lf >= max_message || (le > ls && slots.len() >= max_headers) {
-                // The general path takes this line from its LF, already found.
-                self.scan = self.start + lf;
-                break None;
-            }
-            pos = lf + 1;
-            if le == ls {
-                break Some(self.start + pos);
-            }
-            slots.push(HeaderSlot::for_line(msg, ls, le));
+        let Decoder { buf, index: ix, slots, start, pos, limits, stats, base, msg_offset, .. } =
+            self;
+        let (buf, lim) = (&buf[..], *limits);
+        ix.discard_below(*pos);
+        let mut st = Lines {
+            lfs: ix.lf,
+            colons: ix.colon,
+            crlf: ix.crlf,
+            bb: ix.base,
+            p: *pos,
+            s: *start,
+            pending: NONE,
         };
-        self.pos = self.start + pos;
-        self.stats.bytes_scanned += scanned as u64;
+        st.pending = st.carried(ix, buf);
+        let end = loop {
+            let step = if st.near_limit(ix.end, slots.len(), &lim) {
+                st.block::<true>(buf, slots, &lim)
+            } else if slots.is_empty() {
+                st.block::<false>(buf, slots, &lim)
+            } else {
+                st.header_lines(buf, slots)
+            };
+            match step {
+                Step::Headers => {}
+                Step::Stray => *msg_offset = *base + st.p as u64,
+                Step::End => break Some(st.p),
+                Step::General => break None,
+                Step::BlockDone => {
+                    // Carry the first colon of the line in progress over to the next block.
+                    if st.colons != 0 {
+                        st.pending = st.pending.min(st.bb + st.colons.trailing_zeros() as usize);
+                    }
+                    (ix.carry_line, ix.carry_colon) = (st.p, st.pending);
+                    (ix.lf, ix.colon) = (0, 0);
+                    if !ix.next_block(buf, st.p, &mut stats.bytes_scanned) {
+                        break None;
+                    }
+                    (st.lfs, st.colons, st.crlf, st.bb) = (ix.lf, ix.colon, ix.crlf, ix.base);
+                    if st.p >= st.bb {
+                        st.pending = NONE;
+                    }
+                }
+            }
+        };
+        (ix.lf, ix.colon) = (st.lfs, st.colons);
+        (*start, *pos) = (st.s, st.p);
         end
     }
 
@@ -885,7 +919,7 @@ impl Decoder {
         let at = self.salvage.len();
         self.salvage.extend_from_slice(line);
         self.salvage.extend_from_slice(b"\r\n");
-        self.slots.push(HeaderSlot::for_line(&self.salvage, at, at + line.len()));
+        self.slots.push(HeaderSlot::for_line(&self.salvage, at, at + line.len(), self.role));
     }
 
     fn emit_error(&mut self) -> FrameToken {
@@ -908,6 +942,176 @@ impl Decoder {
             self.salvage.extend_from_slice(b"\r\n");
         }
         self.token(TokenKind::Error { kind, offset: self.msg_offset })
+    }
+}
+
+/// Where [`Lines::block`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// The block has no line feed left.
+    BlockDone,
+    /// A stray blank line was skipped: the message now starts at `p`.
+    Stray,
+    /// The message ended with the blank line before `p`.
+    End,
+    /// The line at `p` needs the general path (a limit is broken, or it is `Response:
+    /// Follows`); its line feed is still in the masks.
+    General,
+    /// The first line of the message is stored: the rest of the block goes to
+    /// [`Lines::header_lines`].
+    Headers,
+}
+
+/// The fast path's state: the current block's masks and the line in progress, in registers.
+#[derive(Clone, Copy, Debug)]
+struct Lines {
+    /// Line feeds, colons and CR-before-LF of the block, consumed bits clear.
+    lfs: u64,
+    colons: u64,
+    crlf: u64,
+    /// Buffer offset of the block's bit 0.
+    bb: usize,
+    /// Start of the line in progress, and of the message.
+    p: usize,
+    s: usize,
+    /// First colon of the line in progress before the block (`NONE`: none).
+    pending: usize,
+}
+
+impl Lines {
+    /// Whether a line ending in the current block (which ends at `end`) could break a limit;
+    /// a block holds at most 64 lines.
+    #[inline]
+    fn near_limit(&self, end: usize, headers: usize, lim: &DecoderLimits) -> bool {
+        end.saturating_sub(self.p) > lim.max_line
+            || end.saturating_sub(self.s) > lim.max_message
+            || headers + BLOCK > lim.max_headers
+    }
+
+    /// The first colon of the line in progress found before the current block.
+    #[inline]
+    fn carried(&self, ix: &BlockIndex, buf: &[u8]) -> usize {
+        if self.p >= ix.base {
+            NONE
+        } else if ix.carry_line == self.p {
+            ix.carry_colon
+        } else {
+            // The general path read the line's start: look at it again (rare).
+            let head = buf.get(self.p..ix.base).unwrap_or_default();
+            memchr(b':', head).map_or(NONE, |i| self.p + i)
+        }
+    }
+
+    /// Frames the lines that end in the current block, storing their slots, until the block
+    /// has no line feed left, the message ends, or a line needs the general path. `CHECKED`:
+    /// the block could break a limit, so each line is checked.
+    #[inline(always)]
+    fn block<const CHECKED: bool>(
+        &mut self,
+        buf: &[u8],
+        slots: &mut Vec<HeaderSlot>,
+        lim: &DecoderLimits,
+    ) -> Step {
+        let Lines { mut lfs, mut colons, crlf, bb, mut p, s, mut pending } = *self;
+        let step = loop {
+            if lfs == 0 {
+                break Step::BlockDone;
+            }
+            let i = lfs.trailing_zeros() as usize;
+            let (ls, lf) = (p, bb + i);
+            // The CR before the LF (never a line's only byte: lines start after an LF).
+            let le = (lf - ((crlf >> i) & 1) as usize).max(ls);
+            if CHECKED
+                && (lf - ls >= lim.max_line
+                    || (le != ls
+                        && (lf + 1 - s > lim.max_message || slots.len() >= lim.max_headers)))
+            {
+                break Step::General;
+            }
+            lfs &= lfs - 1;
+            if le == ls {
+                colons &= index::above(i);
+                p = lf + 1;
+                if slots.is_empty() {
+                    // A stray blank line between messages carries nothing; skip it.
+                    self.s = p;
+                    break Step::Stray;
+                }
+                break Step::End;
+            }
+            if slots.is_empty() && (le - ls == 16 || le - ls == 17) {
+                let line = buf.get(ls..le).unwrap_or_default();
+                if is_response_follows(line) {
+                    lfs |= 1 << i;
+                    break Step::General;
+                }
+            }
+            // The first colon: carried from an earlier block, else the lowest colon bit of the
+            // block if it lies before the line feed (bits before the line are already clear).
+            let c = colons.trailing_zeros() as usize;
+            let colon = pending.min(if c < i { bb + c } else { NONE });
+            pending = NONE;
+            colons &= index::above(i);
+            let (rs, re) = ((ls - s) as u32, (le - s) as u32);
+            slots.push(if colon == NONE {
+                HeaderSlot::bare(rs, re)
+            } else {
+                // The value starts after the colon and one space (the client rule).
+                let v = colon + 1;
+                let v = v + usize::from(v < le && buf.get(v) == Some(&b' '));
+                HeaderSlot::header(rs, re, (colon - s) as u32, (v - s) as u32)
+            });
+            p = lf + 1;
+            if !CHECKED {
+                break Step::Headers;
+            }
+        };
+        (self.lfs, self.colons, self.p, self.pending) = (lfs, colons, p, pending);
+        step
+    }
+
+    /// The hot loop: the lines after the first of a message, in a block where no limit can be
+    /// broken. Stores their slots until the block has no line feed left
+    /// ([`Step::BlockDone`]) or the blank line ends the message ([`Step::End`]).
+    #[inline(always)]
+    fn header_lines(&mut self, buf: &[u8], slots: &mut Vec<HeaderSlot>) -> Step {
+        let Lines { mut lfs, mut colons, crlf, bb, p, s, pending } = *self;
+        // In offsets from the message start, as the slots hold them.
+        let msg = buf.get(s..).unwrap_or_default();
+        let rb = bb.wrapping_sub(s);
+        let mut rp = p.wrapping_sub(s);
+        let mut pending = if pending == NONE { NONE } else { pending.wrapping_sub(s) };
+        let step = loop {
+            if lfs == 0 {
+                break Step::BlockDone;
+            }
+            let i = lfs.trailing_zeros() as usize;
+            lfs &= lfs - 1;
+            let lf = rb.wrapping_add(i);
+            // Lines start after an LF, so a CR before this one is never the line's start.
+            let le = lf.wrapping_sub(((crlf >> i) & 1) as usize);
+            let c = colons.trailing_zeros() as usize;
+            colons &= index::above(i);
+            if le <= rp {
+                rp = lf + 1;
+                break Step::End;
+            }
+            let colon = pending.min(if c < i { rb.wrapping_add(c) } else { NONE });
+            pending = NONE;
+            slots.push(if colon == NONE {
+                HeaderSlot::bare(rp as u32, le as u32)
+            } else {
+                // One space after the colon belongs to no value; the byte at the line's end
+                // is its CR or LF, so no bound is needed but the buffer's.
+                let v = colon + 1;
+                let v = v + usize::from(msg.get(v) == Some(&b' '));
+                HeaderSlot::header(rp as u32, le as u32, colon as u32, v as u32)
+            });
+            rp = lf + 1;
+        };
+        let pending = if pending == NONE { NONE } else { pending.wrapping_add(s) };
+        (self.lfs, self.colons, self.p, self.pending) = (lfs, colons, rp.wrapping_add(s), pending);
+        step
     }
 }
 
@@ -1057,6 +1261,7 @@ pub fn parse_message<'a>(
                     buf.get(start..).unwrap_or_default(),
                     ls - start,
                     le - start,
+                    role,
                 );
                 n += 1;
             }

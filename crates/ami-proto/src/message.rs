@@ -111,41 +111,85 @@ mod grammar {
     }
 }
 
-/// Where one line of a message lies in its buffer: the line itself, and its colon if it has one.
+/// Where one line of a message lies in its buffer: the line itself, its colon if it has one,
+/// and where its value starts.
 ///
 /// Slots are the zero-copy index behind a [`Message`]. They are plain offsets (no pointers), so a
 /// table of them can be kept, copied or handed across an FFI boundary together with the buffer
 /// they index. Callers of [`parse_message`](crate::frame::parse_message) provide an array of them,
 /// httparse-style; [`HeaderSlot::EMPTY`] is the value to fill it with.
+///
+/// The value's start is found once, when the line is framed (by the reader's [`Role`] rule), so
+/// reading a header back is two slices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HeaderSlot {
     start: u32,
     end: u32,
     colon: u32,
+    value: u32,
 }
 
-const NO_COLON: u32 = u32::MAX;
+pub(crate) const NO_COLON: u32 = u32::MAX;
 
 impl HeaderSlot {
     /// An unused slot, for initialising arrays passed to
     /// [`parse_message`](crate::frame::parse_message).
-    pub const EMPTY: HeaderSlot = HeaderSlot { start: 0, end: 0, colon: NO_COLON };
+    pub const EMPTY: HeaderSlot = HeaderSlot { start: 0, end: 0, colon: NO_COLON, value: 0 };
 
-    /// Builds the slot for the line `raw[start..end]`, finding its first colon.
+    /// Builds the slot for the line `raw[start..end]`, finding its first colon and cutting its
+    /// value by `role`'s rule.
     ///
     /// Callers guarantee `start <= end <= raw.len()` and that both fit in `u32`.
     #[inline]
-    pub(crate) fn for_line(raw: &[u8], start: usize, end: usize) -> HeaderSlot {
-        let colon = raw
-            .get(start..end)
-            .and_then(grammar::split_colon)
-            .map_or(NO_COLON, |i| (start + i) as u32);
-        HeaderSlot { start: start as u32, end: end as u32, colon }
+    pub(crate) fn for_line(raw: &[u8], start: usize, end: usize, role: Role) -> HeaderSlot {
+        let line = raw.get(start..end).unwrap_or_default();
+        match grammar::split_colon(line) {
+            None => HeaderSlot::bare(start as u32, end as u32),
+            Some(i) => {
+                let rest = line.get(i + 1..).unwrap_or_default();
+                let skipped = rest.len() - grammar::value(rest, role).len();
+                let colon = start + i;
+                HeaderSlot {
+                    start: start as u32,
+                    end: end as u32,
+                    colon: colon as u32,
+                    value: (colon + 1 + skipped) as u32,
+                }
+            }
+        }
+    }
+
+    /// The slot of a header line `start..end` whose colon and value start are known.
+    #[inline]
+    pub(crate) fn header(start: u32, end: u32, colon: u32, value: u32) -> HeaderSlot {
+        HeaderSlot { start, end, colon, value }
+    }
+
+    /// The slot of a bare line (no colon): its value is the whole line.
+    #[inline]
+    pub(crate) fn bare(start: u32, end: u32) -> HeaderSlot {
+        HeaderSlot { start, end, colon: NO_COLON, value: start }
     }
 
     /// Byte range of the whole line (without its terminator) in the message's buffer.
     pub fn line_range(&self) -> core::ops::Range<usize> {
         self.start as usize..self.end as usize
+    }
+
+    /// Byte range of the name in the message's buffer (empty for a bare line).
+    pub fn name_range(&self) -> core::ops::Range<usize> {
+        let end = if self.is_bare() { self.start } else { self.colon };
+        self.start as usize..end as usize
+    }
+
+    /// Byte range of the value in the message's buffer (the whole line for a bare line).
+    pub fn value_range(&self) -> core::ops::Range<usize> {
+        self.value as usize..self.end as usize
+    }
+
+    /// True for a line without a colon.
+    pub fn is_bare(&self) -> bool {
+        self.colon == NO_COLON
     }
 }
 
@@ -175,63 +219,86 @@ impl MessageKind {
 }
 
 /// One line of a message: a `Name: value` header, or a bare line without a colon.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// A view of the message's buffer and the line's [`HeaderSlot`]: each accessor cuts its slice
+/// out on demand (one bounds check), so a loop that reads only names, or only values, pays for
+/// nothing else.
+#[derive(Clone, Copy)]
 pub struct Header<'a> {
-    line: &'a [u8],
-    name: &'a [u8],
-    value: &'a [u8],
-    bare: bool,
+    raw: &'a [u8],
+    slot: HeaderSlot,
 }
 
 impl<'a> Header<'a> {
-    fn from_slot(raw: &'a [u8], slot: HeaderSlot, role: Role) -> Header<'a> {
-        let line = raw.get(slot.line_range()).unwrap_or_default();
-        if slot.colon == NO_COLON {
-            return Header { line, name: &[], value: line, bare: true };
-        }
-        let colon = (slot.colon - slot.start) as usize;
-        let name = line.get(..colon).unwrap_or_default();
-        let rest = line.get(colon + 1..).unwrap_or_default();
-        Header { line, name, value: grammar::value(rest, role), bare: false }
+    #[inline]
+    fn from_slot(raw: &'a [u8], slot: HeaderSlot) -> Header<'a> {
+        Header { raw, slot }
     }
 
     /// The header name: the bytes before the first colon, exactly as sent. Empty for a bare line.
+    #[inline]
     pub fn name(&self) -> &'a [u8] {
-        self.name
+        if self.slot.is_bare() {
+            return &[];
+        }
+        self.raw.get(self.slot.start as usize..self.slot.colon as usize).unwrap_or_default()
     }
 
     /// The value, cut out of the line by the message's [`Role`] rule. For a bare line, the whole
     /// line.
+    #[inline]
     pub fn value(&self) -> &'a [u8] {
-        self.value
+        // A bare line's value range is the whole line.
+        self.raw.get(self.slot.value_range()).unwrap_or_default()
     }
 
     /// The whole line as received, without its line terminator.
+    #[inline]
     pub fn line(&self) -> &'a [u8] {
-        self.line
+        self.raw.get(self.slot.line_range()).unwrap_or_default()
     }
 
-    /// True for a line without any colon (e.g. `No categories found` from GetConfig).
+    /// True for a line without any colon (e.g. `No categories found` from GetConfig, or every
+    /// line of a plain-text reply such as Asterisk 13's `No queues have been created.`).
+    #[inline]
     pub fn is_bare(&self) -> bool {
-        self.bare
+        self.slot.is_bare()
     }
 
     /// True if this is a header named `name` (ASCII case-insensitive). Bare lines match nothing.
     pub fn is(&self, name: &[u8]) -> bool {
-        !self.bare && self.name.eq_ignore_ascii_case(name)
+        !self.is_bare() && self.name().eq_ignore_ascii_case(name)
+    }
+}
+
+/// Two headers are equal when their lines, names, values and bareness are.
+impl PartialEq for Header<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.is_bare() == other.is_bare()
+            && self.line() == other.line()
+            && self.name() == other.name()
+            && self.value() == other.value()
+    }
+}
+
+impl Eq for Header<'_> {}
+
+impl core::hash::Hash for Header<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        (self.line(), self.name(), self.value(), self.is_bare()).hash(state);
     }
 }
 
 impl fmt::Debug for Header<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.bare {
-            write!(f, "Bare({:?})", String::from_utf8_lossy(self.line))
+        if self.is_bare() {
+            write!(f, "Bare({:?})", String::from_utf8_lossy(self.line()))
         } else {
             write!(
                 f,
                 "{:?}: {:?}",
-                String::from_utf8_lossy(self.name),
-                String::from_utf8_lossy(self.value)
+                String::from_utf8_lossy(self.name()),
+                String::from_utf8_lossy(self.value())
             )
         }
     }
@@ -290,12 +357,12 @@ impl<'a> Message<'a> {
 
     /// The `i`-th line, if any.
     pub fn header(&self, i: usize) -> Option<Header<'a>> {
-        self.slots.get(i).map(|&s| Header::from_slot(self.raw, s, self.role))
+        self.slots.get(i).map(|&s| Header::from_slot(self.raw, s))
     }
 
     /// Every line in order, duplicates and bare lines included.
     pub fn iter(&self) -> Headers<'a> {
-        Headers { raw: self.raw, slots: self.slots.iter(), role: self.role }
+        Headers { raw: self.raw, slots: self.slots.iter() }
     }
 
     /// Value of the first header called `name` (ASCII case-insensitive), even if that value is
@@ -311,10 +378,7 @@ impl<'a> Message<'a> {
                 s.colon.wrapping_sub(s.start) == len
                     && self.slot_name(s).is_some_and(|n| same_name(n, name))
             })
-            .map(|&s| {
-                let rest = self.raw.get(s.colon as usize + 1..s.end as usize).unwrap_or_default();
-                grammar::value(rest, self.role)
-            })
+            .map(|s| self.raw.get(s.value_range()).unwrap_or_default())
     }
 
     /// Values of every header called `name`, in order.
@@ -343,7 +407,7 @@ impl<'a> Message<'a> {
     /// The name of a slot's header (`None` for a bare line).
     #[inline]
     fn slot_name(&self, s: &HeaderSlot) -> Option<&'a [u8]> {
-        if s.colon == NO_COLON {
+        if s.is_bare() {
             return None;
         }
         self.raw.get(s.start as usize..s.colon as usize)
@@ -458,13 +522,12 @@ impl<'a> IntoIterator for Message<'a> {
 pub struct Headers<'a> {
     raw: &'a [u8],
     slots: core::slice::Iter<'a, HeaderSlot>,
-    role: Role,
 }
 
 impl<'a> Iterator for Headers<'a> {
     type Item = Header<'a>;
     fn next(&mut self) -> Option<Header<'a>> {
-        self.slots.next().map(|&s| Header::from_slot(self.raw, s, self.role))
+        self.slots.next().map(|&s| Header::from_slot(self.raw, s))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.slots.size_hint()
@@ -474,7 +537,7 @@ impl<'a> Iterator for Headers<'a> {
 impl ExactSizeIterator for Headers<'_> {}
 impl<'a> DoubleEndedIterator for Headers<'a> {
     fn next_back(&mut self) -> Option<Header<'a>> {
-        self.slots.next_back().map(|&s| Header::from_slot(self.raw, s, self.role))
+        self.slots.next_back().map(|&s| Header::from_slot(self.raw, s))
     }
 }
 
@@ -523,7 +586,8 @@ impl<'a> CommandOutput<'a> {
 
     /// The output lines. Current form: the `Output:` values in order. Legacy form: the text with
     /// one trailing LF removed, split on LF (which is how the current form is made from the same
-    /// CLI text, spec §2.7).
+    /// CLI text, spec §2.7), each line without the one CR before its LF, exactly as header lines
+    /// lose theirs (some CLI commands end their lines with CRLF).
     pub fn lines(&self) -> OutputLines<'a> {
         match self.inner {
             OutputInner::Headers => OutputLines::Headers(self.message.iter()),
@@ -553,17 +617,19 @@ impl<'a> Iterator for OutputLines<'a> {
                 if *done {
                     return None;
                 }
-                match memchr::memchr(b'\n', rest) {
+                let line = match memchr::memchr(b'\n', rest) {
                     Some(i) => {
                         let (line, tail) = rest.split_at(i);
                         *rest = tail.get(1..).unwrap_or_default();
-                        Some(line)
+                        line
                     }
                     None => {
                         *done = true;
-                        Some(rest)
+                        rest
                     }
-                }
+                };
+                // One CR before the line end goes, as on header lines.
+                Some(line.strip_suffix(b"\r").unwrap_or(line))
             }
         }
     }

@@ -127,6 +127,17 @@ async fn actions_from_many_tasks_are_answered_each_to_its_own() {
         .unwrap();
     assert_eq!(list.items().len(), 250);
     assert_eq!(list.items()[249].get("Channel"), Some(&b"PJSIP/249"[..]));
+    let items = client
+        .action_list(&ami_proto::encode::Action::new("CoreShowChannels").with("Count", "3"))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3);
+    // Not a list: an error that says so.
+    let err = client
+        .action_list(&ami_proto::encode::Action::new("Getvar").with("Variable", "X"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a list"), "{err}");
     // A list streamed part by part, for relaying.
     let mut parts = client
         .send(&ami_proto::encode::Action::new("CoreShowChannels").with("Count", "3"), None)

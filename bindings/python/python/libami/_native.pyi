@@ -33,6 +33,12 @@ class RemoteProtocolError(ProtocolError):
 class ConfigError(ValueError):
     """manager.conf, an ACL rule, an event filter or a permission list cannot be loaded."""
 
+class ConfigEditError(ConfigError):
+    """The editor refused an edit (nothing changed); ``line`` and ``file`` say where, when known."""
+
+    line: Optional[int]
+    file: Optional[str]
+
 @final
 class _NeedData:
     """The type of ``NEED_DATA``."""
@@ -75,8 +81,10 @@ class Message:
         """The first value of header ``name`` as bytes."""
     def get_all(self, name: _Value) -> list[str]:
         """Every value of header ``name``, in order."""
+    def lines(self) -> list[tuple[str | None, str]]:
+        """Every line in order as ``(name, value)``; a bare line (no colon) is ``(None, line)``."""
     def items(self) -> list[tuple[str, str]]:
-        """Every header line as ``(name, value)``, duplicates included."""
+        """Every header line as ``(name, value)``, duplicates included (no bare lines)."""
     def keys(self) -> list[str]:
         """The distinct header names."""
     def values(self) -> list[str]:
@@ -687,3 +695,103 @@ class ManagerConfig:
     @property
     def diagnostics(self) -> list[str]:
         """Every diagnostic as ``file:line: text``."""
+    def edit(self, *, strict: bool = False) -> ConfigEditor:
+        """An editor of this configuration's text (and included files)."""
+
+# Class names ("call,cdr" or ["call", "cdr"]), a Privilege or an int.
+_Classes = Union[str, Iterable[str], Privilege, int]
+
+@final
+class Finding:
+    """One finding of ``ami check`` about an edited configuration."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def hint(self) -> str: ...
+    @property
+    def user(self) -> Optional[str]: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+
+@final
+class EditReport:
+    """What an accepted edit reports."""
+
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def files(self) -> list[str]: ...
+
+@final
+class ConfigEditor:
+    """A lossless manager.conf editor: each method applies one edit or raises ``ConfigEditError``.
+
+    An omitted keyword keeps the key; ``None`` removes it.
+    """
+
+    def add_user(
+        self,
+        name: str,
+        /,
+        *,
+        secret: Optional[str] = ...,
+        read: _Classes = ...,
+        write: _Classes = ...,
+        permit: Iterable[str] = ...,
+        acl: Iterable[Tuple[str, str]] = ...,
+        eventfilters: Iterable[Union[str, Tuple[str, str]]] = ...,
+        displayconnects: Optional[bool] = ...,
+        allowmultiplelogin: Optional[bool] = ...,
+        writetimeout: Optional[int] = ...,
+        setvars: Union[Mapping[str, str], Iterable[Tuple[str, str]]] = ...,
+    ) -> EditReport:
+        """Adds a user."""
+    def update_user(
+        self,
+        name: str,
+        /,
+        *,
+        secret: Optional[str] = ...,
+        read: _Classes = ...,
+        write: _Classes = ...,
+        permit: Iterable[str] = ...,
+        acl: Iterable[Tuple[str, str]] = ...,
+        eventfilters: Iterable[Union[str, Tuple[str, str]]] = ...,
+        displayconnects: Optional[bool] = ...,
+        allowmultiplelogin: Optional[bool] = ...,
+        writetimeout: Optional[int] = ...,
+        setvars: Union[Mapping[str, str], Iterable[Tuple[str, str]]] = ...,
+    ) -> EditReport:
+        """Changes the keys given of a user (any case)."""
+    def rename_user(self, old: str, new: str, /) -> EditReport:
+        """Renames a user."""
+    def remove_user(self, name: str, /) -> EditReport:
+        """Removes a user with its section."""
+    def set_enabled(self, enabled: bool, /) -> EditReport:
+        """``enabled = yes|no`` in ``[general]``."""
+    @property
+    def text(self) -> str:
+        """The text of manager.conf now."""
+    @property
+    def files(self) -> dict[str, str]:
+        """Every file's text now, by name (``"manager.conf"`` first)."""
+    @property
+    def changed_files(self) -> dict[str, str]:
+        """The files whose text differs from the original."""
+    @property
+    def config(self) -> ManagerConfig:
+        """The configuration as Asterisk loads the current texts."""
+    def write(self, path: Union[str, PathLike[str], None] = None) -> list[str]:
+        """Writes every changed file atomically; returns the paths written."""
+
+def generate_secret(length: int = 32) -> str:
+    """A secret of ASCII letters and digits from the OS's CSPRNG."""

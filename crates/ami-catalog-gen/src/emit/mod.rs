@@ -1,6 +1,6 @@
 //! Emitters: [`Facts`] → committed source files, one emitter per target language.
 //!
-//! # Adding an emitter (e.g. TypeScript for the Node package)
+//! # Adding an emitter (as `typescript.rs` was, for the Node package)
 //!
 //! 1. Write `emit/typescript.rs` with a type implementing [`Emitter`]: `emit` returns the files
 //!    it generates (paths relative to the repository root) and their whole contents. Build
@@ -26,6 +26,7 @@ use crate::naming::{MemberNames, escape};
 
 pub mod python;
 pub mod rust;
+pub mod typescript;
 
 /// One generated file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +97,7 @@ pub trait Emitter {
 
 /// Every emitter `make catalog` runs.
 pub fn all() -> Vec<Box<dyn Emitter>> {
-    vec![Box::new(rust::Rust), Box::new(python::Python)]
+    vec![Box::new(rust::Rust), Box::new(python::Python), Box::new(typescript::TypeScript)]
 }
 
 /// Runs every emitter of [`all`]; an error comes with the name of the emitter that failed.

@@ -196,7 +196,7 @@ async fn run(
         {
             status = "error";
         }
-        body.extend_from_slice(&crate::proxy::rewrite(&m, action_id));
+        body.extend_from_slice(&crate::proxy::relay::rewrite(&m, action_id));
         if body.len() > max_bytes {
             // Read the rest so the session stays in step, then say so.
             while parts.recv().await.is_some() {}

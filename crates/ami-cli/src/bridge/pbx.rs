@@ -237,7 +237,7 @@ impl PbxTask {
                 let position = st.numbering.next();
                 self.metrics.received(&self.name);
                 let name = m.event().unwrap_or_default();
-                let class = crate::proxy::category_of(&m);
+                let class = crate::proxy::relay::category_of(&m);
                 let raw = ev.message().raw();
                 let received_us = unix_us();
                 st.last_read_us = Some(received_us);

@@ -19,16 +19,16 @@ const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// Reads included files relative to a configuration directory.
 #[derive(Debug)]
-pub(super) struct FsResolver {
+pub(crate) struct FsResolver {
     /// The directory relative paths are resolved against.
     config_dir: PathBuf,
     /// The files read that were not valid UTF-8 (their invalid bytes were replaced).
-    pub(super) lossy: Vec<String>,
+    pub(crate) lossy: Vec<String>,
 }
 
 impl FsResolver {
     /// A resolver for configuration files in `config_dir`.
-    pub(super) fn new(config_dir: PathBuf) -> FsResolver {
+    pub(crate) fn new(config_dir: PathBuf) -> FsResolver {
         FsResolver { config_dir, lossy: Vec::new() }
     }
 
@@ -90,7 +90,7 @@ impl IncludeResolver for FsResolver {
 /// Reads a file of at most [`MAX_FILE_BYTES`] (`/dev/zero` must not hang `ami check`) as
 /// text. Asterisk reads bytes; invalid UTF-8 (a Latin-1 comment, say) is replaced by U+FFFD
 /// and reported through the `bool` (`true` = replaced).
-pub(super) fn read_limited(path: &Path) -> Result<(String, bool), std::io::ErrorKind> {
+pub(crate) fn read_limited(path: &Path) -> Result<(String, bool), std::io::ErrorKind> {
     let file = fs::File::open(path).map_err(|e| e.kind())?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.kind())?;

@@ -3,12 +3,11 @@
 //! The file is loaded by `ami_proto::config::parse_manager_conf` in Asterisk-compatible mode,
 //! with `#include`s read from disk ([`include`]) and named ACLs from acl.conf. The report lists,
 //! per user, the effective read and write classes, the network filter and the event filters,
-//! followed by findings ([`findings`]) with a stable code, a severity and a hint.
+//! followed by findings (`ami_proto::config::findings`, shared with the editor behind
+//! `ami user`) with a stable code, a severity and a hint.
 //! Exit status: 0 = no error, 1 = the file does not load or a finding is an error, 2 = usage.
 
-mod findings;
-mod include;
-mod network;
+pub(crate) mod include;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +15,8 @@ use std::sync::Arc;
 
 use ami_proto::acl::NamedAcls;
 use ami_proto::authority::list_commands;
+use ami_proto::config::findings::{self, CheckReport, Finding, Severity, UserCheck};
+use ami_proto::config::reach::Reach;
 use ami_proto::config::{
     ConfigError, ConfigErrorKind, ConfigOptions, MANAGER_CONF, ManagerConfig, User, parse_acl_conf,
     parse_manager_conf,
@@ -24,9 +25,7 @@ use ami_proto::perm::{CLASSES, Privilege};
 use serde_json::{Value, json};
 
 use crate::proxy::config::{ProxySections, SecretSource, is_upstream_section, parse_sections};
-use findings::{Finding, SecretState, Severity};
 use include::FsResolver;
-use network::Reach;
 
 /// Arguments of `ami check`.
 #[derive(Debug, clap::Args)]
@@ -69,28 +68,6 @@ pub struct CheckArgs {
     pub acl_conf: Option<PathBuf>,
 }
 
-/// One user as reported.
-#[derive(Debug)]
-struct UserReport<'a> {
-    /// The loaded user.
-    user: &'a User,
-    /// Its secret, classified.
-    secret: SecretState,
-    /// What its ACL admits.
-    reach: Reach,
-    /// Its findings, loader diagnostics first.
-    findings: Vec<Finding>,
-}
-
-/// A user Asterisk deletes because of an invalid ACL line.
-#[derive(Debug)]
-struct DeletedUser {
-    /// The name.
-    name: String,
-    /// The findings about it.
-    findings: Vec<Finding>,
-}
-
 /// The whole report.
 #[derive(Debug)]
 struct Report<'a> {
@@ -100,12 +77,8 @@ struct Report<'a> {
     acl_conf: Option<PathBuf>,
     /// The loaded configuration.
     cfg: &'a ManagerConfig,
-    /// The users Asterisk keeps.
-    users: Vec<UserReport<'a>>,
-    /// The users Asterisk deletes.
-    deleted: Vec<DeletedUser>,
-    /// Findings not about a user.
-    global: Vec<Finding>,
+    /// The findings of the configuration.
+    check: CheckReport,
     /// The upstream sections, for an `ami proxy` configuration.
     proxy: Option<ProxySections>,
     /// What `ami bridge` makes of the file (its `[nats]` settings and roles), if it is one.
@@ -113,18 +86,14 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    /// Every finding.
-    fn all_findings(&self) -> impl Iterator<Item = &Finding> {
-        self.users
-            .iter()
-            .flat_map(|u| u.findings.iter())
-            .chain(self.deleted.iter().flat_map(|d| d.findings.iter()))
-            .chain(self.global.iter())
-    }
-
     /// How many findings have `severity`.
     fn count(&self, severity: Severity) -> usize {
-        self.all_findings().filter(|f| f.severity == severity).count()
+        self.check.count(severity)
+    }
+
+    /// The users Asterisk keeps, with their loaded settings.
+    fn users(&self) -> impl Iterator<Item = (&UserCheck, &User)> {
+        self.check.users.iter().filter_map(|u| Some((u, self.cfg.users.get(u.index)?)))
     }
 }
 
@@ -201,14 +170,21 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             Err(e) => bridge_error = Some(e),
         }
     }
-    let mut report = build_report(&args.config, acl_conf, &cfg, args.strict);
+    let mut report = Report {
+        path: &args.config,
+        acl_conf,
+        cfg: &cfg,
+        check: findings::check(&cfg, args.strict),
+        proxy: None,
+        bridge: None,
+    };
     if bridge_lines.is_some() {
         // The bridge has no AMI listener: `enabled` means nothing there.
-        report.global.retain(|f| f.code != "ami-disabled");
+        report.check.global.retain(|f| f.code != "ami-disabled");
     }
     report.bridge = bridge_lines;
     if let Some(e) = bridge_error {
-        report.global.push(Finding {
+        report.check.global.push(Finding {
             severity: Severity::Error,
             code: "bridge-config",
             file: Arc::from(MANAGER_CONF),
@@ -220,7 +196,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         });
     }
     if let Some(e) = proxy_error {
-        report.global.push(Finding {
+        report.check.global.push(Finding {
             severity: Severity::Error,
             code: "proxy-config",
             file: Arc::from(MANAGER_CONF),
@@ -231,11 +207,11 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         });
     }
     if let Some(sections) = &proxy {
-        report.global.extend(upstream_findings(sections, args.strict));
+        report.check.global.extend(upstream_findings(sections, args.strict));
     }
     report.proxy = proxy;
     for file in lossy_files {
-        report.global.push(Finding {
+        report.check.global.push(Finding {
             severity: Severity::Warning,
             code: "not-utf8",
             file: Arc::from(file),
@@ -247,7 +223,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             user: None,
         });
     }
-    report.global.sort_by_key(|f| f.severity);
+    report.check.global.sort_by_key(|f| f.severity);
     if args.json {
         println!("{:#}", to_json(&report));
     } else {
@@ -308,7 +284,7 @@ fn load_named_acls(
 }
 
 /// An I/O error kind in words.
-fn describe_io(kind: std::io::ErrorKind) -> String {
+pub(crate) fn describe_io(kind: std::io::ErrorKind) -> String {
     match kind {
         std::io::ErrorKind::FileTooLarge => "larger than 16 MiB".to_owned(),
         other => other.to_string(),
@@ -316,7 +292,7 @@ fn describe_io(kind: std::io::ErrorKind) -> String {
 }
 
 /// The name shown for a file of a finding: the checked path for the top-level file.
-fn file_name(file: &Arc<str>, path: &Path) -> String {
+pub(crate) fn file_name(file: &Arc<str>, path: &Path) -> String {
     if &**file == MANAGER_CONF { path.display().to_string() } else { file.to_string() }
 }
 
@@ -410,7 +386,7 @@ fn class_list(p: Privilege) -> Vec<&'static str> {
 }
 
 /// Rendered classes: `all`, `none` or the labels.
-fn class_text(p: Privilege) -> String {
+pub(crate) fn class_text(p: Privilege) -> String {
     let list = class_list(p);
     if list.is_empty() { "none".to_owned() } else { list.join(",") }
 }
@@ -449,86 +425,14 @@ fn network_text(user: &User, reach: Reach) -> String {
     format!("{} ({verdict})", user.acl)
 }
 
-/// Assembles the report from the loaded configuration.
-fn build_report<'a>(
-    path: &'a Path,
-    acl_conf: Option<PathBuf>,
-    cfg: &'a ManagerConfig,
-    strict: bool,
-) -> Report<'a> {
-    let mut users: Vec<UserReport<'a>> = cfg
-        .users
-        .iter()
-        .map(|user| UserReport {
-            user,
-            secret: findings::secret_state(user),
-            reach: network::reach(&user.acl),
-            findings: Vec::new(),
-        })
-        .collect();
-    let mut deleted: Vec<DeletedUser> = Vec::new();
-    let mut global = Vec::new();
-    for d in &cfg.diagnostics {
-        let owner = findings::diagnostic_user(&d.kind);
-        let kept = owner.and_then(|name| users.iter().position(|u| u.user.name == name));
-        let is_deleted = owner.is_some() && kept.is_none();
-        let Some(finding) = findings::from_diagnostic(&d.file, d.line, &d.kind, is_deleted, strict)
-        else {
-            continue;
-        };
-        match (owner, kept) {
-            (Some(_), Some(i)) => {
-                if let Some(u) = users.get_mut(i) {
-                    u.findings.push(finding);
-                }
-            }
-            (Some(name), None) => match deleted.iter_mut().find(|x| x.name == name) {
-                Some(x) => x.findings.push(finding),
-                None => {
-                    deleted.push(DeletedUser { name: name.to_owned(), findings: vec![finding] })
-                }
-            },
-            (None, _) => global.push(finding),
-        }
-    }
-    let g = &cfg.general;
-    let listener = network::Listener::of(g.bind_addr, g.web_enabled || g.tls.enabled);
-    for u in &mut users {
-        if !listener.v6 {
-            // IPv6 clients cannot reach an IPv4 listener: an open IPv6 side does not matter.
-            for f in u.findings.iter_mut().filter(|f| f.code == "ipv6-open") {
-                f.severity = Severity::Info;
-                f.message.push_str(&format!(" (AMI listens on {} only)", g.bind_addr));
-            }
-        }
-        u.findings.extend(findings::user_findings(cfg, u.user, u.reach, strict));
-        u.findings.sort_by_key(|f| f.severity);
-    }
-    for d in &mut deleted {
-        d.findings.sort_by_key(|f| f.severity);
-    }
-    if !cfg.general.enabled && !cfg.users.is_empty() {
-        global.push(Finding {
-            severity: Severity::Warning,
-            code: "ami-disabled",
-            file: Arc::from(MANAGER_CONF),
-            line: 0,
-            message: "[general] enabled is not yes: AMI is off and no user can log in".to_owned(),
-            hint: "set `enabled = yes` in [general] if AMI should run".to_owned(),
-            user: None,
-        });
-    }
-    Report { path, acl_conf, cfg, users, deleted, global, proxy: None, bridge: None }
-}
-
 /// `file:line` of a finding (`file` alone for line 0).
-fn location(f: &Finding, path: &Path) -> String {
+pub(crate) fn location(f: &Finding, path: &Path) -> String {
     let file = file_name(&f.file, path);
     if f.line == 0 { file } else { format!("{file}:{}", f.line) }
 }
 
 /// Appends one finding in the human format.
-fn finding_text(out: &mut String, f: &Finding, path: &Path, indent: &str) {
+pub(crate) fn finding_text(out: &mut String, f: &Finding, path: &Path, indent: &str) {
     out.push_str(&format!(
         "{indent}{}[{}] {}: {}\n{indent}    hint: {}\n",
         f.severity.word(),
@@ -545,12 +449,12 @@ fn to_text(r: &Report<'_>) -> String {
     let mut out = format!(
         "{}: {} user{}{}; AMI {} on {}:{}{}{}\n",
         r.path.display(),
-        r.users.len(),
-        if r.users.len() == 1 { "" } else { "s" },
-        if r.deleted.is_empty() {
+        r.check.users.len(),
+        if r.check.users.len() == 1 { "" } else { "s" },
+        if r.check.deleted.is_empty() {
             String::new()
         } else {
-            format!(" ({} more deleted by Asterisk)", r.deleted.len())
+            format!(" ({} more deleted by Asterisk)", r.check.deleted.len())
         },
         if g.enabled { "enabled" } else { "disabled" },
         if g.bind_addr.is_ipv6() { format!("[{}]", g.bind_addr) } else { g.bind_addr.to_string() },
@@ -583,39 +487,11 @@ fn to_text(r: &Report<'_>) -> String {
             out.push('\n');
         }
     }
-    for u in &r.users {
-        let user = u.user;
-        out.push_str(&format!(
-            "\n[{}] ({}:{})\n",
-            user.name,
-            file_name(&user.file, r.path),
-            user.line
-        ));
-        out.push_str(&format!("  secret:  {}\n", u.secret.word()));
-        if let Some(p) = &r.proxy {
-            out.push_str(&format!("  upstream: {}\n", bound_upstream(p, &user.name)));
-        }
-        out.push_str(&format!("  read:    {}\n", class_text(user.read)));
-        let actions = privileged_actions(user.write);
-        out.push_str(&format!(
-            "  write:   {} ({actions} privileged action{})\n",
-            class_text(user.write),
-            if actions == 1 { "" } else { "s" }
-        ));
-        out.push_str(&format!("  network: {}\n", network_text(user, u.reach)));
-        if user.filters.is_empty() {
-            out.push_str("  filters: none (every event its read classes allow)\n");
-        } else {
-            out.push_str("  filters:\n");
-            for f in user.filters.iter() {
-                out.push_str(&format!("    {f}\n"));
-            }
-        }
-        for f in &u.findings {
-            finding_text(&mut out, f, r.path, "  ");
-        }
+    for (u, user) in r.users() {
+        let upstream = r.proxy.as_ref().map(|p| bound_upstream(p, &user.name));
+        user_text(&mut out, u, user, r.path, upstream.as_deref());
     }
-    for d in &r.deleted {
+    for d in &r.check.deleted {
         out.push_str(&format!(
             "\n[{}] DELETED by Asterisk: logins fail as for an unknown user\n",
             d.name
@@ -624,9 +500,9 @@ fn to_text(r: &Report<'_>) -> String {
             finding_text(&mut out, f, r.path, "  ");
         }
     }
-    if !r.global.is_empty() {
+    if !r.check.global.is_empty() {
         out.push('\n');
-        for f in &r.global {
+        for f in &r.check.global {
             finding_text(&mut out, f, r.path, "");
         }
     }
@@ -639,13 +515,73 @@ fn to_text(r: &Report<'_>) -> String {
     out
 }
 
+/// One user's block of the human report: its effective rights, then its findings. `path` is
+/// the checked manager.conf (findings in it are shown under that name).
+pub(crate) fn user_text(
+    out: &mut String,
+    u: &UserCheck,
+    user: &User,
+    path: &Path,
+    upstream: Option<&str>,
+) {
+    out.push_str(&format!("\n[{}] ({}:{})\n", user.name, file_name(&user.file, path), user.line));
+    out.push_str(&format!("  secret:  {}\n", u.secret.word()));
+    if let Some(upstream) = upstream {
+        out.push_str(&format!("  upstream: {upstream}\n"));
+    }
+    out.push_str(&format!("  read:    {}\n", class_text(user.read)));
+    let actions = privileged_actions(user.write);
+    out.push_str(&format!(
+        "  write:   {} ({actions} privileged action{})\n",
+        class_text(user.write),
+        if actions == 1 { "" } else { "s" }
+    ));
+    out.push_str(&format!("  network: {}\n", network_text(user, u.reach)));
+    if user.filters.is_empty() {
+        out.push_str("  filters: none (every event its read classes allow)\n");
+    } else {
+        out.push_str("  filters:\n");
+        for f in user.filters.iter() {
+            out.push_str(&format!("    {f}\n"));
+        }
+    }
+    for f in &u.findings {
+        finding_text(out, f, path, "  ");
+    }
+}
+
+/// One user of the JSON report.
+pub(crate) fn user_json(
+    u: &UserCheck,
+    user: &User,
+    path: &Path,
+    upstream: Option<String>,
+) -> Value {
+    json!({
+        "name": user.name,
+        "file": file_name(&user.file, path),
+        "line": user.line,
+        "secret": u.secret.word(),
+        "read": class_list(user.read),
+        "write": class_list(user.write),
+        "privileged_actions": privileged_actions(user.write),
+        "acl": acl_rules(user),
+        "open_to_all": u.reach.open_to_all(),
+        "admits_none": u.reach.admits_none(),
+        "filters": user.filters.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "allow_multiple_login": user.allow_multiple_login,
+        "upstream": upstream,
+        "findings": u.findings.iter().map(|f| finding_json(f, path)).collect::<Vec<_>>(),
+    })
+}
+
 /// Actions with a non-zero authority that `write` may run.
 fn privileged_actions(write: Privilege) -> usize {
     list_commands(write).filter(|a| !a.authority.is_empty()).count()
 }
 
 /// A finding as JSON.
-fn finding_json(f: &Finding, path: &Path) -> Value {
+pub(crate) fn finding_json(f: &Finding, path: &Path) -> Value {
     json!({
         "severity": f.severity.word(),
         "code": f.code,
@@ -661,29 +597,14 @@ fn finding_json(f: &Finding, path: &Path) -> Value {
 fn to_json(r: &Report<'_>) -> Value {
     let g = &r.cfg.general;
     let users: Vec<Value> = r
-        .users
-        .iter()
-        .map(|u| {
-            let user = u.user;
-            json!({
-                "name": user.name,
-                "file": file_name(&user.file, r.path),
-                "line": user.line,
-                "secret": u.secret.word(),
-                "read": class_list(user.read),
-                "write": class_list(user.write),
-                "privileged_actions": privileged_actions(user.write),
-                "acl": acl_rules(user),
-                "open_to_all": u.reach.open_to_all(),
-                "admits_none": u.reach.admits_none(),
-                "filters": user.filters.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "allow_multiple_login": user.allow_multiple_login,
-                "upstream": r.proxy.as_ref().map(|p| bound_upstream(p, &user.name)),
-                "findings": u.findings.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
-            })
+        .users()
+        .map(|(u, user)| {
+            let upstream = r.proxy.as_ref().map(|p| bound_upstream(p, &user.name));
+            user_json(u, user, r.path, upstream)
         })
         .collect();
     let deleted: Vec<Value> = r
+        .check
         .deleted
         .iter()
         .map(|d| {
@@ -721,7 +642,7 @@ fn to_json(r: &Report<'_>) -> Value {
         "bridge": r.bridge,
         "users": users,
         "deleted_users": deleted,
-        "findings": r.global.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
+        "findings": r.check.global.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
         "errors": r.count(Severity::Error),
         "warnings": r.count(Severity::Warning),
     })
@@ -832,6 +753,21 @@ fn upstream_findings(p: &ProxySections, strict: bool) -> Vec<Finding> {
                 user: None,
             });
         }
+    }
+    if !p.strict {
+        out.push(Finding {
+            severity,
+            code: "proxy-not-strict",
+            file: Arc::from(MANAGER_CONF),
+            line: 0,
+            message: "the proxy is not strict: ChallengeResponseFailed events show every \
+                      `security` reader the key a failed MD5 login should have sent (with the \
+                      challenge, an offline brute-force oracle on that user's secret), and the \
+                      upstream's security events about the proxy's own account reach clients"
+                .to_owned(),
+            hint: "set `strict = yes` in [general]".to_owned(),
+            user: None,
+        });
     }
     out
 }

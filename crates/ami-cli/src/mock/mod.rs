@@ -4,6 +4,7 @@
 //! reader task (bytes in) and a writer task (bytes out, one chunk in flight, so a slow client
 //! fills only its own bounded queue in the core, where events for it are dropped).
 
+pub mod dialplan;
 pub mod pbx;
 
 use std::net::SocketAddr;
@@ -19,7 +20,8 @@ use ami_tokio::server::{Activity, Endpoint};
 use tokio::net::TcpListener;
 
 use crate::error::CliError;
-pub use pbx::Pbx;
+use dialplan::Dialplan;
+pub use pbx::{Pbx, PbxOptions};
 
 /// The manager.conf `ami mock` and `ami demo` use when none is given.
 pub const DEFAULT_MANAGER_CONF: &str = "\
@@ -53,11 +55,24 @@ Examples:
   ami mock                                   # 127.0.0.1:5038, no background calls
   ami mock --listen 127.0.0.1:0 --calls-per-second 2
   ami mock --config ./manager.conf --listen 0.0.0.0:5038
+  ami mock --dialplan ./extensions.conf --cel   # your calls, with CEL events
+
+Calls run a dialplan as Asterisk 22 runs it and publish its events (Newchannel, Newexten,
+VarSet, UserEvent, Dial*, Bridge*, Hangup, Cdr; CEL with --cel): Local channels
+(Local/exten@context, the ;1/;2 pair) and simulated phones (PJSIP/100 rings and answers;
+PJSIP/busy… is busy, PJSIP/noanswer… never answers). The built-in dialplan is the test suites'
+extensions.conf (context amitest: Local/start@amitest dials Local/answer@amitest, simple, park,
+busy, congest, echo, delayed) plus context from-internal for the phones; --dialplan replaces it.
+Applications: Answer, NoOp, Set, MSet, UserEvent, Dial, Playback (silence/N), Wait, Hangup,
+Busy, Congestion, Echo, Goto, Ringing, Progress; others (Queue, ConfBridge, ...) end the call
+as an application Asterisk does not have.
 
 Answers Login (plain, MD5), Logoff, Challenge, Events, Filter, Ping, ListCommands, WaitEvent,
-CoreSettings, CoreStatus, Command (core show version|channels|uptime), Originate (async and
-sync; Channel PJSIP/busy… or PJSIP/noanswer… fail), Hangup, Status, CoreShowChannels, Getvar,
-Setvar and UserEvent; other actions get Asterisk's `Invalid/unknown command`.")]
+CoreSettings, CoreStatus, Command (core show version|channels|uptime), Originate, Hangup,
+Status, CoreShowChannels, Getvar, Setvar, UserEvent, ShowDialPlan, the DB actions, BridgeList,
+DeviceStateList, ExtensionState; ListCommands lists what Asterisk 22 lists, and the other
+actions answer as Asterisk does when it has nothing to act on (no queues, conferences,
+voicemail boxes ...).")]
 pub struct MockArgs {
     /// manager.conf with the users (default: the built-in one above)
     #[arg(long, value_name = "FILE")]
@@ -68,6 +83,12 @@ pub struct MockArgs {
     /// Random internal calls to place per second (0: only those Originate asks for)
     #[arg(long, default_value_t = 0.0, value_name = "N")]
     pub calls_per_second: f64,
+    /// extensions.conf the calls run (default: the built-in one, see below)
+    #[arg(long, value_name = "FILE")]
+    pub dialplan: Option<PathBuf>,
+    /// Publish CEL events, as Asterisk with cel.conf `enable = yes`, `events = ALL`
+    #[arg(long)]
+    pub cel: bool,
     /// Stop after this many seconds (default: run until Ctrl-C)
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
@@ -96,6 +117,13 @@ pub fn load_config(text: &str, name: &str) -> Result<ManagerConfig, CliError> {
     })
 }
 
+/// Reads an extensions.conf for `--dialplan`.
+pub fn load_dialplan(path: &std::path::Path) -> Result<Dialplan, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::io(format!("cannot read {}", path.display()), e))?;
+    Dialplan::parse(&text).map_err(|e| CliError::Config(format!("{}: {e}", path.display())))
+}
+
 /// Settings of a running mock.
 #[derive(Debug)]
 pub struct MockOptions {
@@ -103,6 +131,10 @@ pub struct MockOptions {
     pub config: ManagerConfig,
     /// Background calls per second.
     pub calls_per_second: f64,
+    /// The dialplan calls run.
+    pub dialplan: Dialplan,
+    /// Publish CEL events.
+    pub cel: bool,
     /// Simulation seed.
     pub seed: u64,
     /// Log connections and logins to standard error.
@@ -135,6 +167,10 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
         None => (DEFAULT_MANAGER_CONF.to_owned(), "built-in manager.conf".to_owned()),
     };
     let config = load_config(&text, &name)?;
+    let dialplan = match &args.dialplan {
+        Some(p) => load_dialplan(p)?,
+        None => Dialplan::builtin(),
+    };
     let listener = TcpListener::bind(args.listen).await.map_err(|e| {
         CliError::io(
             format!(
@@ -149,6 +185,8 @@ pub async fn run(args: MockArgs) -> Result<ExitCode, CliError> {
     let opts = MockOptions {
         config,
         calls_per_second: args.calls_per_second,
+        dialplan,
+        cel: args.cel,
         seed: args.seed.unwrap_or_else(random::random_u64),
         log: !args.quiet,
         record: args.record.clone(),
@@ -174,7 +212,7 @@ pub async fn serve(
     let start = now();
     let unix_offset_ms = clock::unix_offset_ms();
     let sopts = ServerOptions {
-        actions: ACTIONS.iter().filter(|a| pbx::MOCK_ACTIONS.contains(&a.name)).collect(),
+        actions: ACTIONS.iter().filter(|a| pbx::MODULES.contains(&a.module)).collect(),
         unix_offset_ms,
         started_at: Some(start),
         last_reload_at: Some(start),
@@ -188,7 +226,13 @@ pub async fn serve(
         let mut recorder = Recorder::open(path)?;
         endpoint.set_input_tap(Box::new(move |sid, peer, data| recorder.input(sid, peer, data)));
     }
-    let mut pbx = Pbx::new(start, unix_offset_ms, opts.calls_per_second, opts.seed);
+    let pbx_opts = PbxOptions {
+        dialplan: opts.dialplan,
+        calls_per_second: opts.calls_per_second,
+        seed: opts.seed,
+        cel: opts.cel,
+    };
+    let mut pbx = Pbx::new(start, unix_offset_ms, pbx_opts);
     let mut stats = MockStats::default();
     let log = opts.log;
     tokio::pin!(stop);
@@ -209,6 +253,8 @@ pub async fn serve(
             },
             () = pbx_timer => pbx.tick(endpoint.server_mut(), now()),
         }
+        // 0. The PBX writes more of its list answers as the connections' queues drain.
+        pbx.writable(endpoint.server_mut(), now());
         // 1. Drain what the core has to say.
         while let Some((sid, ev)) = endpoint.poll_event() {
             let peer = endpoint.peer(sid).map_or_else(|| "?".to_owned(), |p| p.to_string());

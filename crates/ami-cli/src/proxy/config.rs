@@ -6,6 +6,7 @@
 //! enabled = yes
 //! bindaddr = 127.0.0.1
 //! port = 5038
+//! strict = yes               ; the proxy's own: see below (default no)
 //!
 //! [upstream:pbx1]
 //! host = 10.0.0.5            ; required
@@ -14,6 +15,10 @@
 //! secret_env = PBX1_SECRET   ; or secret_file = /etc/ami-proxy/pbx1.secret, or secret = …
 //! auth = md5                 ; or plain
 //! tls = no                   ; yes: tls_ca = ca.pem (required), tls_server_name = pbx1.example
+//! sessions = 4               ; AMI sessions to this Asterisk (1-64, default 4)
+//! action_timeout = 30        ; seconds
+//! keepalive = 20             ; seconds of silence before a Ping (0: off)
+//! keepalive_timeout = 10     ; seconds a Ping may go unanswered
 //!
 //! [crm]                      ; a downstream user, as in manager.conf
 //! secret = …
@@ -21,18 +26,37 @@
 //! write = originate
 //! upstream = pbx1            ; which Asterisk this user reaches (default: the first)
 //! ```
+//!
+//! `strict = yes` in `[general]` makes the proxy a stricter gateway than Asterisk: it leaves
+//! `ExpectedResponse` out of ChallengeResponseFailed events (with the challenge it lets any
+//! `security` reader try secrets offline) and does not relay the upstream's security events
+//! about the proxy's own upstream accounts (their logins would otherwise show every tenant
+//! the proxy's account name and address).
+//!
+//! Why a pool of `sessions`: Asterisk runs the actions of one AMI session one at a time, so a
+//! slow action (a long `Command`, a big `QueueStatus`) on a shared session holds up every
+//! tenant behind it. The proxy spreads actions over the pool, each to the session with the
+//! fewest in flight. Session 0 alone receives events (the others log in with `Events: off`),
+//! and it carries every `Originate`, since the `OriginateResponse` of an async Originate is an
+//! event; a synchronous Originate (which would block a session until the call is answered, up
+//! to its `Timeout`) is sent as an async one and answered from its `OriginateResponse`, with
+//! the bytes Asterisk gives a synchronous Originate.
 
 use std::collections::HashMap;
 
 use ami_proto::config::ini::{self, IniOptions};
 use ami_proto::config::{
-    ConfigOptions, DiagnosticKind, ManagerConfig, NoIncludes, parse_manager_conf,
+    ConfigOptions, DiagnosticKind, ManagerConfig, NoIncludes, ast_false, ast_true,
+    parse_manager_conf,
 };
 use ami_tokio::Secret;
 
 use crate::upstreams::{Upstreams, parse_upstreams};
 
 pub use crate::upstreams::{SecretSource, UpstreamConfig, is_upstream_section};
+
+/// The proxy's own `[general]` keys (manager.conf has no such keys; they are not findings).
+pub const PROXY_GENERAL_KEYS: [&str; 1] = ["strict"];
 
 /// A loaded proxy configuration.
 #[derive(Debug)]
@@ -45,6 +69,8 @@ pub struct ProxyConfig {
     inline_secrets: Vec<Option<String>>,
     /// User name (lower case) → upstream index, from `upstream = NAME` lines.
     pub bindings: HashMap<String, usize>,
+    /// `strict = yes` in `[general]`.
+    pub strict: bool,
 }
 
 impl ProxyConfig {
@@ -83,6 +109,8 @@ pub struct ProxySections {
     inline_secrets: Vec<Option<String>>,
     /// User name (lower case) → upstream index.
     pub bindings: HashMap<String, usize>,
+    /// `strict = yes` in `[general]`.
+    pub strict: bool,
     /// Line ranges `[start, end)` of the upstream sections.
     ranges: Vec<(u32, u32)>,
 }
@@ -97,6 +125,8 @@ impl ProxySections {
         manager.diagnostics.retain(|d| {
             !ranges.iter().any(|(a, b)| d.line >= *a && d.line < *b)
                 && !matches!(&d.kind, DiagnosticKind::UnknownUserKey { key, .. } if key.eq_ignore_ascii_case("upstream"))
+                && !matches!(&d.kind, DiagnosticKind::UnknownGeneralKey { key }
+                    if PROXY_GENERAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)))
         });
     }
 }
@@ -112,6 +142,7 @@ pub fn load(file: &str, text: &str) -> Result<ProxyConfig, ProxyConfigError> {
         upstreams: sections.upstreams,
         inline_secrets: sections.inline_secrets,
         bindings: sections.bindings,
+        strict: sections.strict,
     })
 }
 
@@ -143,7 +174,18 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
             bindings.insert(cat.name.to_ascii_lowercase(), i);
         }
     }
-    Ok(ProxySections { upstreams, inline_secrets, bindings, ranges })
+    let strict = match parsed
+        .browse()
+        .filter(|c| c.name.eq_ignore_ascii_case("general"))
+        .flat_map(|c| c.variables_named("strict"))
+        .last()
+    {
+        None => false,
+        Some(v) if ast_true(v.value.trim()) => true,
+        Some(v) if ast_false(v.value.trim()) => false,
+        Some(v) => return Err(err(v.line, "strict must be yes or no".to_owned())),
+    };
+    Ok(ProxySections { upstreams, inline_secrets, bindings, strict, ranges })
 }
 
 #[cfg(test)]

@@ -461,6 +461,11 @@ pub enum MalformedError {
     Limit(FrameErrorKind),
     /// The message has no `Response` or `Event` header (garbage, or an `Action`).
     NotResponseOrEvent,
+    /// The first line the server sent is neither the `Asterisk Call Manager/` banner nor a
+    /// header line (`HTTP/1.1 200 OK`, an SSH greeting, ...): the peer is not an AMI server
+    /// ([`FrameErrorKind::NotAmiServer`]). The event's message holds that line as a bare line;
+    /// the caller should close the connection.
+    NotAmiServer,
 }
 
 /// Something the session reports. Drain them with [`ClientSession::poll_event`].
@@ -1325,6 +1330,9 @@ impl Core {
                     Route::Malformed(None, MalformedError::NotResponseOrEvent)
                 }
             },
+            Err(e) if e.kind() == FrameErrorKind::NotAmiServer => {
+                Route::Malformed(None, MalformedError::NotAmiServer)
+            }
             Err(e) => {
                 let error = MalformedError::Limit(e.kind());
                 let partial = e.partial();

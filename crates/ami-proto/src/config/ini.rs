@@ -454,6 +454,8 @@ struct CommentState {
     depth: i64,
     /// Where the open block comments started (file, line), innermost last.
     starts: Vec<(Arc<str>, u32)>,
+    /// How many `;--` and `--;` markers were acted on so far (for [`read_lines`]).
+    markers: usize,
 }
 
 struct Parser<'r> {
@@ -489,7 +491,7 @@ impl Parser<'_> {
     /// current category and the block-comment state.
     fn load_files(&mut self, files: Vec<(String, String)>) -> Result<(), ConfigError> {
         let mut cat = self.current;
-        let mut comments = CommentState { depth: 0, starts: Vec::new() };
+        let mut comments = CommentState { depth: 0, starts: Vec::new(), markers: 0 };
         for (index, (name, text)) in files.into_iter().enumerate() {
             let file: Arc<str> = Arc::from(name);
             self.stack.push(file.clone());
@@ -517,18 +519,10 @@ impl Parser<'_> {
         cat: &mut Option<usize>,
         comments: &mut CommentState,
     ) -> Result<(), ConfigError> {
-        let mut rest = text;
         let mut lineno: u32 = 0;
-        while !rest.is_empty() {
-            let (mut line, next) = match rest.find('\n') {
-                Some(i) => {
-                    (rest.get(..i).unwrap_or_default(), rest.get(i + 1..).unwrap_or_default())
-                }
-                None => (rest, ""),
-            };
-            rest = next;
+        for raw in physical_lines(text) {
             lineno = lineno.saturating_add(1);
-            self.total_bytes = self.total_bytes.saturating_add(line.len().saturating_add(1));
+            self.total_bytes = self.total_bytes.saturating_add(raw.len().saturating_add(1));
             if self.total_bytes > self.opts.limits.max_total_bytes {
                 return Err(self.error(
                     file,
@@ -536,17 +530,22 @@ impl Parser<'_> {
                     ConfigErrorKind::LimitExceeded(LimitKind::TotalBytes),
                 ));
             }
-            if line.len() > MAX_LINE_BYTES {
-                self.sink.push(file, lineno, DiagnosticKind::LineTooLong { length: line.len() })?;
-                continue;
-            }
-            if lineno == 1 && first_file {
-                line = line.strip_prefix('\u{feff}').unwrap_or(line);
-            }
-            if let Some(nul) = line.find('\0') {
-                self.sink.push(file, lineno, DiagnosticKind::NulCharacter)?;
-                line = line.get(..nul).unwrap_or_default();
-            }
+            let line = match prepare_line(raw, lineno == 1 && first_file) {
+                Prepared::TooLong => {
+                    self.sink.push(
+                        file,
+                        lineno,
+                        DiagnosticKind::LineTooLong { length: raw.len() },
+                    )?;
+                    continue;
+                }
+                Prepared::Text { text, nul } => {
+                    if nul {
+                        self.sink.push(file, lineno, DiagnosticKind::NulCharacter)?;
+                    }
+                    text
+                }
+            };
             let Some(content) = self.strip_comments(file, lineno, line, comments)? else {
                 continue;
             };
@@ -601,6 +600,7 @@ impl Parser<'_> {
                     open = false;
                 }
                 comments.depth += 1;
+                comments.markers += 1;
                 if comments.depth > 0 {
                     comments.starts.push((file.clone(), lineno));
                 }
@@ -613,6 +613,7 @@ impl Parser<'_> {
                     self.sink.push(file, lineno, DiagnosticKind::StrayBlockCommentEnd)?;
                 }
                 comments.depth -= 1;
+                comments.markers += 1;
                 scan = p + 1;
                 if comments.depth == 0 {
                     out.get_or_insert_with(Vec::new);
@@ -1089,6 +1090,102 @@ impl Parser<'_> {
         var.inherited = false;
         Ok(())
     }
+}
+
+/// The physical lines of a file as the loader reads them: split at `\n` (a `\r` before it
+/// stays part of the line), without an empty piece after a final `\n`.
+pub(crate) fn physical_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_terminator('\n')
+}
+
+/// A physical line after the checks that come before comment removal.
+enum Prepared<'a> {
+    /// Longer than [`MAX_LINE_BYTES`]: skipped.
+    TooLong,
+    /// The text to read: without a leading BOM on the first line, cut at a NUL (`nul`).
+    Text { text: &'a str, nul: bool },
+}
+
+fn prepare_line(raw: &str, first_line_of_first_file: bool) -> Prepared<'_> {
+    if raw.len() > MAX_LINE_BYTES {
+        return Prepared::TooLong;
+    }
+    let mut text = raw;
+    if first_line_of_first_file {
+        text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    }
+    match text.find('\0') {
+        Some(nul) => Prepared::Text { text: text.get(..nul).unwrap_or_default(), nul: true },
+        None => Prepared::Text { text, nul: false },
+    }
+}
+
+/// How the loader reads one physical line of a file (see [`read_lines`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LineReading {
+    /// What the loader processes: the text left after comments are removed, blank-stripped;
+    /// empty when nothing on the line is processed.
+    pub(crate) content: String,
+    /// The line begins and ends outside every block comment, no `;--`/`--;` marker on it is
+    /// acted on, and it is read whole (not skipped as too long, no NUL): removing it, or
+    /// replacing it by another such line, changes nothing about how other lines are read.
+    pub(crate) plain: bool,
+    /// The line ends outside every block comment (lines inserted after it are read).
+    pub(crate) ends_open: bool,
+}
+
+/// Every physical line of `text` (a top-level file: a BOM on its first line is skipped) as
+/// the loader reads it, starting outside any block comment. Used by the editor to know what
+/// each line means without re-implementing the comment rules.
+pub(crate) fn read_lines(text: &str) -> Vec<LineReading> {
+    let mut parser = Parser {
+        resolver: &mut NoIncludes,
+        opts: IniOptions::default(),
+        categories: Vec::new(),
+        current: None,
+        sink: Sink::new(Strictness::AsteriskCompatible, 0),
+        stack: Vec::new(),
+        total_bytes: 0,
+        variables: 0,
+        stored_bytes: 0,
+        work: 0,
+    };
+    let file: Arc<str> = Arc::from("");
+    let mut comments = CommentState { depth: 0, starts: Vec::new(), markers: 0 };
+    let mut broken = false;
+    let mut out = Vec::new();
+    for (index, raw) in physical_lines(text).enumerate() {
+        if broken {
+            out.push(LineReading::default());
+            continue;
+        }
+        let (line, whole) = match prepare_line(raw, index == 0) {
+            Prepared::TooLong => {
+                let open = comments.depth == 0;
+                out.push(LineReading { content: String::new(), plain: false, ends_open: open });
+                continue;
+            }
+            Prepared::Text { text, nul } => (text, !nul),
+        };
+        let (depth, markers) = (comments.depth, comments.markers);
+        let lineno = u32::try_from(index.saturating_add(1)).unwrap_or(u32::MAX);
+        match parser.strip_comments(&file, lineno, line, &mut comments) {
+            Ok(content) => {
+                let ends_open = comments.depth == 0;
+                out.push(LineReading {
+                    content: content.map(|c| strip(&c).to_owned()).unwrap_or_default(),
+                    plain: whole && depth == 0 && ends_open && comments.markers == markers,
+                    ends_open,
+                });
+            }
+            Err(_) => {
+                // Too many nested block comments: the loader refuses the file.
+                broken = true;
+                out.push(LineReading::default());
+            }
+        }
+    }
+    out
 }
 
 /// Remove `"…"` or `<…>` around an include path (only when both ends are present).
@@ -1735,7 +1832,7 @@ mod tests {
                 work: 0,
             };
             let file: Arc<str> = Arc::from("t.conf");
-            let mut state = CommentState { depth: start_depth, starts: Vec::new() };
+            let mut state = CommentState { depth: start_depth, starts: Vec::new(), markers: 0 };
             let mut c_depth = start_depth;
             for line in &lines {
                 let ours = parser.strip_comments(&file, 1, line, &mut state).map_err(|_| ());

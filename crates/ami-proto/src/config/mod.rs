@@ -43,6 +43,10 @@
 //! informational (see [`DiagnosticKind::is_informational`]) and on `read`/`write` values that
 //! [`parse_perm`] refuses.
 //!
+//! [`findings`] is `ami check`: what a loaded configuration really grants, as coded findings.
+//! [`edit`] changes manager.conf without losing a byte it does not concern, and validates every
+//! edit by loading the result again.
+//!
 //! [`parse_acl_conf`] reads acl.conf (`main/named_acl.c`): every category is a named ACL made
 //! of its `permit`/`deny` lines; duplicate categories of the same (case-sensitive) name merge;
 //! a `[general]` category, an unknown key or an invalid rule fails the whole file, as in
@@ -61,7 +65,10 @@
 //! assert_eq!(admin.write, Privilege::ALL);
 //! ```
 
+pub mod edit;
+pub mod findings;
 pub mod ini;
+pub mod reach;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -872,6 +879,10 @@ pub struct ManagerConfig {
     pub general: GeneralSettings,
     /// The users, in order of their first section.
     pub users: Vec<User>,
+    /// The users Asterisk deletes because one of their `permit`/`deny`/`acl` lines is invalid
+    /// (reported as [`DiagnosticKind::AclUserDeleted`]): logins fail as for an unknown user.
+    /// Kept, with every setting read, for tools that repair them.
+    pub deleted_users: Vec<User>,
     /// Every non-fatal finding: those of the ini syntax first, then those of `[general]`, then
     /// those of the users, each group in input order.
     pub diagnostics: Vec<ConfigDiagnostic>,
@@ -898,6 +909,16 @@ pub fn parse_manager_conf(
     resolver: &mut dyn IncludeResolver,
     opts: &ConfigOptions,
 ) -> Result<ManagerConfig, ConfigError> {
+    load_manager_conf(text, resolver, opts).map(|(config, _)| config)
+}
+
+/// [`parse_manager_conf`], also returning the ini categories it was computed from (for the
+/// editor, which needs to know where every value comes from).
+pub(crate) fn load_manager_conf(
+    text: &str,
+    resolver: &mut dyn IncludeResolver,
+    opts: &ConfigOptions,
+) -> Result<(ManagerConfig, Vec<ini::Category>), ConfigError> {
     let ini_opts = IniOptions { strictness: opts.strictness, limits: ini::Limits::default() };
     let parsed = ini::parse(MANAGER_CONF, text, resolver, &ini_opts)?;
     let mut sink = Sink::with_diagnostics(
@@ -906,8 +927,9 @@ pub fn parse_manager_conf(
         parsed.diagnostics,
     );
     let general = load_general(&parsed.categories, &mut sink)?;
-    let users = load_users(&parsed.categories, &general, opts, &mut sink)?;
-    Ok(ManagerConfig { general, users, diagnostics: sink.finish() })
+    let (users, deleted_users) = load_users(&parsed.categories, &general, opts, &mut sink)?;
+    let config = ManagerConfig { general, users, deleted_users, diagnostics: sink.finish() };
+    Ok((config, parsed.categories))
 }
 
 /// Whether `value` is an `ast_true` word.
@@ -1229,13 +1251,14 @@ struct UserBuild {
     setvars: Vec<(String, String)>,
 }
 
-/// The user loop of `__init_manager`.
+/// The user loop of `__init_manager`: the users kept, and those deleted for an invalid ACL
+/// line.
 fn load_users(
     categories: &[ini::Category],
     general: &GeneralSettings,
     opts: &ConfigOptions,
     sink: &mut Sink,
-) -> Result<Vec<User>, ConfigError> {
+) -> Result<(Vec<User>, Vec<User>), ConfigError> {
     let mut builds: Vec<UserBuild> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     for category in categories.iter().filter(|c| !c.template) {
@@ -1292,7 +1315,14 @@ fn load_users(
         }
     }
     let mut users = Vec::with_capacity(builds.len());
-    for mut build in builds.into_iter().filter(|b| b.keep) {
+    let mut deleted = Vec::new();
+    for mut build in builds {
+        if !build.keep {
+            build.setvars.reverse();
+            build.user.setvars = build.setvars;
+            deleted.push(build.user);
+            continue;
+        }
         let user = &build.user;
         match user.secret.as_deref() {
             None => sink.push(
@@ -1324,7 +1354,7 @@ fn load_users(
         build.user.setvars = build.setvars;
         users.push(build.user);
     }
-    Ok(users)
+    Ok((users, deleted))
 }
 
 /// One line of a user section.
@@ -1733,6 +1763,10 @@ mod tests {
         let config = load("[ok]\nsecret=a\n[bad]\nsecret=x\npermit=127.0.0.1:5038\nread=all\n");
         assert!(config.user(b"bad").is_none());
         assert!(config.user(b"ok").is_some());
+        // Kept aside with every setting read, for tools that repair the user.
+        let bad: Vec<(&str, Privilege)> =
+            config.deleted_users.iter().map(|u| (u.name.as_str(), u.read)).collect();
+        assert_eq!(bad, [("bad", Privilege::ALL)]);
         assert!(has(&config, 5, |k| matches!(
             k,
             DiagnosticKind::AclUserDeleted { user, value, .. } if user == "bad" && value == "127.0.0.1:5038"

@@ -593,16 +593,153 @@ fn frame_tokens_view_the_frame_until_the_decoder_moves_on() {
     assert_eq!(dec.frame(b), None, "after advance returned None");
 }
 
-#[test]
-fn the_line_end_search_agrees_with_a_byte_loop() {
-    for len in 0..100usize {
-        for at in (0..len).step_by(7).map(Some).chain([None]) {
-            let mut hay = vec![b'\n' ^ 0x80; len];
-            if let Some(a) = at {
-                hay[a] = b'\n';
-                hay[len - 1] = b'\n';
-            }
-            assert_eq!(find_lf(&hay), hay.iter().position(|&b| b == b'\n'), "{len} {at:?}");
+/// Name, value and bareness of a client-role line, by the rules written out byte by byte.
+fn reference_header(line: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
+    match line.iter().position(|&b| b == b':') {
+        None => (Vec::new(), line.to_vec(), true),
+        Some(i) => {
+            let rest = &line[i + 1..];
+            (line[..i].to_vec(), rest.strip_prefix(b" ").unwrap_or(rest).to_vec(), false)
         }
     }
+}
+
+#[test]
+fn lines_and_colons_are_found_across_every_block_boundary() {
+    // Lines of many lengths (some over two 64-byte blocks), colons early, late, doubled or
+    // missing, CRLF and bare LF, a space after the colon or not, all shifted through every
+    // offset of the first block; fed whole and in chunks that cut blocks anywhere.
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for len in [1usize, 2, 5, 17, 40, 63, 64, 65, 100, 129, 200] {
+        for colon in [None, Some(0), Some(1), Some(len / 2), Some(len.saturating_sub(1))] {
+            let mut l: Vec<u8> = (0..len).map(|k| b'a' + (k % 26) as u8).collect();
+            if let Some(c) = colon.filter(|&c| c < len) {
+                l[c] = b':';
+                if c + 1 < len && len % 2 == 0 {
+                    l[c + 1] = b' ';
+                }
+                if c + 3 < len {
+                    l[c + 3] = b':';
+                }
+            }
+            lines.push(l);
+        }
+    }
+    for shift in 0..70 {
+        let mut input = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
+        input.extend_from_slice(b"Event: Pad\r\nX: ");
+        input.extend(core::iter::repeat_n(b'p', shift));
+        input.extend_from_slice(b"\r\n\r\n");
+        let mut want = vec![vec![
+            (b"Event".to_vec(), b"Pad".to_vec(), false),
+            (b"X".to_vec(), vec![b'p'; shift], false),
+        ]];
+        for (n, group) in lines.chunks(7).enumerate() {
+            let mut msg = b"Event: Lines\r\n".to_vec();
+            let mut fields = vec![(b"Event".to_vec(), b"Lines".to_vec(), false)];
+            for (k, l) in group.iter().enumerate() {
+                msg.extend_from_slice(l);
+                msg.extend_from_slice(if (n + k) % 3 == 0 { b"\n" } else { b"\r\n" });
+                fields.push(reference_header(l));
+            }
+            msg.extend_from_slice(if n % 2 == 0 { b"\r\n" } else { b"\n" });
+            input.extend_from_slice(&msg);
+            want.push(fields);
+        }
+        for chunk in [input.len(), 1, 3, 31, 64, 65, 4096] {
+            let mut dec = Decoder::new(Role::Client);
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                dec.feed(c);
+                while let Some(f) = dec.next_frame() {
+                    match f.unwrap() {
+                        Frame::Banner(_) => {}
+                        Frame::Message(m) => got.push(
+                            m.iter()
+                                .map(|h| (h.name().to_vec(), h.value().to_vec(), h.is_bare()))
+                                .collect::<Vec<_>>(),
+                        ),
+                    }
+                }
+            }
+            for (g, w) in got.iter().zip(&want) {
+                for (a, b) in g.iter().zip(w) {
+                    assert_eq!(a, b, "shift {shift}, chunks of {chunk}");
+                }
+                assert_eq!(g.len(), w.len(), "shift {shift}, chunks of {chunk}");
+            }
+            assert_eq!(got.len(), want.len(), "shift {shift}, chunks of {chunk}");
+            assert!(dec.stats().bytes_scanned <= input.len() as u64);
+        }
+    }
+}
+
+// Traffic from older installations, built from the protocol's rules: Asterisk 13's
+// `action_command` (main/manager.c) writes `Response: Follows\r\nPrivilege: Command\r\n`, the
+// ActionID if any, the CLI text exactly as the command printed it, then
+// `--END COMMAND--\r\n\r\n`.
+
+#[test]
+fn legacy_output_that_begins_with_blank_lines_is_one_message() {
+    let input = b"Asterisk Call Manager/1.3\r\nResponse: Follows\r\nPrivilege: Command\r\n\
+        ActionID: 3\r\n\n\nName   Members\nq1     2\n--END COMMAND--\r\n\r\nEvent: After\r\n\r\n";
+    let items = client(input);
+    assert_eq!(items.len(), 3, "{items:?}");
+    let m = items[1].msg().as_message();
+    assert_eq!(m.action_id(), Some(&b"3"[..]));
+    let lines: Vec<_> = m.command_output().unwrap().lines().collect();
+    assert_eq!(lines, [&b""[..], b"", b"Name   Members", b"q1     2"]);
+    assert_eq!(items[2].msg().get("Event"), Some(&b"After"[..]));
+    // Without an ActionID the blank line follows the Privilege line directly.
+    let items = client(b"Response: Follows\r\nPrivilege: Command\r\n\nx\n--END COMMAND--\r\n\r\n");
+    assert_eq!(items.len(), 1);
+    let lines: Vec<_> = items[0].msg().as_message().command_output().unwrap().lines().collect();
+    assert_eq!(lines, [&b""[..], b"x"]);
+}
+
+#[test]
+fn legacy_output_lines_lose_the_cr_before_their_lf_like_headers() {
+    let items = client(
+        b"Response: Follows\r\nPrivilege: Command\r\nAsterisk 13.38.3 built by x\r\n\r\n\
+          Running\r\n--END COMMAND--\r\n\r\n",
+    );
+    let out = items[0].msg().as_message().command_output().unwrap();
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines, [&b"Asterisk 13.38.3 built by x"[..], b"", b"Running"]);
+    // The raw text is kept as sent.
+    assert_eq!(out.legacy_text(), Some(&b"Asterisk 13.38.3 built by x\r\n\r\nRunning\r\n"[..]));
+}
+
+#[test]
+fn a_reply_with_no_header_is_a_message_of_bare_lines() {
+    // Asterisk 13's Queues action prints the CLI text itself, then "\r\n\r\n".
+    let items = client(b"Asterisk Call Manager/1.3\r\nNo queues have been created.\r\n\r\n\r\n");
+    assert_eq!(items.len(), 2, "{items:?}");
+    let m = items[1].msg().as_message();
+    assert_eq!(m.kind(), crate::message::MessageKind::Unknown);
+    let h = m.header(0).unwrap();
+    assert!(h.is_bare());
+    assert_eq!((h.name(), h.value()), (&b""[..], &b"No queues have been created."[..]));
+}
+
+#[test]
+fn a_greeting_that_is_not_ami_is_reported_at_once() {
+    for greeting in [&b"HTTP/1.1 200 OK\r\n"[..], b"SSH-2.0-OpenSSH_9.6\n"] {
+        let mut dec = Decoder::new(Role::Client);
+        dec.feed(greeting);
+        let Some(Err(e)) = dec.next_frame() else { panic!("{greeting:?}: no error") };
+        assert_eq!(e.kind(), FrameErrorKind::NotAmiServer);
+        assert!(e.to_string().starts_with("not an AMI server"), "{e}");
+        let line = e.partial().header(0).unwrap();
+        assert!(line.is_bare() && greeting.starts_with(line.value()));
+        assert!(dec.next_frame().is_none());
+    }
+    // The rest decodes as usual; a header line or a blank line first is not an error.
+    let items = client(b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n");
+    assert!(matches!(&items[0], Item::Err(FrameErrorKind::NotAmiServer, _)));
+    assert_eq!(items[1].msg().get("Server"), Some(&b"x"[..]));
+    assert!(client(b"Response: Success\r\n\r\n").iter().all(is_ok_msg));
+    assert!(client(b"\r\nResponse: Success\r\n\r\n").iter().all(is_ok_msg));
+    // The server role has no banner to expect.
+    assert!(server(b"HTTP/1.1 200 OK\r\n\r\n").iter().all(is_ok_msg));
 }

@@ -75,6 +75,18 @@ pub enum DisconnectReason {
     /// The client sent more than [`ServerOptions::max_inbound`](super::ServerOptions::max_inbound)
     /// bytes that could not be processed yet.
     InputOverflow,
+    /// A part of an answer ([`list_start`](super::Server::list_start),
+    /// [`list_item`](super::Server::list_item), [`write_raw`](super::Server::write_raw)) found
+    /// the session's outbound queue at [`ServerOptions::max_outbound`](super::ServerOptions::max_outbound):
+    /// the client does not read its answers. Asterisk ends such a session the same way when a
+    /// write exceeds its `writetimeout` (`send_string` sets `write_error`, and `session_do`
+    /// stops after the action). The rest of the answer is never written, and what was still
+    /// queued for the session is discarded: [`poll_transmit`](super::Server::poll_transmit)
+    /// is empty, so the connection can be closed at once.
+    OutputOverflow,
+    /// A [reload](super::Server::reload) removed the session's user, or its network filter no
+    /// longer lets the client's address in.
+    Revoked,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -86,6 +98,8 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::AuthTimeout => "did not authenticate in time",
             DisconnectReason::PeerClosed => "peer closed the connection",
             DisconnectReason::InputOverflow => "too much unprocessed input",
+            DisconnectReason::OutputOverflow => "did not read its answers (outbound queue full)",
+            DisconnectReason::Revoked => "user removed or no longer permitted by a reload",
         })
     }
 }
@@ -99,14 +113,16 @@ pub enum SecurityDetails {
     /// `RequestType` (RequestNotAllowed, RequestBadFormat): `Action: <name>`, at most 63 bytes.
     RequestType(Vec<u8>),
     /// ChallengeResponseFailed's `Challenge`, `Response` (the client's key) and
-    /// `ExpectedResponse` (the correct key, which Asterisk reveals to every `security` reader).
+    /// `ExpectedResponse` (the correct key, which Asterisk reveals to every `security` reader:
+    /// with the challenge it is an offline brute-force oracle on the user's secret).
     ChallengeResponse {
         /// The session's challenge.
         challenge: Vec<u8>,
         /// The key the client sent.
         response: Vec<u8>,
-        /// The key that would have been accepted.
-        expected: Vec<u8>,
+        /// The key that would have been accepted; `None` (the line left out) with
+        /// [`ServerOptions::hide_expected_response`](super::ServerOptions::hide_expected_response).
+        expected: Option<Vec<u8>>,
     },
 }
 
@@ -168,7 +184,9 @@ impl SecurityEvent {
             SecurityDetails::ChallengeResponse { challenge, response, expected } => {
                 line(&mut out, "Challenge", challenge);
                 line(&mut out, "Response", response);
-                line(&mut out, "ExpectedResponse", expected);
+                if let Some(expected) = expected {
+                    line(&mut out, "ExpectedResponse", expected);
+                }
             }
         }
         if self.kind == SecurityEventKind::SuccessfulAuth {
@@ -192,7 +210,7 @@ impl SecurityEvent {
                 SecurityDetails::None => true,
                 SecurityDetails::RequestType(t) => utf8(t),
                 SecurityDetails::ChallengeResponse { challenge, response, expected } => {
-                    utf8(challenge) && utf8(response) && utf8(expected)
+                    utf8(challenge) && utf8(response) && expected.as_deref().is_none_or(utf8)
                 }
             }
     }

@@ -62,7 +62,9 @@
 //! reported as [`ServerEvent::Security`].
 //!
 //! Every buffer is bounded: a session's outbound queue by [`ServerOptions::max_outbound`]
-//! (events are dropped for a slow consumer, never blocking others), its unprocessed input by
+//! (events are dropped for a slow consumer, never blocking others; a session that does not
+//! read a list answer is closed, as Asterisk closes one whose write exceeds `writetimeout`:
+//! [`DisconnectReason::OutputOverflow`]), its unprocessed input by
 //! [`ServerOptions::max_inbound`], one message by the decoder's limits.
 //!
 //! # Example
@@ -104,7 +106,10 @@
 //! ```
 
 mod event;
+#[cfg(test)]
+mod gateway_tests;
 mod options;
+mod reload;
 #[cfg(test)]
 mod tests;
 
@@ -120,7 +125,7 @@ use crate::auth::{
 use crate::authority::{self, ActionInfo};
 use crate::config::ManagerConfig;
 use crate::encode::{self, EncodeError};
-use crate::filter::{EventFilter, FilterSet};
+use crate::filter::{CEvent, EventFilter, FilterSet};
 use crate::frame::{Decoder, Frame, FrameErrorKind, Role};
 use crate::message::{Message, OwnedMessage};
 use crate::perm::{EventMask, Privilege, may_receive, may_run, parse_event_mask};
@@ -128,7 +133,8 @@ use crate::scan::scan_int;
 use crate::time::{Duration, Instant};
 
 pub use event::{DisconnectReason, PublishedEvent, SecurityDetails, SecurityEvent, ServerEvent};
-pub use options::{CAPTURE_MODULES, RandomSource, ServerOptions, Transport};
+pub use options::{CAPTURE_MODULES, RandomSource, ServerOptions, Transport, UnregisteredActions};
+pub use reload::ReloadReport;
 
 /// Longest user name a session keeps (`char username[80]`).
 const MAX_USERNAME: usize = 79;
@@ -138,6 +144,10 @@ const MAX_REQUEST_TYPE: usize = 63;
 const MAX_UNKNOWN_MESSAGE: usize = 511;
 /// `char id_text[256]` of Events and WaitEvent.
 const MAX_ID_TEXT: usize = 255;
+/// The [`ActionInfo`] of an unregistered action handed on with
+/// [`UnregisteredActions::ForWriteAll`]: no name, every class.
+static UNREGISTERED: ActionInfo =
+    ActionInfo { name: "", authority: Privilege::ALL, synopsis: "", module: "" };
 
 /// Identifies one session of a [`Server`]. Never reused by the same server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,8 +200,13 @@ pub enum ServerError {
     NotPending,
     /// A name or value would break the message (CR, LF, NUL, colon in a name ...).
     Encode(EncodeError),
-    /// The session's outbound queue is full: send what is queued, then retry (only for the
-    /// calls that do not end the answer: [`Server::list_start`], [`Server::list_item`]).
+    /// The session's outbound queue was full when a part of an answer that does not end it
+    /// ([`Server::list_start`], [`Server::list_item`], [`Server::write_raw`]) was to be
+    /// queued: its client does not read. As Asterisk does when a write exceeds its
+    /// `writetimeout`, the server has closed the session
+    /// ([`ServerEvent::Disconnect`] with [`DisconnectReason::OutputOverflow`]) and ended the
+    /// action, so it cannot be left half-answered: stop producing the answer. Later calls for
+    /// the action fail with [`ServerError::UnknownSession`].
     OutboundFull {
         /// Bytes queued.
         queued: usize,
@@ -253,9 +268,21 @@ impl ActionRef {
         self.info
     }
 
-    /// The canonical action name (`Getvar` for `Action: GETVAR`).
+    /// The canonical action name (`Getvar` for `Action: GETVAR`); empty for an unregistered
+    /// action handed on by [`UnregisteredActions::ForWriteAll`] (see
+    /// [`requested_name`](Self::requested_name)).
     pub fn name(&self) -> &'static str {
         self.info.name
+    }
+
+    /// The action's name as the client wrote it (the `Action` header's value).
+    pub fn requested_name(&self) -> &[u8] {
+        self.message.get("Action").unwrap_or_default()
+    }
+
+    /// Whether the action is one of the server's registered actions.
+    pub fn is_registered(&self) -> bool {
+        !self.info.name.is_empty()
     }
 
     /// The request, with Asterisk's value rule (leading blanks skipped, trailing kept).
@@ -279,6 +306,22 @@ impl ActionRef {
     }
 }
 
+/// What a session did, counted since it was accepted ([`SessionInfo::counts`]): what a
+/// gateway exports as metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SessionCounts {
+    /// Requests that passed the checks (answered by the server or handed to the application).
+    pub actions_allowed: u64,
+    /// Requests refused: `Permission denied` (write classes, before login) and the
+    /// escalation checks of spec §4.7.
+    pub actions_refused: u64,
+    /// Events written to the session.
+    pub events_delivered: u64,
+    /// Events dropped because the session's outbound queue was full.
+    pub events_dropped: u64,
+}
+
 /// A snapshot of a session's state ([`Server::session_info`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -296,6 +339,8 @@ pub struct SessionInfo {
     pub send_events: Privilege,
     /// Bytes queued for sending.
     pub queued: usize,
+    /// What it did so far.
+    pub counts: SessionCounts,
 }
 
 /// An event held for a busy session, re-checked when written.
@@ -338,7 +383,8 @@ struct Session {
     write: Privilege,
     send_events: Privilege,
     filters: FilterSet,
-    session_filters: usize,
+    /// The filters added with the Filter action (kept across a reload).
+    session_filters: Vec<EventFilter>,
     challenge: Option<Challenge>,
     login_at: Option<Instant>,
     busy: Busy,
@@ -349,6 +395,7 @@ struct Session {
     eof: bool,
     closed: bool,
     seq: u64,
+    counts: SessionCounts,
 }
 
 impl Session {
@@ -380,14 +427,17 @@ fn deliver(
     events: &mut VecDeque<(SessionId, ServerEvent)>,
 ) -> bool {
     if s.slow {
+        s.counts.events_dropped += 1;
         return false;
     }
     if s.queued() + s.held_bytes + text.len() > max_outbound {
         s.slow = true;
+        s.counts.events_dropped += 1;
         events.push_back((SessionId(sid), ServerEvent::SlowConsumer { queued: s.queued() }));
         return false;
     }
     s.out.extend_from_slice(text);
+    s.counts.events_delivered += 1;
     true
 }
 
@@ -532,6 +582,7 @@ impl Server {
             write: s.write,
             send_events: s.send_events,
             queued: s.queued(),
+            counts: s.counts,
         })
     }
 
@@ -580,7 +631,7 @@ impl Server {
                 write: Privilege::NONE,
                 send_events: Privilege::NONE,
                 filters: FilterSet::default(),
-                session_filters: 0,
+                session_filters: Vec::new(),
                 challenge: None,
                 login_at: None,
                 busy: Busy::Idle,
@@ -591,6 +642,7 @@ impl Server {
                 eof: false,
                 closed: false,
                 seq: 0,
+                counts: SessionCounts::default(),
             },
         );
         Ok(SessionId(id))
@@ -795,6 +847,7 @@ impl Server {
         for h in &held {
             if may_receive(s.send_events, h.category) && s.filters.should_send(h.name(), &h.text) {
                 s.out.extend_from_slice(&h.text);
+                s.counts.events_delivered += 1;
             }
         }
         if s.queued() == 0 {
@@ -813,6 +866,17 @@ impl Server {
     fn reply(&mut self, sid: u64, status: &[u8], echo: Option<&[u8]>, message: &[u8]) {
         if let Some(out) = self.out(sid) {
             simple_response(out, status, echo, message);
+        }
+    }
+
+    /// Counts a request that passed the checks, or one that was refused.
+    fn count_action(&mut self, sid: u64, allowed: bool) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            if allowed {
+                s.counts.actions_allowed += 1;
+            } else {
+                s.counts.actions_refused += 1;
+            }
         }
     }
 
@@ -923,6 +987,8 @@ impl Server {
         text.extend_from_slice(b"\r\n");
 
         let max_outbound = self.options.max_outbound;
+        // Cut as C strings once for every session's filters.
+        let c_event = CEvent::new(name, &text);
         let mut shared: Option<Arc<[u8]>> = None;
         let mut waiting: Vec<u64> = Vec::new();
         let mut count = 0;
@@ -933,10 +999,12 @@ impl Server {
             }
             if s.holds() {
                 if s.slow {
+                    s.counts.events_dropped += 1;
                     continue;
                 }
                 if s.queued() + s.held_bytes + text.len() > max_outbound {
                     s.slow = true;
+                    s.counts.events_dropped += 1;
                     events.push_back((
                         SessionId(sid),
                         ServerEvent::SlowConsumer { queued: s.queued() },
@@ -950,7 +1018,7 @@ impl Server {
                     waiting.push(sid);
                 }
                 count += 1;
-            } else if s.filters.should_send(name, &text)
+            } else if (s.filters.is_empty() || s.filters.should_send_c(&c_event))
                 && deliver(s, sid, &text, max_outbound, events)
             {
                 count += 1;
@@ -999,6 +1067,7 @@ impl Server {
         let is = |name: &str| action.eq_ignore_ascii_case(name.as_bytes());
         let allowed_before_login = is("Login") || is("Logoff") || is("Challenge");
         if !authenticated && !allowed_before_login {
+            self.count_action(sid, false);
             let account = self.session_username(sid);
             self.security(
                 sid,
@@ -1023,7 +1092,12 @@ impl Server {
                 return false;
             }
         }
-        let Some(info) = self.lookup(action) else {
+        let unregistered = || {
+            (self.options.unregistered_actions == UnregisteredActions::ForWriteAll
+                && write == Privilege::ALL)
+                .then_some(&UNREGISTERED)
+        };
+        let Some(info) = self.lookup(action).or_else(unregistered) else {
             let account = self.session_username(sid);
             self.security(
                 sid,
@@ -1039,6 +1113,7 @@ impl Server {
             return true;
         };
         if !may_run(write, info.authority) {
+            self.count_action(sid, false);
             let account = self.session_username(sid);
             self.security(
                 sid,
@@ -1050,6 +1125,8 @@ impl Server {
             return true;
         }
         let suppress = m.get("SuppressEvents").is_some_and(|v| !v.is_empty());
+        let refusal = self.escalation(info, write, &m);
+        self.count_action(sid, refusal.is_none());
         match info.name {
             "Login" => self.action_login(sid, &m),
             "Logoff" => {
@@ -1067,7 +1144,7 @@ impl Server {
                 return false;
             }
             _ => {
-                if let Some(refusal) = self.escalation(info, write, &m) {
+                if let Some(refusal) = refusal {
                     self.reply_error(sid, echo, refusal);
                 } else {
                     let echo = echo.map(<[u8]>::to_vec);
@@ -1160,7 +1237,8 @@ impl Server {
                         SecurityDetails::ChallengeResponse {
                             challenge: challenge.clone(),
                             response: response.clone(),
-                            expected: expected.to_vec(),
+                            expected: (!self.options.hide_expected_response)
+                                .then(|| expected.to_vec()),
                         },
                     ),
                     _ => (username.to_vec(), SecurityDetails::None),
@@ -1290,7 +1368,7 @@ impl Server {
         }
         let max = self.options.max_session_filters;
         let Some(s) = self.sessions.get_mut(&sid) else { return };
-        if s.session_filters >= max {
+        if s.session_filters.len() >= max {
             simple_response(&mut s.out, b"Error", echo, b"Internal Error. Failed adding filter.");
             return;
         }
@@ -1298,8 +1376,8 @@ impl Server {
         let criteria = m.get("MatchCriteria").unwrap_or_default();
         match EventFilter::from_filter_action(filter, criteria) {
             Ok(f) => {
-                s.filters.add(f);
-                s.session_filters += 1;
+                s.filters.add(f.clone());
+                s.session_filters.push(f);
                 simple_response(&mut s.out, b"Success", echo, b"Success");
             }
             Err(e) => simple_response(&mut s.out, b"Error", echo, e.action_message().as_bytes()),
@@ -1366,6 +1444,7 @@ impl Server {
         for h in &held {
             if may_receive(s.send_events, h.category) && s.filters.should_send(h.name(), &h.text) {
                 s.out.extend_from_slice(&h.text);
+                s.counts.events_delivered += 1;
             }
         }
         s.out.extend_from_slice(b"Event: WaitEventComplete\r\n");
@@ -1485,15 +1564,28 @@ impl Server {
         Ok(())
     }
 
-    fn room(s: &Session, max: usize) -> Result<(), ServerError> {
-        if s.queued() >= max {
-            return Err(ServerError::OutboundFull { queued: s.queued() });
+    /// Checks that the pending `action` of session `id` may queue another part of its answer.
+    /// A session whose queue is at [`ServerOptions::max_outbound`] does not read: it is closed
+    /// ([`DisconnectReason::OutputOverflow`]), its queued bytes are discarded, and
+    /// [`ServerError::OutboundFull`] is returned, so that no answer is ever left half-written
+    /// with the session waiting for its end (Asterisk's `write_error`).
+    fn room(&mut self, id: SessionId, action: &ActionRef) -> Result<(), ServerError> {
+        let max = self.options.max_outbound;
+        let s = self.pending(id, action)?;
+        let queued = s.queued();
+        if queued < max {
+            return Ok(());
         }
-        Ok(())
+        s.out.clear();
+        s.sent = 0;
+        self.close(id.0, DisconnectReason::OutputOverflow);
+        Err(ServerError::OutboundFull { queued })
     }
 
     /// Starts a list answer: `Response: Success`, ActionID, `EventList: start`,
-    /// `Message: <message>` (`astman_send_listack`). The action stays pending.
+    /// `Message: <message>` (`astman_send_listack`). The action stays pending: end it with
+    /// [`list_complete`](Server::list_complete). If the session's outbound queue is full, the
+    /// session is closed instead and the action ended ([`ServerError::OutboundFull`]).
     pub fn list_start(
         &mut self,
         id: SessionId,
@@ -1502,9 +1594,8 @@ impl Server {
     ) -> Result<(), ServerError> {
         let message = message.as_ref();
         Self::checked_text(message)?;
-        let max = self.options.max_outbound;
+        self.room(id, action)?;
         let s = self.pending(id, action)?;
-        Self::room(s, max)?;
         response_head(&mut s.out, b"Success", action.action_id());
         s.out.extend_from_slice(b"EventList: start\r\nMessage: ");
         s.out.extend_from_slice(message);
@@ -1514,7 +1605,10 @@ impl Server {
 
     /// Writes one list item: `Event: <name>`, the echoed ActionID (unless the event has its own
     /// `ActionID` field, e.g. Status puts it last), its fields. Items bypass event masks and
-    /// filters (spec §2.6). The action stays pending.
+    /// filters (spec §2.6). The action stays pending. If the session's outbound queue is full,
+    /// the session is closed instead and the action ended ([`ServerError::OutboundFull`]):
+    /// an answer produced in one go must fit in [`ServerOptions::max_outbound`], a longer one
+    /// is written in parts as the queue drains ([`SessionInfo::queued`]).
     pub fn list_item(
         &mut self,
         id: SessionId,
@@ -1522,9 +1616,8 @@ impl Server {
         item: &encode::Event,
     ) -> Result<(), ServerError> {
         let buf = Self::render_echoing(("Event", item.name()), &item.fields, action)?;
-        let max = self.options.max_outbound;
+        self.room(id, action)?;
         let s = self.pending(id, action)?;
-        Self::room(s, max)?;
         s.out.extend_from_slice(&buf);
         Ok(())
     }
@@ -1588,8 +1681,9 @@ impl Server {
     /// Writes part of an answer exactly as given, without completing the action: for a proxy
     /// relaying a list start or list items it rewrote (the action stays pending; end it with
     /// a completion call such as [`respond_raw`](Server::respond_raw)). `bytes` must be whole
-    /// messages (end with an empty line); refused with [`ServerError::OutboundFull`] when the
-    /// session's queue is at [`ServerOptions::max_outbound`].
+    /// messages (end with an empty line). When the session's queue is at
+    /// [`ServerOptions::max_outbound`] the session is closed and the action ended
+    /// ([`ServerError::OutboundFull`]).
     pub fn write_raw(
         &mut self,
         id: SessionId,
@@ -1599,9 +1693,8 @@ impl Server {
         if !bytes.ends_with(b"\r\n\r\n") {
             return Err(ServerError::IncompleteMessage);
         }
-        let max = self.options.max_outbound;
+        self.room(id, action)?;
         let s = self.pending(id, action)?;
-        Self::room(s, max)?;
         s.out.extend_from_slice(bytes);
         Ok(())
     }

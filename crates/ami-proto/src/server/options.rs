@@ -122,6 +122,26 @@ pub struct ServerOptions {
     pub shutting_down: bool,
     /// Input limits of every session (default: Asterisk's, [`DecoderLimits::ASTERISK_SERVER`]).
     pub decoder_limits: DecoderLimits,
+    /// Leave `ExpectedResponse` out of ChallengeResponseFailed security events. Asterisk sends
+    /// it, and with the event's `Challenge` it lets any `security` reader try secrets offline;
+    /// a gateway should hide it (default false, as Asterisk).
+    pub hide_expected_response: bool,
+    /// What happens to an action that is not registered in [`actions`](Self::actions).
+    pub unregistered_actions: UnregisteredActions,
+}
+
+/// What a [`Server`](super::Server) does with an action it does not know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnregisteredActions {
+    /// `Invalid/unknown command` (+ RequestBadFormat), as Asterisk (the default).
+    #[default]
+    Refuse,
+    /// Hand it to the application ([`ServerEvent::ActionReceived`](super::ServerEvent::ActionReceived),
+    /// with [`ActionInfo::name`] empty and an authority of every class) when the session's
+    /// user may write **every** class (`write = all`): a gateway in front of an Asterisk with
+    /// modules libami does not know. Anyone else gets `Invalid/unknown command`.
+    ForWriteAll,
 }
 
 impl Default for ServerOptions {
@@ -143,6 +163,8 @@ impl Default for ServerOptions {
             system_name: None,
             shutting_down: false,
             decoder_limits: DecoderLimits::ASTERISK_SERVER,
+            hide_expected_response: false,
+            unregistered_actions: UnregisteredActions::Refuse,
         }
     }
 }

@@ -1496,3 +1496,63 @@ fn write_raw_relays_parts_of_an_answer_without_completing_it() {
     // Once answered, the action can take no more parts.
     assert!(h.server.write_raw(id, &a, b"Event: X\r\n\r\n").is_err());
 }
+
+/// A client that does not read a list answer cannot leave its session half-answered and
+/// deaf (issue 16): when a part of the answer finds the queue full, the session is closed,
+/// like Asterisk's after a write that exceeds `writetimeout`.
+#[test]
+fn a_list_answer_that_fills_the_queue_closes_the_session() {
+    let mut h = H::with("", ServerOptions { max_outbound: 600, ..options() });
+    let deaf = h.logged_in("admin", "s3cret");
+    let other = h.logged_in("admin", "s3cret");
+    h.send(deaf, "Action: Status\r\nActionID: s\r\n\r\nAction: Ping\r\nActionID: p\r\n\r\n");
+    let a = h.actions().pop().unwrap();
+    h.server.list_start(deaf, &a, "Channel status will follow").unwrap();
+    let item = encode::Event::new("Status").with("Channel", "x".repeat(100));
+    let mut written = 0;
+    let err = loop {
+        match h.server.list_item(deaf, &a, &item) {
+            Ok(()) => written += 1,
+            Err(e) => break e,
+        }
+        assert!(written < 100, "the queue bound must stop the list");
+    };
+    assert!(written >= 3, "items fit until the bound: {written}");
+    assert!(matches!(err, ServerError::OutboundFull { queued } if queued >= 600), "{err:?}");
+    h.pump();
+    assert_eq!(h.disconnects(), [(deaf, DisconnectReason::OutputOverflow)]);
+    // Nothing is left to send, nothing waits: the connection can close at once.
+    assert!(h.server.poll_transmit(deaf).is_empty());
+    assert!(!h.server.wants_input(deaf));
+    // The action is over: every later part is refused, whatever the application does.
+    assert_eq!(h.server.list_item(deaf, &a, &item), Err(ServerError::UnknownSession(deaf)));
+    assert_eq!(
+        h.server.list_complete(deaf, &a, "StatusComplete", written, &[]),
+        Err(ServerError::UnknownSession(deaf))
+    );
+    assert!(h.server.remove(deaf));
+    // Other sessions go on.
+    h.send(other, "Action: Ping\r\nActionID: q\r\n\r\n");
+    assert!(h.take(other).contains("Ping: Pong"));
+}
+
+/// The same bound for the proxy's relayed parts.
+#[test]
+fn a_relayed_part_that_finds_the_queue_full_closes_the_session() {
+    let mut h = H::with("", ServerOptions { max_outbound: 200, ..options() });
+    let id = h.logged_in("admin", "s3cret");
+    h.send(id, "Action: CoreShowChannels\r\n\r\n");
+    let a = h.actions().pop().unwrap();
+    let part = format!("Event: CoreShowChannel\r\nChannel: {}\r\n\r\n", "y".repeat(150));
+    // A part is queued while the queue is under the bound (it may end past it) ...
+    h.server.write_raw(id, &a, part.as_bytes()).unwrap();
+    h.server.write_raw(id, &a, part.as_bytes()).unwrap();
+    // ... and the next one finds it full.
+    assert!(matches!(
+        h.server.write_raw(id, &a, part.as_bytes()),
+        Err(ServerError::OutboundFull { queued }) if queued == 2 * part.len()
+    ));
+    h.pump();
+    assert_eq!(h.disconnects(), [(id, DisconnectReason::OutputOverflow)]);
+    assert!(h.server.respond_raw(id, &a, b"").is_err());
+}

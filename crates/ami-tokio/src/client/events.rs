@@ -86,6 +86,18 @@ impl EventStream {
         }
     }
 
+    /// The next item if one is waiting, without waiting (`None`: nothing now, or the client
+    /// has ended). For consumers that take events in batches.
+    pub fn try_recv(&mut self) -> Option<StreamEvent> {
+        match self.rx.try_recv() {
+            Ok(item) => Some(item),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                Some(StreamEvent::Lagged { missed })
+            }
+            Err(_) => None,
+        }
+    }
+
     /// The next event, skipping connection notices; lags are reported as `Err(missed)`.
     pub async fn next_event(&mut self) -> Option<Result<Event, u64>> {
         loop {

@@ -47,6 +47,7 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ami_proto::OwnedMessage;
 use ami_proto::encode::Action;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -214,6 +215,23 @@ impl Client {
         })
         .await;
         result.unwrap_or_else(|_| Err(self.late(action, timeout)))
+    }
+
+    /// Sends a list action (`CoreShowChannels`, `Status`, `QueueStatus`, ...) and returns its
+    /// items, collected within [`ListLimits`]; `Response: Error` is an error, and so is an
+    /// answer that is not a list.
+    pub async fn action_list(&self, action: &Action) -> Result<Vec<OwnedMessage>, Error> {
+        let reply = self.action(action).await?.check()?;
+        if reply.complete().is_none() {
+            let name = String::from_utf8_lossy(action.name()).into_owned();
+            let message = reply.message().map_or_else(String::new, |m| m.into_owned());
+            return Err(Error::Action {
+                action: name,
+                message: format!("not a list: {message}"),
+                response: Box::new(reply.response().clone()),
+            });
+        }
+        Ok(reply.into_items())
     }
 
     /// Runs a CLI command (`Action: Command`) and returns its output lines (invalid UTF-8

@@ -22,6 +22,10 @@ pub(crate) enum Input {
     Written(SessionId),
 }
 
+/// The longest one chunk may take to be written (and the last bytes of a closing connection
+/// to leave): after it the connection is dropped.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Size of one read from a client.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -31,6 +35,7 @@ struct Conn {
     in_flight: bool,
     closing: bool,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
     peer: SocketAddr,
     user: Option<String>,
 }
@@ -79,9 +84,15 @@ impl Conns {
         });
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1);
         let tx_done = self.input_tx.clone();
-        tokio::spawn(async move {
+        let writer = tokio::spawn(async move {
             while let Some(chunk) = rx.recv().await {
-                if wr.write_all(&chunk).await.and(wr.flush().await).is_err() {
+                // A peer that stops reading cannot hold its socket (and this task) forever.
+                let written = tokio::time::timeout(WRITE_TIMEOUT, async {
+                    wr.write_all(&chunk).await?;
+                    wr.flush().await
+                })
+                .await;
+                if !matches!(written, Ok(Ok(()))) {
                     let _ = tx_done.send(Input::Eof(sid)).await;
                     return;
                 }
@@ -93,7 +104,15 @@ impl Conns {
         });
         self.conns.insert(
             sid,
-            Conn { tx: Some(tx), in_flight: false, closing: false, reader, peer, user: None },
+            Conn {
+                tx: Some(tx),
+                in_flight: false,
+                closing: false,
+                reader,
+                writer,
+                peer,
+                user: None,
+            },
         );
         Ok(sid)
     }
@@ -150,6 +169,7 @@ impl Conns {
     pub(crate) fn close_now(&mut self, server: &mut Server, sid: SessionId) {
         if let Some(c) = self.conns.remove(&sid) {
             c.reader.abort();
+            c.writer.abort();
         }
         server.remove(sid);
     }
@@ -169,7 +189,9 @@ impl Conns {
                     }
                 }
             }
-            if c.closing && server.poll_transmit(*sid).is_empty() {
+            // Done: everything sent, or the writer gave up (the peer stopped reading).
+            let writer_gone = c.tx.as_ref().is_none_or(mpsc::Sender::is_closed);
+            if c.closing && (server.poll_transmit(*sid).is_empty() || writer_gone) {
                 // Dropping the sender ends the writer after its last chunk; it then shuts the
                 // socket down.
                 c.tx = None;

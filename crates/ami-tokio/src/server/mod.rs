@@ -54,6 +54,8 @@ use conns::{Conns, Input};
 
 /// How long a TLS client may take for its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most inputs handed to the core in one round of [`Endpoint::next`].
+const INPUT_BATCH: usize = 64;
 /// The pause after a failed accept (out of file descriptors, ...), so as not to spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -207,12 +209,15 @@ impl Endpoint {
                 Err(error) => Activity::TlsFailed { peer, error },
             },
             Some(input) = self.inputs.recv() => {
-                if let (Some(tap), Input::Data(sid, data)) = (&mut self.tap, &input) {
-                    if let Some(peer) = self.conns.peer(*sid) {
-                        tap(*sid, peer, data);
+                self.input(input);
+                // Whatever else is already waiting, in the same round: the caller drains and
+                // flushes once for all of it.
+                for _ in 0..INPUT_BATCH {
+                    match self.inputs.try_recv() {
+                        Ok(input) => self.input(input),
+                        Err(_) => break,
                     }
                 }
-                self.conns.handle(&mut self.server, input);
                 Activity::Progress
             }
             () = timer => {
@@ -220,6 +225,15 @@ impl Endpoint {
                 Activity::Progress
             }
         }
+    }
+
+    fn input(&mut self, input: Input) {
+        if let (Some(tap), Input::Data(sid, data)) = (&mut self.tap, &input) {
+            if let Some(peer) = self.conns.peer(*sid) {
+                tap(*sid, peer, data);
+            }
+        }
+        self.conns.handle(&mut self.server, input);
     }
 
     /// Admits a connection made elsewhere (any stream: TCP, TLS, in-memory) through the

@@ -1,4 +1,6 @@
-//! Which peer addresses a user's ACL lets in, decided exactly for prefix rules.
+//! Which peer addresses a user's ACL lets in, decided exactly for prefix rules (what
+//! `ami check` and the editor's validation report as `open-network`, `ipv6-open` and
+//! `never-login`).
 //!
 //! An [`AclList`] answers for one address at a time. Its verdict only changes at the edges of
 //! the rules' networks, and prefix networks nest or are disjoint, so every region of equal
@@ -9,46 +11,46 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ami_proto::acl::AclList;
+use crate::acl::AclList;
 
 /// What a user's ACL admits, per address family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Reach {
+pub struct Reach {
     /// Some IPv4 address (or IPv4-mapped IPv6 address) may log in.
-    pub(super) any_v4: bool,
+    pub any_v4: bool,
     /// Every IPv4 address may log in.
-    pub(super) all_v4: bool,
+    pub all_v4: bool,
     /// Some native IPv6 address may log in.
-    pub(super) any_v6: bool,
+    pub any_v6: bool,
     /// Every native IPv6 address may log in.
-    pub(super) all_v6: bool,
+    pub all_v6: bool,
 }
 
 impl Reach {
     /// Every address may log in.
-    pub(super) fn open_to_all(self) -> bool {
+    pub fn open_to_all(self) -> bool {
         self.all_v4 && self.all_v6
     }
 
     /// No address may log in.
-    pub(super) fn admits_none(self) -> bool {
+    pub fn admits_none(self) -> bool {
         !self.any_v4 && !self.any_v6
     }
 }
 
 /// Which address families can reach AMI at all, from the `[general]` listener settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Listener {
+pub struct Listener {
     /// IPv4 clients can connect.
-    pub(super) v4: bool,
+    pub v4: bool,
     /// Native IPv6 clients can connect.
-    pub(super) v6: bool,
+    pub v6: bool,
 }
 
 impl Listener {
     /// The families reaching `bind` (TCP listener); TLS and HTTP listen elsewhere (TLS on
     /// `tlsbindaddr`, HTTP on http.conf's address), so with either enabled both families count.
-    pub(super) fn of(bind: IpAddr, other_listeners: bool) -> Listener {
+    pub fn of(bind: IpAddr, other_listeners: bool) -> Listener {
         if other_listeners {
             return Listener { v4: true, v6: true };
         }
@@ -62,12 +64,12 @@ impl Listener {
     }
 
     /// Every client that can reach the listener passes the ACL.
-    pub(super) fn open_to_all(self, r: Reach) -> bool {
+    pub fn open_to_all(self, r: Reach) -> bool {
         (!self.v4 || r.all_v4) && (!self.v6 || r.all_v6)
     }
 
     /// No client that can reach the listener passes the ACL.
-    pub(super) fn admits_none(self, r: Reach) -> bool {
+    pub fn admits_none(self, r: Reach) -> bool {
         (!self.v4 || !r.any_v4) && (!self.v6 || !r.any_v6)
     }
 }
@@ -77,7 +79,19 @@ const MAPPED_FIRST: u128 = 0xffff_0000_0000;
 const MAPPED_LAST: u128 = 0xffff_ffff_ffff;
 
 /// Evaluates `acl` on the probes of every rule.
-pub(super) fn reach(acl: &AclList) -> Reach {
+///
+/// ```
+/// use ami_proto::acl::{AclList, NamedAcls};
+/// use ami_proto::config::reach::reach;
+///
+/// let mut acl = AclList::default();
+/// acl.add_line("deny", "0.0.0.0/0", &NamedAcls::default()).unwrap();
+/// acl.add_line("permit", "10.0.0.0/8", &NamedAcls::default()).unwrap();
+/// let r = reach(&acl);
+/// assert!(r.any_v4 && !r.all_v4);
+/// assert!(r.all_v6); // nothing restricts IPv6: `deny = ::/0` is missing
+/// ```
+pub fn reach(acl: &AclList) -> Reach {
     let mut v4: Vec<u32> = vec![0, u32::MAX, 0x7f00_0001];
     let mut v6: Vec<u128> = vec![0, 1, u128::MAX, MAPPED_FIRST - 1, MAPPED_LAST + 1];
     for (_, list) in acl.iter() {
@@ -118,7 +132,7 @@ pub(super) fn reach(acl: &AclList) -> Reach {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ami_proto::acl::NamedAcls;
+    use crate::acl::NamedAcls;
 
     fn list(lines: &[(&str, &str)]) -> AclList {
         let mut acl = AclList::default();

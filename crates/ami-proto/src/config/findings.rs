@@ -13,19 +13,37 @@
 //!   errors.
 //! * **info**: worth knowing, never an error (for example an open ACL while AMI only listens
 //!   on a loopback address).
+//!
+//! [`check`] assembles them for a loaded [`ManagerConfig`]: the findings of every user Asterisk
+//! keeps, of the users it deletes, and those about the file as a whole. `ami check` prints
+//! this report; the editor ([`super::edit`]) refuses an edit whose result has a new error and
+//! returns the warnings with it.
+//!
+//! ```
+//! use ami_proto::config::findings::{check, Severity};
+//! use ami_proto::config::{parse_manager_conf, ConfigOptions, NoIncludes};
+//!
+//! let text = "[general]\nenabled = yes\n[ops]\nsecret = \nread = all\nwrite = all\n";
+//! let config = parse_manager_conf(text, &mut NoIncludes, &ConfigOptions::default()).unwrap();
+//! let report = check(&config, false);
+//! let codes: Vec<&str> = report.users[0].findings.iter().map(|f| f.code).collect();
+//! assert!(codes.contains(&"empty-secret") && codes.contains(&"shell-write"));
+//! assert_eq!(report.count(Severity::Error), 1); // empty-secret; shell-write is a warning
+//! assert_eq!(check(&config, true).count(Severity::Error), 3); // --strict: open-network too
+//! ```
 
 use std::sync::Arc;
 
-use ami_proto::acl::AclDiagnostic;
-use ami_proto::authority::check_originate;
-use ami_proto::config::{DiagnosticKind, ManagerConfig, User};
-use ami_proto::perm::{PermDiagnostic, Privilege};
+use crate::acl::AclDiagnostic;
+use crate::authority::check_originate;
+use crate::config::{DiagnosticKind, MANAGER_CONF, ManagerConfig, User};
+use crate::perm::{PermDiagnostic, Privilege};
 
-use super::network::{Listener, Reach};
+use super::reach::{Listener, Reach, reach};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Severity {
+pub enum Severity {
     /// Fails the check (exit 1).
     Error,
     /// Should be looked at.
@@ -36,7 +54,7 @@ pub(super) enum Severity {
 
 impl Severity {
     /// The lower-case word used in both outputs.
-    pub(super) fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -47,21 +65,21 @@ impl Severity {
 
 /// One reported finding.
 #[derive(Clone, Debug)]
-pub(super) struct Finding {
+pub struct Finding {
     /// How bad it is (after `--strict`).
-    pub(super) severity: Severity,
+    pub severity: Severity,
     /// Stable machine-readable code, e.g. `shell-write`.
-    pub(super) code: &'static str,
+    pub code: &'static str,
     /// The file of the line concerned (`manager.conf` = the checked file).
-    pub(super) file: Arc<str>,
+    pub file: Arc<str>,
     /// The line (1-based).
-    pub(super) line: u32,
+    pub line: u32,
     /// What was found.
-    pub(super) message: String,
+    pub message: String,
     /// What to do about it.
-    pub(super) hint: String,
+    pub hint: String,
     /// The user concerned, if any.
-    pub(super) user: Option<String>,
+    pub user: Option<String>,
 }
 
 /// A dangerous grant: a warning, an error with `--strict`.
@@ -102,7 +120,7 @@ const MIN_SECRET_LEN: usize = 8;
 
 /// The state of a user's secret, as reported (the secret itself is never printed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum SecretState {
+pub enum SecretState {
     /// A secret that passes the weak-secret checks.
     Set,
     /// `secret =`: a Login without `Secret` succeeds.
@@ -115,7 +133,7 @@ pub(super) enum SecretState {
 
 impl SecretState {
     /// The word used in both outputs.
-    pub(super) fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             SecretState::Set => "set",
             SecretState::Empty => "empty",
@@ -147,7 +165,7 @@ fn weakness(user: &str, secret: &str) -> Option<String> {
 }
 
 /// The secret state of `user`.
-pub(super) fn secret_state(user: &User) -> SecretState {
+fn secret_state(user: &User) -> SecretState {
     match user.secret.as_deref() {
         None => SecretState::Missing,
         Some("") => SecretState::Empty,
@@ -157,7 +175,7 @@ pub(super) fn secret_state(user: &User) -> SecretState {
 }
 
 /// The user a loader diagnostic is about, if any.
-pub(super) fn diagnostic_user(kind: &DiagnosticKind) -> Option<&str> {
+fn diagnostic_user(kind: &DiagnosticKind) -> Option<&str> {
     match kind {
         DiagnosticKind::DuplicateUserSection { user, .. }
         | DiagnosticKind::UnknownUserKey { user, .. }
@@ -357,13 +375,12 @@ fn classify(
         K::DiagnosticsSuppressed { .. } => {
             (Info, "suppressed", "fix the findings above and run the check again")
         }
-        _ => (Warning, "other", "see the message"),
     };
     Some((found.0, found.1, found.2.to_owned()))
 }
 
 /// Turns a loader diagnostic into a finding.
-pub(super) fn from_diagnostic(
+fn from_diagnostic(
     file: &Arc<str>,
     line: u32,
     kind: &DiagnosticKind,
@@ -403,12 +420,7 @@ const ORIGINATE_PROBES: [(&str, &str, &str); 4] = [
 ];
 
 /// `ami check`'s own findings about one user (`reach` = what its ACL admits).
-pub(super) fn user_findings(
-    cfg: &ManagerConfig,
-    user: &User,
-    reach: Reach,
-    strict: bool,
-) -> Vec<Finding> {
+fn user_findings(cfg: &ManagerConfig, user: &User, reach: Reach, strict: bool) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |severity, code, message: String, hint: &str| {
         out.push(Finding {
@@ -534,6 +546,126 @@ pub(super) fn user_findings(
         );
     }
     out
+}
+
+/// One user Asterisk keeps, as `ami check` reports it.
+#[derive(Clone, Debug)]
+pub struct UserCheck {
+    /// The user's index in [`ManagerConfig::users`].
+    pub index: usize,
+    /// Its secret, classified (never the secret itself).
+    pub secret: SecretState,
+    /// What its ACL admits.
+    pub reach: Reach,
+    /// Its findings, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+/// A user Asterisk deletes because of an invalid ACL line (logins fail as for an unknown user).
+#[derive(Clone, Debug)]
+pub struct DeletedUser {
+    /// The name.
+    pub name: String,
+    /// The findings about it, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+/// Everything [`check`] found in one configuration.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The users Asterisk keeps, in the order of [`ManagerConfig::users`].
+    pub users: Vec<UserCheck>,
+    /// The users Asterisk deletes.
+    pub deleted: Vec<DeletedUser>,
+    /// Findings not about a user, most severe first.
+    pub global: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// Every finding: users', deleted users', then global ones.
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.users
+            .iter()
+            .flat_map(|u| u.findings.iter())
+            .chain(self.deleted.iter().flat_map(|d| d.findings.iter()))
+            .chain(self.global.iter())
+    }
+
+    /// How many findings have `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.all_findings().filter(|f| f.severity == severity).count()
+    }
+}
+
+/// `ami check` on a loaded configuration: every loader diagnostic as a finding (attached to
+/// its user), `ami check`'s own security findings per user, and the global ones. `strict`
+/// makes the dangerous grants errors (`ami check --strict`).
+pub fn check(cfg: &ManagerConfig, strict: bool) -> CheckReport {
+    let mut users: Vec<UserCheck> = cfg
+        .users
+        .iter()
+        .enumerate()
+        .map(|(index, user)| UserCheck {
+            index,
+            secret: secret_state(user),
+            reach: reach(&user.acl),
+            findings: Vec::new(),
+        })
+        .collect();
+    let mut deleted: Vec<DeletedUser> = Vec::new();
+    let mut global = Vec::new();
+    for d in &cfg.diagnostics {
+        let owner = diagnostic_user(&d.kind);
+        let kept = owner.and_then(|name| cfg.users.iter().position(|u| u.name == name));
+        let is_deleted = owner.is_some() && kept.is_none();
+        let Some(finding) = from_diagnostic(&d.file, d.line, &d.kind, is_deleted, strict) else {
+            continue;
+        };
+        match (owner, kept) {
+            (Some(_), Some(i)) => {
+                if let Some(u) = users.get_mut(i) {
+                    u.findings.push(finding);
+                }
+            }
+            (Some(name), None) => match deleted.iter_mut().find(|x| x.name == name) {
+                Some(x) => x.findings.push(finding),
+                None => {
+                    deleted.push(DeletedUser { name: name.to_owned(), findings: vec![finding] })
+                }
+            },
+            (None, _) => global.push(finding),
+        }
+    }
+    let g = &cfg.general;
+    let listener = Listener::of(g.bind_addr, g.web_enabled || g.tls.enabled);
+    for u in &mut users {
+        let Some(user) = cfg.users.get(u.index) else { continue };
+        if !listener.v6 {
+            // IPv6 clients cannot reach an IPv4 listener: an open IPv6 side does not matter.
+            for f in u.findings.iter_mut().filter(|f| f.code == "ipv6-open") {
+                f.severity = Severity::Info;
+                f.message.push_str(&format!(" (AMI listens on {} only)", g.bind_addr));
+            }
+        }
+        u.findings.extend(user_findings(cfg, user, u.reach, strict));
+        u.findings.sort_by_key(|f| f.severity);
+    }
+    for d in &mut deleted {
+        d.findings.sort_by_key(|f| f.severity);
+    }
+    if !cfg.general.enabled && !cfg.users.is_empty() {
+        global.push(Finding {
+            severity: Severity::Warning,
+            code: "ami-disabled",
+            file: Arc::from(MANAGER_CONF),
+            line: 0,
+            message: "[general] enabled is not yes: AMI is off and no user can log in".to_owned(),
+            hint: "set `enabled = yes` in [general] if AMI should run".to_owned(),
+            user: None,
+        });
+    }
+    global.sort_by_key(|f| f.severity);
+    CheckReport { users, deleted, global }
 }
 
 #[cfg(test)]
