@@ -711,13 +711,22 @@ fn a_call_in_progress_answers_like_asterisk() {
               Exten: sink\r\nPriority: 1\r\nAsync: true\r\n\r\n",
         )
         .expect("send");
-        raw.read_until(Duration::from_secs(10), |m| m.starts_with("Event: OriginateResponse"))
-            .expect("the call is up");
-        // The ;2 has reached Wait(30) (after Answer and Set).
-        std::thread::sleep(Duration::from_millis(800));
+        // Up, and the ;2 has reached Wait(30) (after Answer and Set): no sleep that a loaded
+        // machine could outlast.
+        let (mut answered, mut waiting) = (false, false);
+        raw.read_until(Duration::from_secs(20), |m| {
+            answered |= m.starts_with("Event: OriginateResponse");
+            waiting |= m.starts_with("Event: Newexten")
+                && ami_testkit::header(m, "Application") == Some("Wait")
+                && ami_testkit::header(m, "Channel")
+                    .is_some_and(|c| c.starts_with("Local/park@amitest-") && c.ends_with(";2"));
+            answered && waiting
+        })
+        .expect("the call is up and waiting");
         raw
     };
-    let (a, b) = (login(ast.raw(), ADMIN, "call"), login(mock.raw(), ADMIN, "call"));
+    let (a, b) =
+        (login(ast.raw(), ADMIN, "call,dialplan"), login(mock.raw(), ADMIN, "call,dialplan"));
     let (mut a, mut b) = std::thread::scope(|s| {
         let a = s.spawn(|| place(a));
         (a.join().expect("live call"), place(b))

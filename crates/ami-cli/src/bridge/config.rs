@@ -585,8 +585,16 @@ write = all
         assert_eq!(cfg.roles[0].pbxs.as_deref(), Some(&[1usize][..]));
         assert_eq!(cfg.roles[0].filters.len(), 1);
         assert_eq!(cfg.nats.stream_of(&cfg.roles[1]), "AMI_OPS");
-        // No secret and `pbx =` are not findings for a role.
-        assert!(cfg.manager.diagnostics.is_empty(), "{:?}", cfg.manager.diagnostics);
+        // No secret and `pbx =` are not findings for a role; a role that may run
+        // shell-equivalent actions on the PBXs (Ops: write=all) is one, as for a user.
+        let kinds: Vec<_> = cfg.manager.diagnostics.iter().map(|d| (d.line, &d.kind)).collect();
+        assert!(
+            matches!(
+                kinds[..],
+                [(31, ami_proto::config::DiagnosticKind::ShellEquivalentWrite { .. })]
+            ),
+            "{kinds:?}"
+        );
     }
 
     #[test]
@@ -601,7 +609,7 @@ write = all
                 7,
                 "not an AMI action",
             ),
-            ("[nats]\nservers = nats://x\n[r]\nread = call\npbx = q\n", 8, "no upstream named"),
+            ("[nats]\nservers = nats://x\n[r]\nread = call\npbx = q\n", 9, "no upstream named"),
             ("[nats]\n[r]\nread = call\n", 5, "servers"),
             ("[nats]\nservers = nats://x\ncolour = red\n[r]\nread = call\n", 7, "unknown key"),
         ];
