@@ -608,7 +608,8 @@ fn logins_answer_like_asterisk() {
         let challenge = ami_testkit::header(c.last().map_or("", String::as_str), "Challenge")
             .unwrap_or("")
             .to_owned();
-        assert_eq!(challenge.len(), 9, "{c:?}");
+        // `%ld` of ast_random(): decimal digits, usually 9 or 10, fewer now and then.
+        assert!(!challenge.is_empty() && challenge.bytes().all(|b| b.is_ascii_digit()), "{c:?}");
         let key = key_for(&challenge);
         let login = format!(
             "Action: Login\r\nActionID: l\r\nAuthType: MD5\r\nUsername: admin\r\nKey: {key}\r\nEvents: on\r\n\r\n"
