@@ -296,6 +296,9 @@ PYTHON ?= python3
 MATURIN_VERSION := 1.9.6
 PYTEST_VERSION := 8.3.4
 MYPY_VERSION := 1.13.0
+# The documented JetStream consumer of `ami bridge` (docs/bridge/nats_consumer.py) is tested
+# (2.9 subscribes pull consumers on _INBOX. whatever inbox_prefix says; 2.16 does not).
+NATS_PY_VERSION := 2.16.0
 PANORAMISK_VERSION := 1.4
 PY_BUILD_VENV := $(BUILD)/py
 PY_TEST_VENV := $(BUILD)/py-test
@@ -328,11 +331,14 @@ endef
 ## with mypy.stubtest and the examples with mypy --strict, run the pytest suite against the
 ## installed package (from a directory where the source tree is not importable); then
 ## `pip install ./bindings/python`
-python-test: python-wheel asterisk
-	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION))
+python-test: python-wheel asterisk nats-server
+	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION) \
+		nats-py==$(NATS_PY_VERSION))
+	$(CARGO) build -q --locked -p ami-cli
 	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
 	cd $(PY_TEST_VENV) && bin/python -m mypy --strict --no-incremental $(CURDIR)/bindings/python/examples
 	cd $(PY_TEST_VENV) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
+		LIBAMI_AMI_BIN=$(CURDIR)/target/debug/ami \
 		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
 	@$(MAKE) --no-print-directory python-pip-install-test
 
