@@ -305,7 +305,15 @@ async fn read_all(url: &str, user: &str, password: &str, stream: &str) -> Vec<St
         .await
         .unwrap();
     let js = jetstream::new(nc);
-    let stream = js.get_stream(stream).await.unwrap();
+    // The bridge creates its streams when it starts: give it time.
+    let end = Instant::now() + Duration::from_secs(15);
+    let stream = loop {
+        match js.get_stream(stream).await {
+            Ok(s) => break s,
+            Err(e) if Instant::now() > end => panic!("no stream {stream}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
     let consumer = stream
         .create_consumer(consumer::pull::Config {
             ack_policy: consumer::AckPolicy::None,
@@ -629,4 +637,89 @@ fn actions_are_authorised_and_answered_whole() {
     assert!(!names.iter().any(|n| n.eq_ignore_ascii_case("Events")), "{names:?}");
     let commands: Vec<String> = actions.iter().filter_map(|m| value(m, "Command")).collect();
     assert_eq!(commands, ["core show channels"]);
+}
+
+/// While NATS is unreachable a PBX's events wait in a bounded buffer; when it is full the
+/// oldest are dropped, counted, and announced by a `BridgeGap` (Reason: buffer-full, Lost: N)
+/// stored before the events that follow the hole. Nothing else is lost, and order holds.
+#[test]
+fn a_full_buffer_drops_the_oldest_and_says_how_many() {
+    let dir = temp_dir("full");
+    let mut nats = Nats::start(&dir);
+    let port = free_port();
+    let _pbx = mock(&dir, "pbx1", port, "0");
+    let conf = bridge_conf(&dir, &nats, &[("pbx1", port, "operator", "operator-secret")], "none");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    // A lease that outlives the outage: this bridge stays the active one throughout (a lease
+    // that lapses is a takeover, which the failover test covers).
+    let text = text.replacen("[nats]\n", "[nats]\nbuffer_events = 50\n", 1);
+    std::fs::write(&conf, text.replacen("lease_ttl = 2s", "lease_ttl = 30s", 1)).unwrap();
+    let bridge = bridge(&dir, &conf, "bridge-a");
+    let rt = runtime();
+    let url = nats.url();
+    let stored_ticks = |rt: &tokio::runtime::Runtime| {
+        let all = rt.block_on(read_all(&url, "ops", "ops-pw", "AMI_OPS"));
+        let n = ticks(&all).remove("pbx1").unwrap_or_default();
+        (all, n)
+    };
+    let ticker = Ticker::start(
+        "pbx1",
+        ([127, 0, 0, 1], port).into(),
+        "operator",
+        "operator-secret",
+        Duration::from_millis(5),
+    );
+    let end = Instant::now() + Duration::from_secs(30);
+    while stored_ticks(&rt).1.len() < 20 {
+        assert!(Instant::now() < end, "no ticks stored: {}", bridge.log());
+        thread::sleep(Duration::from_millis(200));
+    }
+    // NATS away long enough for far more than 50 events to arrive.
+    nats.stop();
+    let during = Instant::now();
+    while ticker.sent.load(Ordering::SeqCst) < 400 || during.elapsed() < Duration::from_secs(2) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    nats.spawn();
+    thread::sleep(Duration::from_millis(500));
+    let sent = ticker.finish();
+    let end = Instant::now() + Duration::from_secs(60);
+    let (all, got) = loop {
+        let (all, got) = stored_ticks(&rt);
+        if got.last() == Some(&sent) {
+            break (all, got);
+        }
+        assert!(Instant::now() < end, "tick {sent} never stored: {}", bridge.log());
+        thread::sleep(Duration::from_millis(300));
+    };
+    // In order, none twice.
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    let gaps: Vec<&Stored> = all
+        .iter()
+        .filter(|s| s.header("Ami-Kind") == "gap" && s.field("Reason") == Some("buffer-full"))
+        .collect();
+    assert!(!gaps.is_empty(), "no buffer-full marker: {}", bridge.log());
+    let field = |g: &Stored, name: &str| g.field(name).map_or(0, |n| n.parse::<u64>().unwrap());
+    let lost: u64 = gaps.iter().map(|g| field(g, "Lost")).sum();
+    let unconfirmed: u64 = gaps.iter().map(|g| field(g, "Unconfirmed")).sum();
+    let missing = sent - got.len() as u64;
+    assert!(missing > 0, "nothing was dropped: the test did not fill the buffer");
+    // The ticks were the only events during the outage: every missing one was announced,
+    // as lost (never sent) or unconfirmed (sent, its acknowledgement lost with the
+    // connection: JetStream may hold it); no more than that.
+    assert!(
+        lost <= missing && missing <= lost + unconfirmed,
+        "missing {missing}, announced lost {lost} + unconfirmed {unconfirmed}"
+    );
+    // The marker precedes the first tick after the hole.
+    let hole = got.windows(2).position(|w| w[1] != w[0] + 1).expect("a hole") + 1;
+    let after = got[hole];
+    let tick_at = all
+        .iter()
+        .position(|s| {
+            s.field("UserEvent") == Some("Tick") && s.field("N") == Some(&after.to_string())
+        })
+        .unwrap();
+    let gap_at = all.iter().position(|s| std::ptr::eq(s, gaps[0])).unwrap();
+    assert!(gap_at < tick_at, "the marker comes after tick {after}");
 }

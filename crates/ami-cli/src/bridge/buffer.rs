@@ -55,13 +55,19 @@ pub struct Entry {
     pub targets: u64,
     /// Publishes still unacknowledged (set when sent).
     pub pending: u32,
+    /// Handed to NATS at least once: JetStream may hold it even if no acknowledgement came
+    /// (the connection failed first).
+    pub sent: bool,
 }
 
 /// What had to be dropped, for the `BridgeGap` that announces it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Loss {
-    /// How many entries.
+    /// Events certainly not stored: dropped before they were ever sent, or refused.
     pub count: u64,
+    /// Events dropped after they were sent without an acknowledgement: JetStream may or may
+    /// not hold them (consumers tell by `Ami-Seq`).
+    pub unconfirmed: u64,
     /// When the first was read (Unix µs).
     pub since_us: u64,
     /// When the last was read (Unix µs).
@@ -71,10 +77,25 @@ pub struct Loss {
 impl Loss {
     /// Counts `e` as lost.
     pub fn add(&mut self, e: &Entry) {
-        if self.count == 0 {
+        self.span(e);
+        self.count += 1;
+    }
+
+    /// Counts `e` as dropped after it was sent (maybe stored).
+    pub fn add_unconfirmed(&mut self, e: &Entry) {
+        self.span(e);
+        self.unconfirmed += 1;
+    }
+
+    /// Whether nothing was dropped.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && self.unconfirmed == 0
+    }
+
+    fn span(&mut self, e: &Entry) {
+        if self.is_empty() {
             self.since_us = e.received_us;
         }
-        self.count += 1;
         self.until_us = e.received_us;
     }
 }
@@ -112,7 +133,7 @@ impl Buffer {
             if let Some(old) = self.pop_front()
                 && old.kind == Kind::Event
             {
-                lost.add(&old);
+                if old.sent { lost.add_unconfirmed(&old) } else { lost.add(&old) }
             }
         }
     }
@@ -220,6 +241,7 @@ pub(crate) mod tests {
             kind: Kind::Event,
             targets: 1,
             pending: 0,
+            sent: false,
         }
     }
 
@@ -231,8 +253,12 @@ pub(crate) mod tests {
             b.push(event(i, "t", true), &mut lost);
         }
         assert_eq!((b.len(), b.head(), b.end()), (3, 2, 5));
-        assert_eq!(lost, Loss { count: 2, since_us: 10, until_us: 20 });
-        assert_eq!(b.front().unwrap().msg_id, "p:t:3");
+        assert_eq!(lost, Loss { count: 2, unconfirmed: 0, since_us: 10, until_us: 20 });
+        // Dropped after it was sent: maybe stored, counted apart.
+        b.get_mut(b.head()).unwrap().sent = true;
+        b.push(event(6, "t", true), &mut lost);
+        assert_eq!(lost, Loss { count: 2, unconfirmed: 1, since_us: 10, until_us: 30 });
+        assert_eq!(b.front().unwrap().msg_id, "p:t:4");
         let one = event(1, "t", true).raw.len();
         let mut b = Buffer::new(100, one * 2);
         let mut lost = Loss::default();

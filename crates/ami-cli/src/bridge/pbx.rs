@@ -108,6 +108,7 @@ impl PbxTask {
             kind: Kind::Gap,
             targets: self.all_roles(),
             pending: 0,
+            sent: false,
         }
     }
 
@@ -121,18 +122,23 @@ impl PbxTask {
     }
 
     /// Announces what `st.lost` holds (merged into the marker not sent yet, if any).
+    ///
+    /// Only while the publisher can send: the marker then goes out before anything newer. A
+    /// marker placed in a full buffer while NATS is away would be the next entry dropped,
+    /// so until then the loss accumulates in `st.lost` (one marker for the whole outage).
     fn announce_loss(&mut self, st: &mut State) {
-        if st.lost.count == 0 {
+        if st.lost.is_empty() || !self.publisher.ready() {
             return;
         }
         let lost = std::mem::take(&mut st.lost);
-        self.metrics.dropped(&self.name, "buffer-full", lost.count);
+        self.metrics.dropped(&self.name, "buffer-full", lost.count + lost.unconfirmed);
         if let Some((abs, id, total)) = &mut st.loss_marker
             && *abs >= self.publisher.sent_to()
             && let Some(e) = self.buffer.get_mut(*abs)
             && e.msg_id == *id
         {
             total.count += lost.count;
+            total.unconfirmed += lost.unconfirmed;
             total.until_us = lost.until_us;
             let gap = Gap {
                 pbx: &self.name,
@@ -140,6 +146,7 @@ impl PbxTask {
                 since_us: Some(total.since_us),
                 until_us: total.until_us,
                 lost: Some(total.count),
+                unconfirmed: Some(total.unconfirmed),
                 after: None,
                 bridge: &self.bridge,
             };
@@ -152,6 +159,7 @@ impl PbxTask {
             since_us: Some(lost.since_us),
             until_us: lost.until_us,
             lost: Some(lost.count),
+            unconfirmed: Some(lost.unconfirmed),
             after: None,
             bridge: &self.bridge,
         };
@@ -198,6 +206,7 @@ impl PbxTask {
             since_us: since,
             until_us: now,
             lost,
+            unconfirmed: None,
             after: progress.as_ref().map(|p| format!("{}:{}", p.token, p.seq)),
             bridge: &self.bridge,
         };
@@ -259,6 +268,7 @@ impl PbxTask {
                     kind: Kind::Event,
                     targets,
                     pending: 0,
+                    sent: false,
                 };
                 self.buffer.push(entry, &mut st.lost);
                 if active {
@@ -272,7 +282,7 @@ impl PbxTask {
                 tracing::warn!(pbx = %self.name, missed, "the bridge fell behind the PBX: events lost");
                 if active {
                     let now = unix_us();
-                    if st.lost.count == 0 {
+                    if st.lost.is_empty() {
                         st.lost.since_us = st.last_read_us.unwrap_or(now);
                     }
                     st.lost.count += missed;
@@ -317,6 +327,7 @@ impl PbxTask {
                             .map(|p| p.received_us)),
                         until_us: unix_us(),
                         lost: None,
+                        unconfirmed: None,
                         after: None,
                         bridge: &self.bridge,
                     };
@@ -361,6 +372,7 @@ impl PbxTask {
             },
             targets,
             pending: 0,
+            sent: false,
         };
         self.buffer.push(entry, &mut st.lost);
     }
@@ -406,6 +418,7 @@ impl PbxTask {
             }
             st.was_active = active;
             if active {
+                self.announce_loss(&mut st);
                 self.publisher.pump(&mut self.buffer).await;
             }
             if self.publisher.stored != last_stored {
@@ -417,7 +430,7 @@ impl PbxTask {
                 _ = stop.changed() => break,
                 (abs, result) = self.publisher.next_ack(), if active => {
                     self.publisher.acked(&mut self.buffer, abs, result, &mut st.lost);
-                    if st.lost.count > 0 {
+                    if !st.lost.is_empty() {
                         self.announce_loss(&mut st);
                     }
                 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
+use async_nats::connection::State;
 use async_nats::jetstream::context::{Context, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
@@ -156,6 +157,13 @@ impl Publisher {
         h
     }
 
+    /// Whether [`pump`](Self::pump) would send now: NATS is connected and no retry is
+    /// waiting out its backoff.
+    pub fn ready(&self) -> bool {
+        self.retry_at.is_none_or(|t| Instant::now() >= t)
+            && self.js.client().connection_state() == State::Connected
+    }
+
     /// Sends entries from the buffer while the window has room. Returns false after a send
     /// failed (everything is sent again after a backoff).
     pub async fn pump(&mut self, buffer: &mut Buffer) -> bool {
@@ -166,6 +174,12 @@ impl Publisher {
             self.retry_at = None;
         }
         self.sent_to = self.sent_to.max(buffer.head());
+        if self.js.client().connection_state() != State::Connected {
+            // The client would queue the messages for a later connection: they would count
+            // as sent (maybe stored) while they wait, and the buffer's losses could no longer
+            // be told apart from them. They wait in the buffer instead.
+            return true;
+        }
         while self.acks.len() < self.window && self.sent_to < buffer.end() {
             let abs = self.sent_to;
             let Some(e) = buffer.get_mut(abs) else { break };
@@ -197,6 +211,7 @@ impl Publisher {
             }
             if let Some(entry) = buffer.get_mut(abs) {
                 entry.pending = pending;
+                entry.sent |= pending > 0;
             }
             self.sent_to += 1;
             if pending == 0 {

@@ -45,6 +45,9 @@ pub struct Gap<'a> {
     pub until_us: u64,
     /// Events known lost (`None`: unknowable, e.g. while no bridge was connected).
     pub lost: Option<u64>,
+    /// Events dropped after they were sent unacknowledged: maybe stored, maybe not (the
+    /// consumer tells by `Ami-Seq`). Written when not zero.
+    pub unconfirmed: Option<u64>,
     /// The last stored position before the gap (`TOKEN:SEQ`), if known.
     pub after: Option<String>,
     /// This bridge's name.
@@ -72,6 +75,9 @@ impl Gap<'_> {
         }
         if let Some(n) = self.lost {
             out.push_str(&format!("Lost: {n}\r\n"));
+        }
+        if let Some(n) = self.unconfirmed.filter(|n| *n > 0) {
+            out.push_str(&format!("Unconfirmed: {n}\r\n"));
         }
         if let Some(a) = &self.after {
             out.push_str(&format!("After: {a}\r\n"));
@@ -166,6 +172,7 @@ mod tests {
             since_us: Some(1_500_000),
             until_us: 4_000_001,
             lost: None,
+            unconfirmed: None,
             after: Some("feed:7".into()),
             bridge: "b",
         };
