@@ -38,7 +38,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
 	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check abi-check abi-record deb deb-test \
-	bench-proxy fuzz-smoke clean asterisk catalog catalog-check
+	bench-proxy fuzz-smoke clean asterisk catalog catalog-check nats-server bench-bridge
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
 ## a real Asterisk included), docs (warnings are errors), the generated catalog and the C header
@@ -46,7 +46,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 ## tests (plain, sanitizers, valgrind, the example against Asterisk), Miri, the Python suite and the
 ## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
-test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples \
+test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples service-check \
 	crates-check abi-check deb-test \
 	c-live python-test node-test
 	@echo "make test: all checks passed"
@@ -80,7 +80,21 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	cd fuzz && $(CARGO) clippy --all-targets --locked -- -D warnings
 
-unit:
+# ---- nats-server for `ami bridge`'s tests: Debian's package (2.9), installed here as root ----
+NATS_SERVER_SERIES := 2.9.
+## nats-server: install Debian's nats-server (apt-get, as root) unless a 2.9 one is on PATH
+nats-server:
+	@nats-server --version 2>/dev/null | grep -q 'v$(NATS_SERVER_SERIES)' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing nats-server (Debian's package; needed by the bridge tests)"; \
+	    apt-get install -y -q nats-server >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nats-server >/dev/null 2>&1; }; \
+	  fi; \
+	  nats-server --version 2>/dev/null | grep -q 'v$(NATS_SERVER_SERIES)' || { \
+	    echo "nats-server $(NATS_SERVER_SERIES)x is missing: run make as root on Debian 12 (apt-get install nats-server)"; \
+	    exit 1; }; }
+
+unit: nats-server
 	$(CARGO) test --workspace --locked
 
 ## fuzz-replay: every fuzz seed and regression input through its target, on stable Rust
@@ -255,6 +269,12 @@ bench-proxy: asterisk
 	$(CARGO) build --release --locked -p ami-cli
 	$(CARGO) run --release --locked -p ami-benches --example proxy_bench -- target/release/ami
 
+## bench-bridge: events/s from 1, 10 and 100 simulated PBXs through one `ami bridge` to a
+## JetStream consumer, publish-to-consume latency, CPU per 10k events/s (not part of `make test`)
+bench-bridge: nats-server
+	$(CARGO) build --release --locked -p ami-cli
+	$(CARGO) run --release --locked -p ami-benches --example bridge_bench -- target/release/ami docs/bridge/nats-server.conf
+
 # cargo-fuzz, installed into .tools/ by the Makefile itself.
 $(CARGO_FUZZ):
 	$(CARGO) install --locked --quiet cargo-fuzz --root $(TOOLS)
@@ -354,6 +374,9 @@ ZIGLANG_VERSION := 0.14.1
 AUDITWHEEL_VERSION := 6.8.2
 PYTEST_VERSION := 8.3.4
 MYPY_VERSION := 1.13.0
+# The documented JetStream consumer of `ami bridge` (docs/bridge/nats_consumer.py) is tested
+# (2.9 subscribes pull consumers on _INBOX. whatever inbox_prefix says; 2.16 does not).
+NATS_PY_VERSION := 2.16.0
 PANORAMISK_VERSION := 1.4
 PY_BUILD_VENV := $(BUILD)/py
 PY_TEST_VENV := $(BUILD)/py-test
@@ -422,9 +445,11 @@ pyenv_python = $(or $(lastword $(sort $(wildcard $(PYENV_VERSIONS)/$(1).*/bin/py
 # $(1): X.Y: the pytest suite against the wheel installed into a fresh venv of CPython X.Y, from
 # a directory where the source tree is not importable.
 define py_suite
-	$(call fresh_venv,$(PY_TEST_VENV)-$(1),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION),$(call pyenv_python,$(1)))
+	$(call fresh_venv,$(PY_TEST_VENV)-$(1),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) \
+		nats-py==$(NATS_PY_VERSION),$(call pyenv_python,$(1)))
 	@echo "== pytest on $$($(PY_TEST_VENV)-$(1)/bin/python --version)"
 	cd $(PY_TEST_VENV)-$(1) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
+		LIBAMI_AMI_BIN=$(CURDIR)/target/debug/ami \
 		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
 
 endef
@@ -433,8 +458,10 @@ endef
 ## with mypy.stubtest and the examples with mypy --strict; run the pytest suite against the
 ## installed package on the oldest and the newest supported CPython ($(PY_VERSIONS_TEST)); then
 ## `pip install ./bindings/python`
-python-test: python-wheel asterisk
-	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION))
+python-test: python-wheel asterisk nats-server
+	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION) \
+		nats-py==$(NATS_PY_VERSION))
+	$(CARGO) build -q --locked -p ami-cli
 	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
 	cd $(PY_TEST_VENV) && bin/python -m mypy --strict --no-incremental $(CURDIR)/bindings/python/examples
 	$(foreach v,$(PY_VERSIONS_TEST),$(call py_suite,$(v)))
@@ -442,7 +469,8 @@ python-test: python-wheel asterisk
 
 ## python-matrix: the pytest suite against the installed wheel on every supported CPython
 ## ($(PY_VERSIONS_ALL)); not part of `make test`, which runs the oldest and the newest
-python-matrix: python-wheel asterisk
+python-matrix: python-wheel asterisk nats-server
+	$(CARGO) build -q --locked -p ami-cli
 	$(foreach v,$(PY_VERSIONS_ALL),$(call py_suite,$(v)))
 
 ## python-pip-install-test: what a user does on a fresh machine: `pip install ./bindings/python`

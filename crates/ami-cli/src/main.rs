@@ -6,6 +6,7 @@
 #[macro_use]
 mod output;
 mod action;
+mod bridge;
 mod check;
 mod completions;
 mod connect;
@@ -19,6 +20,7 @@ mod proxy;
 mod secret;
 mod stop;
 mod tail;
+mod upstreams;
 mod user;
 
 use std::path::PathBuf;
@@ -52,6 +54,8 @@ enum Command {
     Action(action::ActionArgs),
     /// Run a permission-enforcing AMI gateway in front of Asterisk servers
     Proxy(proxy::ProxyArgs),
+    /// Put a fleet of Asterisk servers on NATS JetStream, lossless and permission-checked
+    Bridge(bridge::BridgeArgs),
     /// Load a manager.conf as Asterisk would and report what it grants
     Check(check::CheckArgs),
     /// List, add, change and remove AMI users in a manager.conf, safely
@@ -96,6 +100,32 @@ fn main() -> ExitCode {
         Command::Tail(a) => run_async("tail", tail::run(a)),
         Command::Action(a) => run_async("action", action::run(a)),
         Command::Proxy(a) => run_async("proxy", proxy::run(a)),
+        Command::Bridge(a) => run_async_threaded("bridge", bridge::run(a)),
+    }
+}
+
+/// Runs an async subcommand on a runtime with one worker thread per core (the bridge reads
+/// PBXs and writes to NATS at once); errors are printed as `ami <cmd>: …`.
+fn run_async_threaded(
+    name: &str,
+    fut: impl std::future::Future<Output = Result<ExitCode, error::CliError>>,
+) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => finish(name, rt.block_on(fut)),
+        Err(e) => {
+            eprintln!("ami {name}: cannot start the runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn finish(name: &str, result: Result<ExitCode, error::CliError>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ami {name}: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 

@@ -23,7 +23,9 @@ Examples:
   ami tail 127.0.0.1:5038 -u operator --event 'Dial*' --event Hangup
   ami tail pbx -u admin --match Channel='PJSIP/10?-*' --json | jq .Event
   ami tail pbx -u admin --events call,cdr --count 100 > sample.txt
-  ami tail pbx:5039 -u monitor --tls-ca /etc/ami/ca.pem --json    # AMI over TLS")]
+  ami tail pbx:5039 -u monitor --tls-ca /etc/ami/ca.pem --json    # AMI over TLS
+  ami tail nats://127.0.0.1:4222 -u crm --secret-env CRM_PASSWORD  # `ami bridge`'s stream
+                                   # of role crm (durable consumer ami-tail-crm: resumes)")]
 pub struct TailArgs {
     #[command(flatten)]
     pub conn: ConnectArgs,
@@ -45,6 +47,21 @@ pub struct TailArgs {
     /// Longest wait between reconnection attempts, in seconds
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub max_backoff: f64,
+    /// NATS (target nats://…): the bridge role whose stream to read (default: the user)
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// NATS: only this PBX's events (default: every PBX)
+    #[arg(long, value_name = "PBX")]
+    pub pbx: Option<String>,
+    /// NATS: the durable consumer's name, to resume from (default: ami-tail-ROLE)
+    #[arg(long, value_name = "NAME")]
+    pub durable: Option<String>,
+    /// NATS: the bridge's stream prefix ([nats] stream)
+    #[arg(long, default_value = "AMI", value_name = "NAME")]
+    pub stream: String,
+    /// NATS: the bridge's subject prefix ([nats] subject_prefix)
+    #[arg(long, default_value = "ami", value_name = "TOKEN")]
+    pub subject_prefix: String,
 }
 
 /// Which events to print.
@@ -78,6 +95,9 @@ impl TailFilter {
 
 /// Runs `ami tail`.
 pub async fn run(args: TailArgs) -> Result<ExitCode, CliError> {
+    if crate::bridge::consumer::is_nats_url(&args.conn.target) {
+        return crate::bridge::consumer::run(args).await;
+    }
     let filter = TailFilter::new(&args.events, &args.matches)?;
     let max_backoff = Duration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0));
     let mut options = args.conn.options()?.with_reconnect(Some(Backoff {

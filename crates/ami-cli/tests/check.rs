@@ -438,3 +438,31 @@ fn only_the_families_the_listener_accepts_count() {
     assert_eq!(severity(v4locked, "ipv6-open"), "info");
     assert_eq!(json(&data("family.conf"), &["--strict"]).0, 1);
 }
+
+#[test]
+fn bridge_configurations_are_understood() {
+    let path = data("bridge.conf");
+    let (code, out, err) = ami(&[path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ami bridge configuration: NATS nats://127.0.0.1:4222"), "{out}");
+    assert!(out.contains("role crm: stream AMI_CRM, events on ami.crm.<pbx>.ev.<Event>"), "{out}");
+    // [nats] is not a user, a role needs no secret, `pbx =` is known, AMI needs no `enabled`.
+    assert!(!out.contains("[nats]"), "{out}");
+    assert!(
+        !out.contains("no-secret") && !out.contains("ami-disabled") && !out.contains("unknown"),
+        "{out}"
+    );
+    let (_, v) = json(&path, &[]);
+    assert_eq!(v["users"].as_array().map(Vec::len), Some(1), "{v}");
+    assert!(v["bridge"][1].as_str().unwrap().contains("AMI_CRM"), "{v}");
+    // A broken [nats] section is an error with its line.
+    let dir = std::env::temp_dir().join(format!("ami-check-bridge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.conf");
+    let text =
+        std::fs::read_to_string(&path).unwrap().replace("lease_ttl = 3s", "lease_ttl = soon");
+    std::fs::write(&bad, text).unwrap();
+    let (code, out, _) = ami(&[bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error[bridge-config]") && out.contains(":5:"), "{out}");
+}

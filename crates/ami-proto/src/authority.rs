@@ -41,6 +41,7 @@ use std::fmt;
 use std::fmt::Write as _;
 
 use crate::perm::{Privilege, may_run};
+use crate::scan::scan_int;
 
 /// One manager action as Asterisk registers it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -926,6 +927,104 @@ impl fmt::Display for Refusal {
 
 impl Error for Refusal {}
 
+/// Why a logged-in session may not run an action, with the message Asterisk answers
+/// ([`authorize`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Denial {
+    /// The action's authority shares no class with the session's write classes (§4.4).
+    PermissionDenied,
+    /// A §4.7 escalation check refused it.
+    Refused(Refusal),
+    /// Originate's validation, which Asterisk makes before its application check, failed
+    /// (only reported when the application check would refuse too, as Asterisk answers).
+    Invalid(&'static str),
+}
+
+impl Denial {
+    /// Asterisk's exact `Message:` text of the `Response: Error`.
+    pub const fn message(&self) -> &'static str {
+        match self {
+            Denial::PermissionDenied => "Permission denied",
+            Denial::Refused(refusal) => refusal.message(),
+            Denial::Invalid(message) => message,
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl Error for Denial {}
+
+/// Whether a logged-in session with write classes `write` may run the action `info`, exactly as
+/// Asterisk decides before the action does anything: its authority (§4.4, [`may_run`]), then
+/// the §4.7 check the action makes ([`Escalation`]); `get` returns the value of one of the
+/// request's headers (the first, as Asterisk reads it). The same decision the core's
+/// [`Server`](crate::server::Server) makes, for gateways that hold one session for many
+/// callers (`ami proxy`, `ami bridge`).
+///
+/// ```
+/// use ami_proto::authority::{action_info, authorize, Denial};
+/// use ami_proto::perm::Privilege;
+///
+/// let originate = action_info(b"Originate").unwrap();
+/// let request = |h: &str| match h {
+///     "Channel" => Some(&b"Local/100@default"[..]),
+///     "Application" => Some(&b"System"[..]),
+///     "Data" => Some(&b"rm -rf /"[..]),
+///     _ => None,
+/// };
+/// assert_eq!(authorize(originate, Privilege::REPORTING, request), Err(Denial::PermissionDenied));
+/// let denied = authorize(originate, Privilege::ORIGINATE, request).unwrap_err();
+/// assert_eq!(denied.message(), "Originate Access Forbidden: app or data blacklisted");
+/// assert_eq!(authorize(originate, Privilege::SYSTEM.union(Privilege::ORIGINATE), request), Ok(()));
+/// ```
+pub fn authorize<'v>(
+    info: &ActionInfo,
+    write: Privilege,
+    get: impl Fn(&str) -> Option<&'v [u8]>,
+) -> Result<(), Denial> {
+    if !may_run(write, info.authority) {
+        return Err(Denial::PermissionDenied);
+    }
+    let Some(check) = Escalation::of(info.name.as_bytes()) else { return Ok(()) };
+    let Err(refusal) = check.check(write, &get) else { return Ok(()) };
+    if check == Escalation::OriginateBlacklist
+        && let Some(message) = originate_precheck(&get)
+    {
+        return Err(Denial::Invalid(message));
+    }
+    Err(Denial::Refused(refusal))
+}
+
+/// `AST_MAX_PUBLIC_UNIQUEID`.
+const MAX_PUBLIC_UNIQUEID: usize = 149;
+
+/// The error Asterisk's Originate gives before its application check, if any (only the
+/// checks that need no dialplan: `main/manager.c` `action_originate`).
+fn originate_precheck<'v>(get: impl Fn(&str) -> Option<&'v [u8]>) -> Option<&'static str> {
+    let len = |h: &str| get(h).map_or(0, <[u8]>::len);
+    if len("ChannelId") > MAX_PUBLIC_UNIQUEID || len("OtherChannelId") > MAX_PUBLIC_UNIQUEID {
+        return Some("Uniqueid length exceeds maximum of 149\n");
+    }
+    let channel = get("Channel").unwrap_or_default();
+    if channel.is_empty() {
+        return Some("Channel not specified");
+    }
+    let timeout = get("Timeout").unwrap_or_default();
+    if !timeout.is_empty() && scan_int(timeout, false).is_none() {
+        return Some("Invalid timeout");
+    }
+    // `ast_copy_string(tmp, name, 256)` then `strchr(tmp, '/')`.
+    if !channel.iter().take(255).any(|&b| b == b'/') {
+        return Some("Invalid channel");
+    }
+    None
+}
+
 /// How an Originate blacklist entry inspects the request.
 #[derive(Clone, Copy)]
 enum OriginateMatch {
@@ -1176,6 +1275,56 @@ mod tests {
     use super::*;
     use crate::perm::{Strictness, parse_perm};
     use proptest::prelude::*;
+
+    #[test]
+    fn authorize_is_the_servers_decision() {
+        let info = |name: &[u8]| action_info(name).unwrap();
+        let none = |_: &str| None;
+        // Authority first: Ping needs nothing, Originate needs originate.
+        assert_eq!(authorize(info(b"Ping"), Privilege::from_bits(0), none), Ok(()));
+        assert_eq!(
+            authorize(info(b"Originate"), Privilege::CALL, none),
+            Err(Denial::PermissionDenied)
+        );
+        // Then the escalation, with Asterisk's messages.
+        let getvar = |h: &str| (h == "Variable").then_some(&b"SHELL(id)"[..]);
+        assert_eq!(
+            authorize(info(b"Getvar"), Privilege::CALL, getvar),
+            Err(Denial::Refused(Refusal::GetVarForbidden))
+        );
+        assert_eq!(authorize(info(b"Getvar"), Privilege::SYSTEM, getvar), Ok(()));
+        let status = |h: &str| (h == "Variables").then_some(&b"EVAL(x)"[..]);
+        assert_eq!(
+            authorize(info(b"Status"), Privilege::CALL, status).map_err(|d| d.message()),
+            Err("Status Access Forbidden: Variables")
+        );
+        let command = |h: &str| (h == "Command").then_some(&b"module load chan_x.so"[..]);
+        assert_eq!(
+            authorize(info(b"Command"), Privilege::ALL, command).map_err(|d| d.message()),
+            Err("Command blacklisted")
+        );
+        // Originate: the blacklist, and Asterisk's validation before it when it refuses.
+        let originate = |channel: &'static [u8]| {
+            move |h: &str| match h {
+                "Channel" => Some(channel),
+                "Application" => Some(&b"System"[..]),
+                _ => None,
+            }
+        };
+        let denied = authorize(info(b"Originate"), Privilege::ORIGINATE, originate(b"PJSIP/1"));
+        assert!(matches!(denied, Err(Denial::Refused(Refusal::OriginateForbidden { .. }))));
+        assert_eq!(
+            authorize(info(b"Originate"), Privilege::ORIGINATE, originate(b"")),
+            Err(Denial::Invalid("Channel not specified"))
+        );
+        assert_eq!(
+            authorize(info(b"Originate"), Privilege::ORIGINATE, originate(b"nochannel")),
+            Err(Denial::Invalid("Invalid channel"))
+        );
+        // A permitted application is not validated here: the PBX does that.
+        let dial = |h: &str| (h == "Application").then_some(&b"Dial"[..]);
+        assert_eq!(authorize(info(b"Originate"), Privilege::ORIGINATE, dial), Ok(()));
+    }
 
     const ADMIN_CAPTURE: &[u8] =
         include_bytes!("../tests/data/asterisk-22/listcommands-admin/server_to_client.bin");

@@ -139,6 +139,7 @@ pub mod filter;
 pub mod frame;
 pub mod message;
 pub mod perm;
+mod scan;
 pub mod server;
 pub mod time;
 

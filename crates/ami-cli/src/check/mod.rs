@@ -81,6 +81,8 @@ struct Report<'a> {
     check: CheckReport,
     /// The upstream sections, for an `ami proxy` configuration.
     proxy: Option<ProxySections>,
+    /// What `ami bridge` makes of the file (its `[nats]` settings and roles), if it is one.
+    bridge: Option<Vec<String>>,
 }
 
 impl Report<'_> {
@@ -155,13 +157,44 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             Err(e) => proxy_error = Some(e),
         }
     }
+    // A bridge configuration (`ami bridge`): [nats] is not a user, roles need no secret.
+    let mut bridge_error = None;
+    let mut bridge_lines = None;
+    if crate::bridge::config::looks_like_bridge(&text) {
+        match crate::bridge::config::load(MANAGER_CONF, &text) {
+            Ok(b) => {
+                cfg.users.retain(|u| !crate::bridge::config::is_bridge_section(&u.name));
+                cfg.diagnostics = b.manager.diagnostics.clone();
+                bridge_lines = Some(bridge_summary(&b));
+            }
+            Err(e) => bridge_error = Some(e),
+        }
+    }
     let mut report = Report {
         path: &args.config,
         acl_conf,
         cfg: &cfg,
         check: findings::check(&cfg, args.strict),
         proxy: None,
+        bridge: None,
     };
+    if bridge_lines.is_some() {
+        // The bridge has no AMI listener: `enabled` means nothing there.
+        report.check.global.retain(|f| f.code != "ami-disabled");
+    }
+    report.bridge = bridge_lines;
+    if let Some(e) = bridge_error {
+        report.check.global.push(Finding {
+            severity: Severity::Error,
+            code: "bridge-config",
+            file: Arc::from(MANAGER_CONF),
+            line: e.line,
+            message: format!("`ami bridge` cannot use this file: {}", e.message),
+            hint: "fix the [nats], [upstream:NAME] or role section (see `ami bridge --help`)"
+                .to_owned(),
+            user: None,
+        });
+    }
     if let Some(e) = proxy_error {
         report.check.global.push(Finding {
             severity: Severity::Error,
@@ -448,6 +481,12 @@ fn to_text(r: &Report<'_>) -> String {
             ));
         }
     }
+    if let Some(lines) = &r.bridge {
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
     for (u, user) in r.users() {
         let upstream = r.proxy.as_ref().map(|p| bound_upstream(p, &user.name));
         user_text(&mut out, u, user, r.path, upstream.as_deref());
@@ -600,12 +639,53 @@ fn to_json(r: &Report<'_>) -> Value {
             "tls": u.tls.is_some(),
             "secret_from": secret_source_text(&u.secret_source),
         })).collect::<Vec<_>>()),
+        "bridge": r.bridge,
         "users": users,
         "deleted_users": deleted,
         "findings": r.check.global.iter().map(|f| finding_json(f, r.path)).collect::<Vec<_>>(),
         "errors": r.count(Severity::Error),
         "warnings": r.count(Severity::Warning),
     })
+}
+
+/// What `ami bridge` makes of a configuration, one line each: NATS, the streams, each role's
+/// subjects and PBXs.
+fn bridge_summary(b: &crate::bridge::config::BridgeConfig) -> Vec<String> {
+    let n = &b.nats;
+    let mut out = vec![format!(
+        "ami bridge configuration: NATS {}; streams {}_<ROLE> ({:?}, {} replica(s), max age {:?}, \
+         dedup window {:?}); lease {:?}; buffer {} events / {} bytes per PBX; snapshot: {}",
+        n.servers.join(", "),
+        n.stream,
+        n.storage,
+        n.replicas,
+        n.max_age,
+        n.duplicate_window,
+        n.lease_ttl,
+        n.buffer_events,
+        n.buffer_bytes,
+        if n.snapshot.is_empty() { "none".to_owned() } else { n.snapshot.join(", ") },
+    )];
+    for role in &b.roles {
+        let pbxs = match &role.pbxs {
+            None => "every PBX".to_owned(),
+            Some(list) => list
+                .iter()
+                .filter_map(|i| b.upstreams.upstreams.get(*i).map(|u| u.name.clone()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        out.push(format!(
+            "  role {}: stream {}, events on {}.{}.<pbx>.ev.<Event>, actions on {}.{}.<pbx>.act; {pbxs}",
+            role.name,
+            n.stream_of(role),
+            n.subject_prefix,
+            role.name,
+            n.subject_prefix,
+            role.name,
+        ));
+    }
+    out
 }
 
 /// The name of the upstream a proxy user reaches.

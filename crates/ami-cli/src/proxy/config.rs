@@ -43,89 +43,20 @@
 //! the bytes Asterisk gives a synchronous Originate.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use ami_proto::client::LoginMethod;
 use ami_proto::config::ini::{self, IniOptions};
 use ami_proto::config::{
     ConfigOptions, DiagnosticKind, ManagerConfig, NoIncludes, ast_false, ast_true,
     parse_manager_conf,
 };
-
 use ami_tokio::Secret;
 
-/// Prefix of the section names that describe upstream servers.
-pub const UPSTREAM_PREFIX: &str = "upstream:";
+use crate::upstreams::{Upstreams, parse_upstreams};
 
-/// TLS to an upstream server.
-#[derive(Clone, Debug)]
-pub struct UpstreamTls {
-    /// PEM file with the certificate authorities to trust.
-    pub ca_file: PathBuf,
-    /// Name to verify the server's certificate against (default: `host`).
-    pub server_name: String,
-}
-
-/// Where the upstream secret is written in the file (for `ami check`; the value is never shown).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
-    /// `secret = …` in the file itself.
-    Inline,
-    /// `secret_env = VAR`.
-    Env(String),
-    /// `secret_file = PATH`.
-    File(PathBuf),
-}
-
-/// One `[upstream:NAME]` section.
-#[derive(Clone, Debug)]
-pub struct UpstreamConfig {
-    /// NAME.
-    pub name: String,
-    /// Line of the section header.
-    pub line: u32,
-    /// Host name or address.
-    pub host: String,
-    /// Port (default 5038).
-    pub port: u16,
-    /// The proxy's user on that server.
-    pub username: String,
-    /// Where the secret comes from.
-    pub secret_source: SecretSource,
-    /// MD5 challenge (default) or plain.
-    pub method: LoginMethod,
-    /// TLS settings, if `tls = yes`.
-    pub tls: Option<UpstreamTls>,
-    /// Time limit of one action upstream (default 30 s).
-    pub action_timeout: Duration,
-    /// AMI sessions in the pool (default 4).
-    pub sessions: usize,
-    /// Silence before a keepalive Ping (`None`: off; default 20 s).
-    pub keepalive: Option<Duration>,
-    /// How long the Ping may go unanswered (default 10 s).
-    pub keepalive_timeout: Duration,
-}
+pub use crate::upstreams::{SecretSource, UpstreamConfig, is_upstream_section};
 
 /// The proxy's own `[general]` keys (manager.conf has no such keys; they are not findings).
 pub const PROXY_GENERAL_KEYS: [&str; 1] = ["strict"];
-
-impl UpstreamConfig {
-    /// Reads the secret (environment, file or inline value).
-    pub fn secret(&self, inline: Option<&str>) -> Result<Secret, String> {
-        match &self.secret_source {
-            SecretSource::Inline => {
-                inline.map(Secret::new).ok_or_else(|| "no inline secret".to_owned())
-            }
-            SecretSource::Env(var) => {
-                Secret::from_env(var).map_err(|e| format!("upstream {}: {e}", self.name))
-            }
-            SecretSource::File(path) => {
-                Secret::from_file(path).map_err(|e| format!("upstream {}: {e}", self.name))
-            }
-        }
-    }
-}
 
 /// A loaded proxy configuration.
 #[derive(Debug)]
@@ -167,14 +98,6 @@ impl std::fmt::Display for ProxyConfigError {
             write!(f, "line {}: {}", self.line, self.message)
         }
     }
-}
-
-/// Whether a category name is an upstream section.
-pub fn is_upstream_section(name: &str) -> bool {
-    name.len() > UPSTREAM_PREFIX.len()
-        && name
-            .get(..UPSTREAM_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(UPSTREAM_PREFIX))
 }
 
 /// The proxy-only parts of a configuration text.
@@ -228,161 +151,8 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
     let err = |line: u32, message: String| ProxyConfigError { line, message };
     let parsed = ini::parse(file, text, &mut NoIncludes, &IniOptions::default())
         .map_err(|e| err(0, e.to_string()))?;
-    let mut upstreams = Vec::new();
-    let mut inline_secrets = Vec::new();
-    let mut ranges = Vec::new();
-    let mut cats = parsed.browse().peekable();
-    while let Some(cat) = cats.next() {
-        if !is_upstream_section(&cat.name) {
-            continue;
-        }
-        let end = cats.peek().map_or(u32::MAX, |c| c.line);
-        ranges.push((cat.line, end));
-        let name = cat.name[UPSTREAM_PREFIX.len()..].to_owned();
-        let mut host = None;
-        let mut port = ami_proto::config::DEFAULT_PORT;
-        let mut username = None;
-        let mut source = None;
-        let mut inline = None;
-        let mut method = LoginMethod::Md5;
-        let (mut tls_on, mut ca, mut server_name) = (false, None, None);
-        let mut timeout = Duration::from_secs(30);
-        let mut sessions = 4usize;
-        let mut keepalive = Some(Duration::from_secs(20));
-        let mut keepalive_timeout = Duration::from_secs(10);
-        let seconds = |v: &ami_proto::config::ini::Variable, key: &str, zero_ok: bool| {
-            v.value
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && (*s > 0.0 || (zero_ok && *s == 0.0)))
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| {
-                    let least = if zero_ok { ">= 0" } else { "> 0" };
-                    err(
-                        v.line,
-                        format!("upstream {name}: {key} must be a number of seconds {least}"),
-                    )
-                })
-        };
-        for v in &cat.variables {
-            let value = v.value.trim();
-            let mut set_source = |s: SecretSource| {
-                if source.replace(s).is_some() {
-                    Err(err(
-                        v.line,
-                        format!(
-                            "upstream {name}: more than one of secret, secret_env, secret_file"
-                        ),
-                    ))
-                } else {
-                    Ok(())
-                }
-            };
-            match v.name.to_ascii_lowercase().as_str() {
-                "host" => host = Some(value.to_owned()),
-                "port" => {
-                    port = value.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
-                        err(v.line, format!("upstream {name}: port {value:?} is not 1-65535"))
-                    })?;
-                }
-                "username" => username = Some(value.to_owned()),
-                "secret" => {
-                    set_source(SecretSource::Inline)?;
-                    inline = Some(v.value.clone());
-                }
-                "secret_env" => set_source(SecretSource::Env(value.to_owned()))?,
-                "secret_file" => set_source(SecretSource::File(PathBuf::from(value)))?,
-                "auth" => {
-                    method = match value.to_ascii_lowercase().as_str() {
-                        "md5" => LoginMethod::Md5,
-                        "plain" => LoginMethod::Plain,
-                        _ => {
-                            return Err(err(
-                                v.line,
-                                format!(
-                                    "upstream {name}: auth must be md5 or plain, not {value:?}"
-                                ),
-                            ));
-                        }
-                    }
-                }
-                "tls" => {
-                    tls_on = if ast_true(value) {
-                        true
-                    } else if ast_false(value) {
-                        false
-                    } else {
-                        return Err(err(v.line, format!("upstream {name}: tls must be yes or no")));
-                    }
-                }
-                "tls_ca" => ca = Some(PathBuf::from(value)),
-                "tls_server_name" => server_name = Some(value.to_owned()),
-                "action_timeout" => timeout = seconds(v, "action_timeout", false)?,
-                "keepalive" => {
-                    let d = seconds(v, "keepalive", true)?;
-                    keepalive = (!d.is_zero()).then_some(d);
-                }
-                "keepalive_timeout" => keepalive_timeout = seconds(v, "keepalive_timeout", false)?,
-                "sessions" => {
-                    sessions =
-                        value.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
-                            err(
-                                v.line,
-                                format!("upstream {name}: sessions must be 1-64, not {value:?}"),
-                            )
-                        })?;
-                }
-                other => {
-                    return Err(err(
-                        v.line,
-                        format!(
-                            "upstream {name}: unknown key {other:?} (known: host, port, username, \
-                         secret, secret_env, secret_file, auth, tls, tls_ca, tls_server_name, \
-                         sessions, action_timeout, keepalive, keepalive_timeout)"
-                        ),
-                    ));
-                }
-            }
-        }
-        let host = host
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| err(cat.line, format!("upstream {name}: `host = …` is required")))?;
-        let username = username
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| err(cat.line, format!("upstream {name}: `username = …` is required")))?;
-        let secret_source = source.ok_or_else(|| {
-            err(cat.line, format!(
-                "upstream {name}: give the secret with secret_env = VAR, secret_file = PATH or secret = …"
-            ))
-        })?;
-        let tls = if tls_on {
-            let ca_file = ca.ok_or_else(|| {
-                err(cat.line, format!("upstream {name}: tls = yes needs tls_ca = <PEM file>"))
-            })?;
-            Some(UpstreamTls { ca_file, server_name: server_name.unwrap_or_else(|| host.clone()) })
-        } else {
-            None
-        };
-        if upstreams.iter().any(|u: &UpstreamConfig| u.name.eq_ignore_ascii_case(&name)) {
-            return Err(err(cat.line, format!("upstream {name} is defined twice")));
-        }
-        upstreams.push(UpstreamConfig {
-            name,
-            line: cat.line,
-            host,
-            port,
-            username,
-            secret_source,
-            method,
-            tls,
-            action_timeout: timeout,
-            sessions,
-            keepalive,
-            keepalive_timeout,
-        });
-        inline_secrets.push(inline);
-    }
+    let Upstreams { upstreams, inline_secrets, ranges } =
+        parse_upstreams(&parsed).map_err(|e| err(e.line, e.message))?;
     if upstreams.is_empty() {
         return Err(err(
             0,
@@ -421,6 +191,7 @@ pub fn parse_sections(file: &str, text: &str) -> Result<ProxySections, ProxyConf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ami_proto::client::LoginMethod;
 
     const CONF: &str = "\
 [general]

@@ -129,6 +129,7 @@ use crate::filter::{CEvent, EventFilter, FilterSet};
 use crate::frame::{Decoder, Frame, FrameErrorKind, Role};
 use crate::message::{Message, OwnedMessage};
 use crate::perm::{EventMask, Privilege, may_receive, may_run, parse_event_mask};
+use crate::scan::scan_int;
 use crate::time::{Duration, Instant};
 
 pub use event::{DisconnectReason, PublishedEvent, SecurityDetails, SecurityEvent, ServerEvent};
@@ -147,9 +148,6 @@ const MAX_ID_TEXT: usize = 255;
 /// [`UnregisteredActions::ForWriteAll`]: no name, every class.
 static UNREGISTERED: ActionInfo =
     ActionInfo { name: "", authority: Privilege::ALL, synopsis: "", module: "" };
-
-/// `AST_MAX_PUBLIC_UNIQUEID`.
-const MAX_PUBLIC_UNIQUEID: usize = 149;
 
 /// Identifies one session of a [`Server`]. Never reused by the same server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -473,67 +471,6 @@ fn id_text(echo: Option<&[u8]>) -> Vec<u8> {
     t.extend_from_slice(b"\r\n");
     t.truncate(MAX_ID_TEXT);
     t
-}
-
-/// C `sscanf(s, "%30d", &i) == 1` (or `%30i` when `any_base`): optional blanks, sign, digits.
-/// Returns the value (truncated to `int` like glibc) or `None` when nothing converts.
-fn scan_int(s: &[u8], any_base: bool) -> Option<i32> {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let rest = s.get(start..).unwrap_or_default();
-    // The field width (30) counts from the first non-blank byte.
-    let mut rest = rest.get(..rest.len().min(30)).unwrap_or(rest);
-    let mut negative = false;
-    if let [sign @ (b'+' | b'-'), tail @ ..] = rest {
-        negative = *sign == b'-';
-        rest = tail;
-    }
-    let mut radix = 10u32;
-    if any_base {
-        if let [b'0', x, tail @ ..] = rest
-            && (*x == b'x' || *x == b'X')
-            && tail.first().is_some_and(u8::is_ascii_hexdigit)
-        {
-            radix = 16;
-            rest = tail;
-        } else if rest.first() == Some(&b'0') {
-            radix = 8;
-        }
-    }
-    let mut value: i64 = 0;
-    let mut digits = 0;
-    for &b in rest {
-        let Some(d) = char::from(b).to_digit(radix) else { break };
-        value = value.saturating_mul(i64::from(radix)).saturating_add(i64::from(d));
-        digits += 1;
-    }
-    if digits == 0 {
-        return None;
-    }
-    let value = if negative { value.saturating_neg() } else { value };
-    // glibc stores the `long` result into the `int` (truncation).
-    Some(value as i32)
-}
-
-/// The error Asterisk's Originate gives before its application check, if any (only the
-/// checks that need no dialplan: `main/manager.c` `action_originate`).
-fn originate_precheck(m: &Message<'_>) -> Option<&'static [u8]> {
-    let len = |h: &str| m.get(h).map_or(0, <[u8]>::len);
-    if len("ChannelId") > MAX_PUBLIC_UNIQUEID || len("OtherChannelId") > MAX_PUBLIC_UNIQUEID {
-        return Some(b"Uniqueid length exceeds maximum of 149\n");
-    }
-    let channel = m.get("Channel").unwrap_or_default();
-    if channel.is_empty() {
-        return Some(b"Channel not specified");
-    }
-    let timeout = m.get("Timeout").unwrap_or_default();
-    if !timeout.is_empty() && scan_int(timeout, false).is_none() {
-        return Some(b"Invalid timeout");
-    }
-    // `ast_copy_string(tmp, name, 256)` then `strchr(tmp, '/')`.
-    if !channel.iter().take(255).any(|&b| b == b'/') {
-        return Some(b"Invalid channel");
-    }
-    None
 }
 
 /// One unit of client input.
@@ -1188,7 +1125,7 @@ impl Server {
             return true;
         }
         let suppress = m.get("SuppressEvents").is_some_and(|v| !v.is_empty());
-        let refusal = self.escalation(info.name, write, &m);
+        let refusal = self.escalation(info, write, &m);
         self.count_action(sid, refusal.is_none());
         match info.name {
             "Login" => self.action_login(sid, &m),
@@ -1236,17 +1173,17 @@ impl Server {
     }
 
     /// The §4.7 checks Asterisk's handlers make before doing anything, as the error message
-    /// they answer with.
-    fn escalation(&self, name: &str, write: Privilege, m: &Message<'_>) -> Option<&'static [u8]> {
-        let check = authority::Escalation::of(name.as_bytes())?;
-        let refusal = check.check(write, |header| m.get(header)).err()?;
-        if check == authority::Escalation::OriginateBlacklist {
-            // Asterisk validates these before the application check.
-            if let Some(message) = originate_precheck(m) {
-                return Some(message);
-            }
+    /// they answer with ([`authority::authorize`] decides).
+    fn escalation(
+        &self,
+        info: &ActionInfo,
+        write: Privilege,
+        m: &Message<'_>,
+    ) -> Option<&'static [u8]> {
+        match authority::authorize(info, write, |header| m.get(header)) {
+            Ok(()) => None,
+            Err(denial) => Some(denial.message().as_bytes()),
         }
-        Some(refusal.message().as_bytes())
     }
 
     fn delay(&mut self, sid: u64, reply: Vec<u8>, reason: DisconnectReason) {
