@@ -14,19 +14,33 @@ args=()
 for c in "$@"; do args+=(-p "$c"); done
 # --allow-dirty: the check is about what the package contains, which it verifies itself;
 # the working tree of a developer is rarely committed when they run it.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# Cargo extracts the temporary registry's crates under $CARGO_HOME/registry/src/<registry>/ and
+# never extracts a name-version again once there: without this, a second run would verify the
+# crates against the first run's sources (seen: an ami-cli checked against a stale ami-proto).
+# The same holds for what was compiled from them: cargo takes registry crates as immutable and
+# reuses their build, so the verification builds in its own target directory, from which our
+# crates' artefacts are removed first (the dependencies' builds are kept).
+target=target/package-check
+for c in "$@"; do
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$c-$version"
+    u=${c//-/_}
+    rm -rf "$target"/debug/.fingerprint/"$c"-* "$target"/debug/build/"$c"-* \
+        "$target"/debug/deps/lib"$u"-* "$target"/debug/deps/"$u"-* "$target"/package/"$c-$version"*
+done
+
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 status=0
-"$cargo" package --locked --allow-dirty "${args[@]}" >"$log" 2>&1 || status=$?
+CARGO_TARGET_DIR=$target "$cargo" package --locked --allow-dirty "${args[@]}" >"$log" 2>&1 || status=$?
 grep -v -e '^warning: manifest has no documentation, homepage or repository' \
     -e '^ *|$' -e '^ *= note: see https://doc.rust-lang.org/cargo/reference/manifest.html' \
     -e '^ *Compiling ' -e '^ *Updating crates.io index' -e '^$' "$log" || true
 [ "$status" = 0 ] || { echo "crates-check: cargo package failed (exit $status)"; exit 1; }
 
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 fail=0
 for c in "$@"; do
     before=$fail fail=0
-    crate=target/package/$c-$version.crate
+    crate=$target/package/$c-$version.crate
     [ -f "$crate" ] || { echo "crates-check: $crate was not produced"; fail=1; continue; }
     files=$(tar tzf "$crate")
     for f in LICENSE-MIT LICENSE-APACHE README.md Cargo.toml; do
