@@ -345,7 +345,7 @@ function errno(e: unknown): string | undefined {
  * Replaces (or creates) `file` with `text` (UTF-8), atomically: readers see the old file or
  * the new one, never half of one. A symbolic link is followed: its target is replaced.
  */
-export function writeAtomic(file: string, text: string): void {
+function writeAtomic(file: string, text: string): void {
   let target: string;
   try {
     target = fs.realpathSync(file);

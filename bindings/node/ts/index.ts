@@ -48,7 +48,7 @@ export { AmiServer, Request, serve } from "./serve";
 export type { Handler, ServeOptions } from "./serve";
 export { TypedEvent, UnknownEvent } from "./catalog";
 export type { Action, ActionFactory, TypedEventClass } from "./catalog";
-export { ConfigEditor, EditReport, generateSecret, writeAtomic } from "./editor";
+export { ConfigEditor, EditReport, generateSecret } from "./editor";
 export type { AclRule, Classes, EditOptions, FilterLine, Finding, UserSettings } from "./editor";
 export * as events from "./events";
 export * as actions from "./actions";
