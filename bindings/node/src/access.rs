@@ -15,7 +15,14 @@ use ami_proto::{Decoder, Frame, Role};
 use napi::{Env, Result};
 use napi_derive::napi;
 
+use crate::edit::NativeConfigEditor;
 use crate::errors;
+
+/// A `ConfigEditError` for a configuration that cannot be edited.
+fn edit_refusal(env: &Env, message: &str) -> napi::Error {
+    let details = errors::Details { reason: Some("not-editable"), ..errors::Details::default() };
+    errors::error(env, errors::Kind::ConfigEdit, message, &details)
+}
 
 fn strictness(strict: Option<bool>) -> Strictness {
     if strict.unwrap_or(false) { Strictness::Strict } else { Strictness::AsteriskCompatible }
@@ -448,6 +455,25 @@ pub struct GeneralSettings {
 #[derive(Debug, Clone)]
 pub struct ManagerConfig {
     pub(crate) inner: config::ManagerConfig,
+    /// The text it was loaded from, for `edit()` (`None` for a configuration an editor made).
+    source: Option<Source>,
+}
+
+/// Where a configuration was loaded from.
+#[derive(Debug, Clone)]
+struct Source {
+    text: String,
+    /// The file, for `fromPath` (includes are resolved against its directory).
+    path: Option<std::path::PathBuf>,
+    /// The file was not valid UTF-8 (its bad bytes were replaced): editing would change them.
+    lossy: bool,
+}
+
+impl ManagerConfig {
+    /// A configuration the editor loaded (it has no text of its own to edit).
+    pub(crate) fn loaded(inner: config::ManagerConfig) -> ManagerConfig {
+        ManagerConfig { inner, source: None }
+    }
 }
 
 fn load(
@@ -455,10 +481,11 @@ fn load(
     text: &str,
     resolver: &mut dyn IncludeResolver,
     strict: Option<bool>,
+    source: Source,
 ) -> Result<ManagerConfig> {
     let opts = ConfigOptions { strictness: strictness(strict), ..ConfigOptions::default() };
     config::parse_manager_conf(text, resolver, &opts)
-        .map(|inner| ManagerConfig { inner })
+        .map(|inner| ManagerConfig { inner, source: Some(source) })
         .map_err(|e| errors::config(env, "cannot load manager.conf", e))
 }
 
@@ -468,7 +495,8 @@ impl ManagerConfig {
     /// diagnostic that is not informational into a `ConfigError`.
     #[napi(factory)]
     pub fn from_text(env: Env, text: String, strict: Option<bool>) -> Result<ManagerConfig> {
-        load(&env, &text, &mut config::NoIncludes, strict)
+        let source = Source { text: text.clone(), path: None, lossy: false };
+        load(&env, &text, &mut config::NoIncludes, strict, source)
     }
 
     /// Loads manager.conf from a file; `#include` lines are resolved relative to its directory.
@@ -477,9 +505,49 @@ impl ManagerConfig {
         let path = std::path::PathBuf::from(path);
         let bytes = std::fs::read(&path)
             .map_err(|e| errors::config(&env, &format!("cannot read {}", path.display()), e))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let lossy = std::str::from_utf8(&bytes).is_err();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        load(&env, &text, &mut FileIncludes { base }, strict)
+        let source = Source { text: text.clone(), path: Some(path), lossy };
+        load(&env, &text, &mut FileIncludes { base }, strict, source)
+    }
+
+    /// The core's editor of this configuration (its text and the files it includes, as they
+    /// are now on disk): the TypeScript `ManagerConfig.prototype.edit` wraps it in a
+    /// `ConfigEditor`. Throws `ConfigEditError` for a configuration that cannot be edited.
+    #[napi]
+    pub fn native_editor(&self, env: Env, strict: Option<bool>) -> Result<NativeConfigEditor> {
+        let strict = strict.unwrap_or(false);
+        let Some(source) = &self.source else {
+            return Err(edit_refusal(
+                &env,
+                "this configuration has no text of its own (an editor made it): edit the editor \
+                 it came from",
+            ));
+        };
+        if source.lossy {
+            return Err(edit_refusal(
+                &env,
+                "the file is not valid UTF-8: editing it would change its other bytes; convert it \
+                 to UTF-8 first",
+            ));
+        }
+        match &source.path {
+            Some(path) => {
+                let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+                let shown = Some(path.display().to_string());
+                NativeConfigEditor::new(
+                    &env,
+                    &source.text,
+                    shown,
+                    &mut FileIncludes { base },
+                    strict,
+                )
+            }
+            None => {
+                NativeConfigEditor::new(&env, &source.text, None, &mut config::NoIncludes, strict)
+            }
+        }
     }
 
     /// The users, in file order.

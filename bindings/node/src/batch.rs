@@ -194,6 +194,19 @@ impl BatchWriter {
         }
     }
 
+    /// An empty batch written into `table`'s memory (emptied first), given back by
+    /// [`BatchWriter::into_parts`]: a caller that copies each table out (the decoder) reuses
+    /// the same memory for every batch.
+    pub fn reusing(mut table: Vec<u32>) -> BatchWriter {
+        table.clear();
+        BatchWriter { bytes: Vec::new(), table, texts: Vec::new() }
+    }
+
+    /// The table, the copied bytes and the texts written so far.
+    pub fn into_parts(self) -> (Vec<u32>, Vec<u8>, Vec<String>) {
+        (self.table, self.bytes, self.texts)
+    }
+
     /// Whether the batch has reached [`MAX_BATCH_BYTES`] of copied bytes or of table.
     pub fn is_full(&self) -> bool {
         self.bytes.len() >= MAX_BATCH_BYTES || self.table.len() >= MAX_BATCH_BYTES / 4

@@ -8,6 +8,7 @@ use napi_derive::napi;
 use crate::batch::{BatchWriter, Item, NativeBatch, flag, tag};
 use crate::convert;
 use crate::errors;
+use napi::bindgen_prelude::{Buffer, Uint32Array};
 
 /// Limits of a decoder (absent: the role's defaults).
 #[napi(object)]
@@ -52,6 +53,31 @@ fn frame_item_at(
     }
 }
 
+/// What `feed` returns: a [`NativeBatch`] whose table is, when it fits, written into the
+/// buffer the caller passed, as native-endian words (`table` is then absent and `used` says
+/// how many words).
+///
+/// Why the caller passes the array: memory handed to V8 as external data comes back only
+/// through a finalizer that Node runs on a later turn of the event loop, so a program that
+/// decodes many chunks in one turn (a burst of reads, a file, a benchmark) would get fresh
+/// memory, and fresh pages to fault in, for every chunk. An array that JavaScript allocates
+/// (`Buffer.allocUnsafeSlow`) is freed by V8's garbage collector itself, and its memory is
+/// handed out again.
+#[napi(object)]
+#[allow(missing_debug_implementations)] // napi-rs's Buffer and Uint32Array are not Debug
+pub struct NativeFeedBatch {
+    /// The messages' bytes that are not in the chunk fed (absent when there are none).
+    pub bytes: Option<Buffer>,
+    /// The table, when it did not fit in the buffer passed.
+    pub table: Option<Uint32Array>,
+    /// The words of the buffer passed that hold the table (0 when `table` is given).
+    pub used: u32,
+    /// The texts the table refers to.
+    pub texts: Vec<String>,
+    /// True when the batch stopped at its size bound: call `drain` for the rest.
+    pub more: bool,
+}
+
 /// The AMI stream decoder behind the TypeScript `Decoder`: bytes in any chunks, batches of
 /// banners and messages out.
 #[napi]
@@ -60,7 +86,13 @@ pub struct NativeDecoder {
     inner: ami_proto::Decoder,
     /// The stream range of the chunk given to the last `feed`, while its messages are drained.
     chunk: Option<(u64, usize)>,
+    /// The table `feed` builds before copying it into the caller's array, kept from call to
+    /// call (at most [`KEPT_TABLE_WORDS`]).
+    table: Vec<u32>,
 }
+
+/// The largest table a decoder keeps for its next `feed` (1 MiB).
+const KEPT_TABLE_WORDS: usize = 256 * 1024;
 
 #[napi]
 impl NativeDecoder {
@@ -82,20 +114,45 @@ impl NativeDecoder {
         }
         let inner = ami_proto::Decoder::with_limits(role, limits)
             .map_err(|e| errors::invalid(format!("invalid decoder limits: {e}")))?;
-        Ok(NativeDecoder { inner, chunk: None })
+        Ok(NativeDecoder { inner, chunk: None, table: Vec::new() })
     }
 
     /// Adds received bytes and returns every item they complete (call `drain` while the batch
-    /// says `more`). The messages that lie wholly in `data` are not copied: their offsets
-    /// (flag `CHUNK`) are in `data`.
+    /// says `more`), the table written into the buffer `table` when it fits. The messages that
+    /// lie wholly in `data` are not copied: their offsets (flag `CHUNK`) are in `data`. `table`
+    /// must not share memory with `data`.
     #[napi]
-    pub fn feed(&mut self, data: &[u8]) -> NativeBatch {
+    pub fn feed(&mut self, data: &[u8], mut table: Buffer) -> Result<NativeFeedBatch> {
+        let table: &mut [u8] = &mut table;
+        let (d, t) = (data.as_ptr_range(), table.as_ptr_range());
+        if (d.start as usize) < (t.end as usize) && (t.start as usize) < (d.end as usize) {
+            return Err(errors::invalid("the table buffer shares memory with the data fed"));
+        }
         let start = self.inner.stats().bytes_fed;
         self.inner.feed(data);
         self.chunk = Some((start, data.len()));
-        let batch = self.collect();
+        let mut out = BatchWriter::reusing(std::mem::take(&mut self.table));
+        let more = self.fill(&mut out);
         self.chunk = None;
-        batch
+        let (words, bytes, texts) = out.into_parts();
+        let bytes = (!bytes.is_empty()).then(|| Buffer::from(bytes));
+        let batch = match table.get_mut(..words.len() * 4) {
+            Some(dest) => {
+                for (d, w) in dest.chunks_exact_mut(4).zip(&words) {
+                    d.copy_from_slice(&w.to_ne_bytes());
+                }
+                let used = u32::try_from(words.len()).unwrap_or(u32::MAX);
+                NativeFeedBatch { bytes, table: None, used, texts, more }
+            }
+            None => {
+                let copy = crate::pool::typed_array(words.clone());
+                NativeFeedBatch { bytes, table: Some(copy), used: 0, texts, more }
+            }
+        };
+        if words.capacity() <= KEPT_TABLE_WORDS {
+            self.table = words;
+        }
+        Ok(batch)
     }
 
     /// The items complete so far (every message copied into the batch).
@@ -106,8 +163,15 @@ impl NativeDecoder {
 
     fn collect(&mut self) -> NativeBatch {
         let mut out = BatchWriter::with_capacity(self.inner.buffered());
+        let more = self.fill(&mut out);
+        out.finish(more)
+    }
+
+    /// Writes the complete items into `out` until there are no more (false) or the batch is
+    /// full (true).
+    fn fill(&mut self, out: &mut BatchWriter) -> bool {
         while !out.is_full() {
-            let Some(token) = self.inner.advance() else { return out.finish(false) };
+            let Some(token) = self.inner.advance() else { return false };
             // The frame ends where the unconsumed bytes start: its stream range follows.
             let end = self.inner.stats().bytes_fed - self.inner.buffered() as u64;
             let Some(item) = self.inner.frame(token) else { continue };
@@ -122,10 +186,10 @@ impl NativeDecoder {
                 }
                 _ => None,
             };
-            frame_item_at(&mut out, item, in_chunk);
+            frame_item_at(out, item, in_chunk);
         }
         self.chunk = None;
-        out.finish(true)
+        true
     }
 
     /// Bytes buffered and not yet returned as items.

@@ -1,5 +1,5 @@
 //! Typed errors: the TypeScript layer registers its error classes (`LocalProtocolError`,
-//! `RemoteProtocolError`, `ConfigError`) once per JavaScript environment, and every error this
+//! `RemoteProtocolError`, `ConfigError`, `ConfigEditError`) once per JavaScript environment, and every error this
 //! addon throws is an instance of one of them, so `err instanceof LocalProtocolError` holds for
 //! errors from native code and from TypeScript alike.
 //!
@@ -9,7 +9,7 @@
 use napi::bindgen_prelude::{FnArgs, FunctionRef, Unknown};
 use napi::{Env, Error, JsValue, Result, Status};
 
-/// The three error classes of the package.
+/// The error classes of the package that native code throws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// The caller asked for something the protocol or the session refuses.
@@ -18,6 +18,8 @@ pub enum Kind {
     Remote,
     /// manager.conf, an ACL rule, a filter or a permission list cannot be loaded.
     Config,
+    /// The manager.conf editor refused an edit (a subclass of `Config`).
+    ConfigEdit,
 }
 
 impl Kind {
@@ -27,11 +29,13 @@ impl Kind {
             Kind::Local => "ERR_AMI_LOCAL",
             Kind::Remote => "ERR_AMI_REMOTE",
             Kind::Config => "ERR_AMI_CONFIG",
+            Kind::ConfigEdit => "ERR_AMI_CONFIG_EDIT",
         }
     }
 }
 
-/// Extra properties of an error: for an encoding refusal, which field and byte.
+/// Extra properties of an error: for an encoding refusal, which field and byte; for a refused
+/// edit, which file and line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Details {
     /// What went wrong, as a stable identifier (`forbidden-byte-in-value`, ...).
@@ -40,6 +44,10 @@ pub struct Details {
     pub field: Option<u32>,
     /// Byte offset of the fault in the field's name or value.
     pub offset: Option<u32>,
+    /// The configuration file concerned (`manager.conf` for the edited file itself).
+    pub file: Option<String>,
+    /// The line of that file (1-based).
+    pub line: Option<u32>,
 }
 
 /// The properties given to an error class's constructor.
@@ -54,6 +62,10 @@ pub struct ErrorDetails {
     pub field: Option<u32>,
     /// Byte offset of the fault in the field's name or value.
     pub offset: Option<u32>,
+    /// For a refused edit: the configuration file concerned.
+    pub file: Option<String>,
+    /// For a refused edit: the line of that file (1-based).
+    pub line: Option<u32>,
 }
 
 /// An error class, called as `new Class(message, details)`.
@@ -64,16 +76,23 @@ struct Classes {
     local: Ctor,
     remote: Ctor,
     config: Ctor,
+    config_edit: Ctor,
 }
 
 /// Registers the error classes of the TypeScript layer (called once by the package's entry
 /// point). Each is constructed as `new Class(message, details)`.
 #[napi_derive::napi(
     js_name = "registerErrorClasses",
-    ts_args_type = "local: new (message: string, details: ErrorDetails) => Error, remote: new (message: string, details: ErrorDetails) => Error, config: new (message: string, details: ErrorDetails) => Error"
+    ts_args_type = "local: new (message: string, details: ErrorDetails) => Error, remote: new (message: string, details: ErrorDetails) => Error, config: new (message: string, details: ErrorDetails) => Error, configEdit: new (message: string, details: ErrorDetails) => Error"
 )]
-pub fn register_error_classes(env: Env, local: Ctor, remote: Ctor, config: Ctor) -> Result<()> {
-    env.set_instance_data(Classes { local, remote, config }, (), |_| {})
+pub fn register_error_classes(
+    env: Env,
+    local: Ctor,
+    remote: Ctor,
+    config: Ctor,
+    config_edit: Ctor,
+) -> Result<()> {
+    env.set_instance_data(Classes { local, remote, config, config_edit }, (), |_| {})
 }
 
 /// An error of `kind` with `message` (and `details`), as an instance of the registered class.
@@ -91,6 +110,8 @@ fn build(env: &Env, kind: Kind, message: &str, details: &Details) -> Result<Erro
         reason: details.reason.map(str::to_owned),
         field: details.field,
         offset: details.offset,
+        file: details.file.clone(),
+        line: details.line,
     };
     let Some(classes) = env.get_instance_data::<Classes>()? else {
         // Not registered: a plain Error carrying the code and details.
@@ -105,12 +126,19 @@ fn build(env: &Env, kind: Kind, message: &str, details: &Details) -> Result<Erro
         if let Some(o) = props.offset {
             plain.set("offset", o)?;
         }
+        if let Some(f) = props.file {
+            plain.set("file", f)?;
+        }
+        if let Some(l) = props.line {
+            plain.set("line", l)?;
+        }
         return Ok(Error::from(plain.to_unknown()));
     };
     let class = match kind {
         Kind::Local => &classes.local,
         Kind::Remote => &classes.remote,
         Kind::Config => &classes.config,
+        Kind::ConfigEdit => &classes.config_edit,
     };
     let ctor = class.borrow_back(env)?;
     let instance = ctor.new_instance(FnArgs::from((message.to_owned(), props)))?;
@@ -152,6 +180,7 @@ pub fn encode_details(e: &ami_proto::encode::EncodeError) -> Details {
         reason: Some(reason),
         field: u32::try_from(e.field).ok(),
         offset: u32::try_from(e.offset).ok(),
+        ..Details::default()
     }
 }
 

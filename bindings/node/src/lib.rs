@@ -2,9 +2,10 @@
 //!
 //! Everything here is a thin layer over `ami-proto`: the stream decoder
 //! ([`decoder::NativeDecoder`]), the encoders ([`encode`]), the sans-IO client session
-//! ([`client::NativeClient`]) and server ([`server::NativeServer`]), and the access rules
-//! ([`access`]). The TypeScript package (`bindings/node/ts`) builds the public API on top:
-//! `Message` views, `ClientConnection`, `Server`, and the `net`/`tls` client and server.
+//! ([`client::NativeClient`]) and server ([`server::NativeServer`]), the access rules
+//! ([`access`]) and the manager.conf editor ([`edit`]). The TypeScript package
+//! (`bindings/node/ts`) builds the public API on top: `Message` views, `ClientConnection`,
+//! `Server`, `ConfigEditor`, and the `net`/`tls` client and server.
 //!
 //! Messages cross into JavaScript in batches ([`batch`]): one `Buffer` of bytes and one
 //! `Uint32Array` index per call, never one object per message, so that decoding in Node costs
@@ -23,6 +24,7 @@ pub mod batch;
 pub mod client;
 pub mod convert;
 pub mod decoder;
+pub mod edit;
 pub mod encode;
 pub mod errors;
 pub mod pool;

@@ -234,3 +234,16 @@ test("a name with a colon names no header", () => {
   assert.equal(m.get("A:B"), undefined);
   assert.equal(m.has("A:B"), false);
 });
+
+test("a chunk of many tiny messages (a table larger than the room the decoder reserves) reads the same", () => {
+  // 7 bytes a message: 12 table words each, far more than the word per 8 bytes reserved.
+  const n = 20_000;
+  const wire = Buffer.from("Asterisk Call Manager/11.0.0\r\n" + Array.from({ length: n }, (_, i) => `A:${i % 10}\r\n\r\n`).join(""));
+  const whole = new Decoder("client").decode(wire);
+  assert.equal(whole.length, n + 1);
+  const bytewise: Array<Banner | Message> = [];
+  const d = new Decoder("client");
+  for (let i = 0; i < wire.length; i += 1000) bytewise.push(...d.decode(wire.subarray(i, i + 1000)));
+  assert.deepEqual(whole.map(snap), bytewise.map(snap));
+  for (let i = 1; i <= n; i++) assert.equal((whole[i] as Message).get("a"), String((i - 1) % 10));
+});

@@ -212,6 +212,11 @@ export class LiveAsterisk {
     }
   }
 
+  /** Its manager.conf (the editor's live test changes it, then `manager reload`). */
+  get managerConf(): string {
+    return path.join(this.dir, "ast", "etc", "manager.conf");
+  }
+
   /** Runs an Asterisk CLI command in this instance. */
   cli(command: string): string {
     return this.harness("cli", path.join(this.dir, "ast"), command);

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 
-import { ActionError, LoginError, Message, actions, connect, events } from "../dist/index.js";
+import * as fs from "node:fs";
+
+import { ActionError, LoginError, ManagerConfig, Message, Privilege, actions, connect, events } from "../dist/index.js";
 import { LiveAsterisk } from "./helpers";
 
 let ast: LiveAsterisk;
@@ -147,6 +149,74 @@ live("lists while a call is up, and the reader's Permission denied", async () =>
   } finally {
     await reader.close();
   }
+});
+
+/** The classes of a `Privilege:` or `(Priv: ...)` text (`call,cdr,all`, `<none>`), without `all`. */
+function privClasses(text: string): Privilege {
+  let p = new Privilege();
+  for (const label of text.split(",")) {
+    const c = label === "all" ? null : Privilege.fromLabel(label);
+    if (c !== null) p = p.union(c);
+  }
+  return p;
+}
+
+live("a user added by the editor gets exactly its rights from Asterisk; removed, it cannot log in", async () => {
+  const original = fs.readFileSync(ast.managerConf, "utf8");
+  const editor = ManagerConfig.fromPath(ast.managerConf).edit();
+  const report = editor.addUser("nodecrm", { generateSecret: true, read: ["call", "cdr"], write: "originate", permit: ["127.0.0.1"] });
+  const secret = report.generatedSecret ?? "";
+  assert.equal(secret.length, 32);
+  assert.deepEqual(editor.write(), [ast.managerConf]);
+  assert.match(ast.cli("manager reload"), /^$|reload/i);
+  const shown = ast.cli("manager show user nodecrm");
+  assert.ok(privClasses(/read perm: *(\S+)/.exec(shown)?.[1] ?? "").equals(Privilege.parse("call,cdr")), shown);
+  assert.ok(privClasses(/write perm: *(\S+)/.exec(shown)?.[1] ?? "").equals(Privilege.parse("originate")), shown);
+
+  const crm = await connect({ port: ast.port, username: "nodecrm", secret, reconnect: false });
+  const admin = await connect({ port: ast.port, username: "admin", secret: "admin123" });
+  try {
+    // ListCommands: exactly the actions whose authority is none or shares a class with originate.
+    const listed = (await crm.action("ListCommands")).headers().filter(([, v]) => v.includes("(Priv: "));
+    const originate = Privilege.parse("originate");
+    for (const [name, v] of listed) {
+      const authority = privClasses(v.slice(v.lastIndexOf("(Priv: ") + 7, -1));
+      assert.ok(authority.isEmpty || !authority.intersection(originate).isEmpty, `${name} listed: ${v}`);
+    }
+    const names = listed.map(([n]) => n);
+    assert.ok(names.includes("Originate") && !names.includes("Command") && !names.includes("Hangup"), names.join(" "));
+    // An action of another class is refused.
+    await assert.rejects(crm.action("Command", { Command: "core show version" }), (e: unknown) => {
+      return e instanceof ActionError && e.response.get("Message") === "Permission denied";
+    });
+    // A call placed by the admin: crm receives its call and cdr events, and nothing else.
+    const stream = crm.events();
+    const answer = await admin.action("Originate", { Channel: "Local/simple@amitest", Application: "Wait", Data: 1, Async: "true" }, { timeout: 30_000 });
+    const call = new CallEvents();
+    while (!call.done(answer.get("Uniqueid") ?? "")) call.all.push(await stream.get(20_000));
+    stream.close();
+    for (const e of call.all) {
+      const classes = privClasses(e.get("Privilege") ?? "");
+      assert.ok(Privilege.parse("call,cdr").contains(classes), `crm received ${e.name} (${e.get("Privilege")})`);
+    }
+    const seen = call.names(answer.get("Uniqueid") ?? "");
+    assert.ok(seen.includes("Newchannel") && seen.includes("Hangup") && seen.includes("Cdr"), seen.join(" "));
+    assert.ok(!seen.includes("VarSet") && !seen.includes("Newexten") && !seen.includes("UserEvent"), seen.join(" "));
+  } finally {
+    await crm.close();
+    await admin.close();
+  }
+
+  // Removed and reloaded: the file is as it was, and the login fails.
+  const remover = ManagerConfig.fromPath(ast.managerConf).edit();
+  remover.removeUser("nodecrm");
+  remover.write();
+  assert.equal(fs.readFileSync(ast.managerConf, "utf8"), original);
+  ast.cli("manager reload");
+  await assert.rejects(connect({ port: ast.port, username: "nodecrm", secret, reconnect: false }), (e: unknown) => {
+    return e instanceof LoginError && e.response?.get("Message") === "Authentication failed";
+  });
+  assert.match(ast.cli("manager show user nodecrm"), /There is no manager called nodecrm/);
 });
 
 live("it recovers after Asterisk restarts", async () => {

@@ -14,6 +14,9 @@ export interface DecoderOptions {
   maxMessage?: number;
 }
 
+/** The `bytes` of a batch whose messages all lie in the chunk fed. */
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The AMI stream decoder.
  *
@@ -51,10 +54,15 @@ export class Decoder implements Iterable<Banner | Message> {
    * {@link Message.detach} what you keep).
    */
   feed(data: Uint8Array): void {
-    const batch = this.#native.feed(data) as Batch;
-    if (batch.table.length > 0 || batch.more) {
-      batch.chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      this.#batches.push(batch);
+    // The table is written into memory allocated here, which V8's collector frees and hands
+    // out again (see NativeFeedBatch in src/decoder.rs): about one word per 8 bytes is plenty
+    // for AMI traffic (a line is rarely under 16 bytes); a larger table comes back on its own.
+    const room = Buffer.allocUnsafeSlow(4 * (((data.byteLength + this.#native.buffered) >>> 3) + 256));
+    const r = this.#native.feed(data, room);
+    const table = r.table ?? new Uint32Array(room.buffer, room.byteOffset, r.used);
+    if (table.length > 0 || r.more) {
+      const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      this.#batches.push({ bytes: r.bytes ?? EMPTY, table, texts: r.texts, more: r.more, chunk });
     }
   }
 

@@ -10,6 +10,7 @@
  *     - {@link ResponseTooLarge}: a list answer broke the client's caps.
  * - {@link ConfigError}: manager.conf, an ACL rule, a filter or a permission list cannot be
  *   loaded.
+ *   - {@link ConfigEditError}: the manager.conf editor refused an edit.
  * - The client's: {@link ActionError} (`Response: Error`), {@link LoginError},
  *   {@link ConnectionLost}, {@link AmiTimeoutError}.
  */
@@ -26,6 +27,10 @@ export interface ErrorDetails {
   field?: number | null;
   /** For an encoding refusal: the byte offset of the fault in the field's name or value. */
   offset?: number | null;
+  /** For a refused edit: the configuration file concerned (`"manager.conf"` for the edited file). */
+  file?: string | null;
+  /** For a refused edit: the line of that file (1-based). */
+  line?: number | null;
 }
 
 /** Base class of the protocol errors of libami. */
@@ -79,7 +84,39 @@ export class ConfigError extends Error {
   }
 }
 
-native.registerErrorClasses(LocalProtocolError, RemoteProtocolError, ConfigError);
+/**
+ * The manager.conf editor refused an edit; nothing changed. `reason` is a stable identifier
+ * (`unknown-user`, `name-taken`, `inherited`, `invalid-classes`, `check-failed`, ...), and
+ * `file` and `line` say where when the refusal concerns a line of the configuration:
+ *
+ * ```ts
+ * try {
+ *   editor.addUser("admin", { read: "call" });
+ * } catch (e) {
+ *   if (e instanceof ConfigEditError) console.error(`${e.file}:${e.line}: ${e.message}`); // manager.conf:13: ...
+ * }
+ * ```
+ */
+export class ConfigEditError extends ConfigError {
+  /** `ERR_AMI_CONFIG_EDIT`. */
+  override readonly code: string = "ERR_AMI_CONFIG_EDIT";
+  /** A stable identifier of the refusal. */
+  readonly reason: string;
+  /** The configuration file concerned, when the refusal names one. */
+  readonly file: string | undefined;
+  /** The line of that file (1-based), when the refusal names one. */
+  readonly line: number | undefined;
+
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details);
+    this.name = "ConfigEditError";
+    this.reason = details.reason ?? "refused";
+    this.file = details.file ?? undefined;
+    this.line = details.line ?? undefined;
+  }
+}
+
+native.registerErrorClasses(LocalProtocolError, RemoteProtocolError, ConfigError, ConfigEditError);
 
 /** How many bytes of a wrong greeting {@link NotAnAmiServer} shows. */
 export const GREETING_SHOWN = 120;

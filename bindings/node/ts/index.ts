@@ -7,6 +7,8 @@
  *   {@link ClientConnection}, {@link Server}.
  * - Asterisk's access rules: {@link Privilege}, {@link Acl}, {@link ManagerConfig},
  *   {@link EventFilter}, {@link FilterSet}.
+ * - The manager.conf editor: `ManagerConfig.edit()` returns a {@link ConfigEditor}
+ *   (lossless, every edit re-loaded and checked), {@link generateSecret}.
  * - The catalog: `events` (a typed class per documented event) and `actions` (a factory per
  *   documented action), generated from Asterisk's documentation.
  *
@@ -17,6 +19,7 @@ import native = require("./native");
 export {
   ActionError,
   AmiTimeoutError,
+  ConfigEditError,
   ConfigError,
   ConnectionLost,
   LocalProtocolError,
@@ -45,6 +48,8 @@ export { AmiServer, Request, serve } from "./serve";
 export type { Handler, ServeOptions } from "./serve";
 export { TypedEvent, UnknownEvent } from "./catalog";
 export type { Action, ActionFactory, TypedEventClass } from "./catalog";
+export { ConfigEditor, EditReport, generateSecret } from "./editor";
+export type { AclRule, Classes, EditOptions, FilterLine, Finding, UserSettings } from "./editor";
 export * as events from "./events";
 export * as actions from "./actions";
 

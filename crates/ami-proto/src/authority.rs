@@ -1292,7 +1292,10 @@ mod tests {
             authorize(info(b"Getvar"), Privilege::CALL, getvar),
             Err(Denial::Refused(Refusal::GetVarForbidden))
         );
-        assert_eq!(authorize(info(b"Getvar"), Privilege::SYSTEM, getvar), Ok(()));
+        assert_eq!(
+            authorize(info(b"Getvar"), Privilege::CALL.union(Privilege::SYSTEM), getvar),
+            Ok(())
+        );
         let status = |h: &str| (h == "Variables").then_some(&b"EVAL(x)"[..]);
         assert_eq!(
             authorize(info(b"Status"), Privilege::CALL, status).map_err(|d| d.message()),

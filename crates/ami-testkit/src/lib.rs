@@ -23,6 +23,7 @@
 //! The users are those of the conformance `manager.conf`: [`ADMIN`], [`READER`], [`LIMITED`],
 //! [`DENIED`], [`FILTERED`]; its dialplan context `amitest` places real calls on Local channels
 //! (`Local/start@amitest` dials `Local/answer@amitest`: about 120 events per call).
+//! [`record_call`] records the bytes one session receives during a call, for decoder tests.
 
 use std::fmt;
 use std::io;
@@ -33,8 +34,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+mod capture;
 mod raw;
 
+pub use capture::{NaiveLine, naive_decode, record_call};
 pub use raw::{RawAmi, header};
 
 /// A manager.conf user of the conformance configuration.
