@@ -37,7 +37,7 @@ C_PREFIX := $(BUILD)/prefix
 ENSURE := sh bindings/c/tests/ensure-package.sh
 
 .PHONY: test check-tools fmt-check clippy unit fuzz-replay doc header header-check c-test \
-	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench \
+	c-examples c-install-test c-sanitize c-valgrind c-live service-check miri install bench crates-check abi-check abi-record deb deb-test \
 	bench-proxy fuzz-smoke clean asterisk catalog catalog-check nats-server bench-bridge
 
 ## test: formatting, lints (warnings are errors), every test and doctest (the live suites against
@@ -47,6 +47,7 @@ ENSURE := sh bindings/c/tests/ensure-package.sh
 ## Node suite.
 ## Nothing is skipped: a missing tool is installed, or the run fails saying what is missing.
 test: check-tools catalog-check asterisk fmt-check clippy unit fuzz-replay doc header-check c-test miri c-examples service-check \
+	crates-check abi-check deb-test \
 	c-live python-test node-test
 	@echo "make test: all checks passed"
 
@@ -288,12 +289,89 @@ fuzz-smoke: $(CARGO_FUZZ)
 	    -- -dict=ami.dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1) || exit 1; \
 	done
 
+# ---- Release artefacts: crates, ABI record, Debian packages (docs/RELEASING.md) --------------
+# The crates published to crates.io, dependencies first (ami-testkit, ami-catalog-gen and the
+# binding crates are not published: see their Cargo.toml).
+PUBLISHED_CRATES := ami-simd ami-proto ami-catalog ami-tokio ami-ffi ami-cli
+
+## crates-check: package every published crate as `cargo publish` would (without publishing):
+## each is built from its unpacked .crate against the others, and must carry LICENSE-MIT,
+## LICENSE-APACHE, its README and complete crates.io metadata
+crates-check:
+	CARGO=$(CARGO) bash packaging/check/crates.sh $(PUBLISHED_CRATES)
+
+## abi-check: the C ABI against its record (abi/libami.symbols: exported symbols with the version
+## that added each; abi/ami.h.api: the header's declarations): a recorded symbol or declaration
+## that is gone or changed fails unless the SONAME changed (the next major version) and
+## CHANGELOG.md announces it; an addition fails until recorded with `make abi-record`. Then the
+## check itself is tested: a stand-in libami.so.$(SOVERSION) lacking one recorded symbol must fail
+abi-check: c-install-test
+	python3 packaging/check/abi.py check $(C_PREFIX)/lib/libami.so.$(VERSION) include/ami.h $(VERSION)
+	@mkdir -p $(BUILD)/abi-self-test
+	@sed -n 's/^\(ami_[A-Za-z0-9_]*\) .*/void \1(void) {}/p' abi/libami.symbols | grep -v '^void ami_version(' \
+		> $(BUILD)/abi-self-test/stand-in.c
+	@$(CC) -shared -fPIC -Wl,-soname,libami.so.$(SOVERSION) $(BUILD)/abi-self-test/stand-in.c \
+		-o $(BUILD)/abi-self-test/libami.so
+	@if python3 packaging/check/abi.py check $(BUILD)/abi-self-test/libami.so include/ami.h $(VERSION) \
+		> $(BUILD)/abi-self-test/out.txt; then \
+		echo "abi-check: a library without ami_version passed the check"; exit 1; fi
+	@grep -q 'REMOVED from libami.so.$(SOVERSION): ami_version' $(BUILD)/abi-self-test/out.txt || \
+		{ cat $(BUILD)/abi-self-test/out.txt; echo "abi-check: the removal of ami_version was not reported"; exit 1; }
+	@echo "abi-check: a stand-in library without ami_version is refused, as it must be"
+
+## abi-record: rewrite abi/ from the built library and header (additions get version $(VERSION));
+## refuses a removal or change unless the SONAME changed and CHANGELOG.md names the new one
+abi-record: c-install-test
+	python3 packaging/check/abi.py record $(C_PREFIX)/lib/libami.so.$(VERSION) include/ami.h $(VERSION)
+
+# Debian packages (packaging/deb/build.sh, with dpkg-deb): libami0, libami-dev and ami-tools,
+# for this machine's architecture. DEB_MAINTAINER (Debian's mandatory Maintainer field): a
+# release sets it, or DEBFULLNAME and DEBEMAIL as for dch; otherwise the packages name an
+# address under .invalid that says they are a test build (docs/RELEASING.md).
+DEB_OUT := $(BUILD)/deb
+DEB_STAGE := $(BUILD)/deb-stage
+DEB_PROFILE ?= release
+DEB_MAINTAINER ?= $(if $(DEBEMAIL),$(or $(DEBFULLNAME),The libami developers) <$(DEBEMAIL)>,libami test build <test-build@libami.invalid>)
+LINTIAN_VERSION := 2.116.3+deb12u1
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+## deb: the three .deb files in target/make/deb (DEB_PROFILE=release by default)
+deb:
+	@$(ENSURE) 'dpkg-architecture --version && dpkg-shlibdeps --version' dpkg-dev || { echo "deb: dpkg-dev is missing (apt-get install dpkg-dev)"; exit 1; }
+	rm -rf $(DEB_STAGE)
+	@$(MAKE) --no-print-directory install DESTDIR=$(DEB_STAGE) PREFIX=/usr \
+		LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) PROFILE=$(DEB_PROFILE)
+	VERSION=$(VERSION) DEB_MAINTAINER='$(DEB_MAINTAINER)' bash packaging/deb/build.sh $(DEB_STAGE) $(DEB_OUT)
+
+## deb-test: build the packages (from the dev build), lintian (warnings are errors; each
+## override is explained in packaging/deb/*.lintian-overrides), install them with dpkg (root, or
+## sudo -n), then use them: pkg-config, a C program compiled and run against the installed
+## library, `ami --version`, `systemd-analyze verify` of the installed units, the licenses;
+## then purge them and check that every file they installed is gone
+deb-test:
+	@$(MAKE) --no-print-directory deb DEB_PROFILE=debug
+	@$(ENSURE) 'lintian --version' lintian=$(LINTIAN_VERSION) || { echo "deb-test: lintian is missing (apt-get install lintian)"; exit 1; }
+	lintian --fail-on error,warning --display-info $(DEB_OUT)/*.deb
+	@test -z "$(SUDO)" || $(SUDO) true || { echo "deb-test: installing the packages needs root (or sudo without a password)"; exit 1; }
+	$(SUDO) dpkg -i $(DEB_OUT)/libami0_*.deb $(DEB_OUT)/libami-dev_*.deb $(DEB_OUT)/ami-tools_*.deb
+	bash packaging/deb/installed-test.sh "$(SUDO)"
+	@dpkg -L libami0 libami-dev ami-tools | sort -u > $(BUILD)/deb-files.txt
+	$(SUDO) dpkg --purge ami-tools libami-dev libami0
+	@left=$$(while read -r f; do if [ ! -d "$$f" ] && { [ -e "$$f" ] || [ -L "$$f" ]; }; then echo "$$f"; fi; done < $(BUILD)/deb-files.txt); \
+		test -z "$$left" || { echo "deb-test: left after dpkg --purge:"; echo "$$left"; exit 1; }
+	@for d in /etc/ami /usr/share/doc/libami0 /usr/share/doc/libami-dev /usr/share/doc/ami-tools; do \
+		test ! -e $$d || { echo "deb-test: $$d is left after dpkg --purge"; exit 1; }; done
+	@echo "deb-test: installed, used and purged; no file left"
+
 # ---- Python package (bindings/python) -------------------------------------------------------
-# Everything is installed here from PyPI with pinned versions: maturin in a build venv, the
-# wheel plus pytest and mypy in a fresh test venv, panoramisk only in the bench venv.
-.PHONY: python-wheel python-test python-pip-install-test python-bench
+# Everything is installed here from PyPI with pinned versions: maturin, ziglang (the linker that
+# targets glibc 2.17) and auditwheel in a build venv, the wheel plus pytest and mypy in fresh test
+# venvs, panoramisk only in the bench venv.
+.PHONY: python-wheel python-test python-matrix python-pip-install-test python-bench
 PYTHON ?= python3
 MATURIN_VERSION := 1.9.6
+ZIGLANG_VERSION := 0.14.1
+AUDITWHEEL_VERSION := 6.8.2
 PYTEST_VERSION := 8.3.4
 MYPY_VERSION := 1.13.0
 # The documented JetStream consumer of `ami bridge` (docs/bridge/nats_consumer.py) is tested
@@ -305,31 +383,80 @@ PY_TEST_VENV := $(BUILD)/py-test
 PY_PIP_VENV := $(BUILD)/py-pip
 PY_BENCH_VENV := $(BUILD)/py-bench
 PY_WHEELS := $(BUILD)/wheels
+PY_SDIST := $(BUILD)/sdist
 MATURIN := $(PY_BUILD_VENV)/bin/maturin
-MATURIN_STAMP := $(PY_BUILD_VENV)/maturin-$(MATURIN_VERSION).stamp
+MATURIN_STAMP := $(PY_BUILD_VENV)/maturin-$(MATURIN_VERSION)-zig-$(ZIGLANG_VERSION)-auditwheel-$(AUDITWHEEL_VERSION).stamp
 BENCH_CORPUS := $(BUILD)/corpus-8mb.bin
+# The release wheel's limits: the manylinux policy auditwheel must report, and its size.
+PY_WHEEL_TAG := manylinux_2_17_x86_64
+PY_WHEEL_MAX_BYTES := 5000000
+# The interpreters the wheel is tested on: `make test` runs the oldest and the newest supported
+# CPython (pyenv's ~/.pyenv/versions/X.Y.*), `make python-matrix` all of them.
+PY_VERSIONS_TEST := 3.9 3.13
+PY_VERSIONS_ALL := 3.9 3.10 3.11 3.12 3.13
+PYENV_VERSIONS ?= $(HOME)/.pyenv/versions
 
 $(MATURIN_STAMP):
 	rm -rf $(PY_BUILD_VENV)
 	$(PYTHON) -m venv $(PY_BUILD_VENV)
-	$(PY_BUILD_VENV)/bin/pip install -q --disable-pip-version-check maturin==$(MATURIN_VERSION)
+	$(PY_BUILD_VENV)/bin/pip install -q --disable-pip-version-check maturin==$(MATURIN_VERSION) \
+		ziglang==$(ZIGLANG_VERSION) auditwheel==$(AUDITWHEEL_VERSION)
 	touch $@
 
-## python-wheel: the abi3 wheel (one wheel for CPython 3.9+) in target/make/wheels
+## python-wheel: the release artefacts in target/make: the sdist (sdist/), then the wheel built
+## from that sdist (wheels/), as a release does: abi3 (CPython 3.9+), linked by zig against
+## glibc 2.17 (manylinux2014), stripped. Fails unless the sdist carries the licenses, README and
+## the build backend and adds no dependency to Cargo.lock, auditwheel reports $(PY_WHEEL_TAG),
+## and the wheel is under $(PY_WHEEL_MAX_BYTES) bytes with both licenses in its dist-info
 python-wheel: $(MATURIN_STAMP)
-	rm -rf $(PY_WHEELS)
-	$(MATURIN) build --release --locked -q -m bindings/python/Cargo.toml -o $(PY_WHEELS)
+	rm -rf $(PY_WHEELS) $(PY_SDIST)
+	$(MATURIN) sdist -m bindings/python/Cargo.toml -o $(PY_SDIST) 2>&1 | grep -v -e 'manifest has no documentation' -e '^ *|$$' -e '^ *= note: see https' || true
+	tar xzf $(PY_SDIST)/libami-$(VERSION).tar.gz -C $(PY_SDIST)
+	bash packaging/check/python-sdist.sh $(PY_SDIST)/libami-$(VERSION) Cargo.lock
+	# Not --locked: the sdist's workspace holds only the Python crate's members, so cargo prunes
+	# the lock; python-sdist.sh checks below that nothing was added or changed in it.
+	cd $(PY_SDIST)/libami-$(VERSION) && PATH=$(PY_BUILD_VENV)/bin:$$PATH CARGO_TARGET_DIR=$(CURDIR)/target/wheel \
+		$(MATURIN) build --release -q --zig --compatibility manylinux2014 -o $(PY_WHEELS)
+	bash packaging/check/python-sdist.sh --lock-only $(PY_SDIST)/libami-$(VERSION) Cargo.lock
+	$(PY_BUILD_VENV)/bin/auditwheel show $(PY_WHEELS)/libami-*.whl | tee $(BUILD)/auditwheel.txt
+	@tr '\n' ' ' < $(BUILD)/auditwheel.txt | grep -q 'consistent with the following platform tag: *"$(PY_WHEEL_TAG)"' || \
+		{ echo "python-wheel: auditwheel does not report $(PY_WHEEL_TAG)"; exit 1; }
+	@w=$$(ls $(PY_WHEELS)/libami-*.whl); size=$$(stat -c %s $$w); echo "$$(basename $$w): $$size bytes"; \
+		test $$size -lt $(PY_WHEEL_MAX_BYTES) || { echo "python-wheel: $$w is $$size bytes (limit $(PY_WHEEL_MAX_BYTES))"; exit 1; }; \
+		case $$w in *-cp39-abi3-*) ;; *) echo "python-wheel: $$w is not a cp39-abi3 wheel"; exit 1;; esac; \
+		for f in LICENSE-MIT LICENSE-APACHE; do \
+			unzip -p $$w libami-$(VERSION).dist-info/licenses/$$f | cmp -s - $$f || \
+				{ echo "python-wheel: $$w lacks $$f"; exit 1; }; done; \
+		unzip -p $$w libami/_native.abi3.so > $(BUILD)/wheel-native.so; \
+		! readelf -S $(BUILD)/wheel-native.so | grep -q '\.debug_' || \
+			{ echo "python-wheel: the extension carries debug sections (not stripped)"; exit 1; }
 
-# $(1): venv directory, $(2): what to install into it
+# $(1): venv directory, $(2): what to install into it, $(3): the interpreter (default $(PYTHON))
 define fresh_venv
 	rm -rf $(1)
-	$(PYTHON) -m venv $(1)
+	$(or $(3),$(PYTHON)) -m venv $(1)
 	$(1)/bin/pip install -q --disable-pip-version-check $(2)
 endef
 
+# $(1): X.Y: the newest pyenv CPython X.Y.*, or a failure naming the missing interpreter.
+pyenv_python = $(or $(lastword $(sort $(wildcard $(PYENV_VERSIONS)/$(1).*/bin/python))),$(error \
+	CPython $(1) is missing: the wheel is tested on it; install it (pyenv install $(1)) under $(PYENV_VERSIONS)))
+
+# $(1): X.Y: the pytest suite against the wheel installed into a fresh venv of CPython X.Y, from
+# a directory where the source tree is not importable.
+define py_suite
+	$(call fresh_venv,$(PY_TEST_VENV)-$(1),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) \
+		nats-py==$(NATS_PY_VERSION),$(call pyenv_python,$(1)))
+	@echo "== pytest on $$($(PY_TEST_VENV)-$(1)/bin/python --version)"
+	cd $(PY_TEST_VENV)-$(1) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
+		LIBAMI_AMI_BIN=$(CURDIR)/target/debug/ami \
+		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
+
+endef
+
 ## python-test: install the wheel in a fresh venv with pytest and mypy, check the .pyi stubs
-## with mypy.stubtest and the examples with mypy --strict, run the pytest suite against the
-## installed package (from a directory where the source tree is not importable); then
+## with mypy.stubtest and the examples with mypy --strict; run the pytest suite against the
+## installed package on the oldest and the newest supported CPython ($(PY_VERSIONS_TEST)); then
 ## `pip install ./bindings/python`
 python-test: python-wheel asterisk nats-server
 	$(call fresh_venv,$(PY_TEST_VENV),$(PY_WHEELS)/libami-*.whl pytest==$(PYTEST_VERSION) mypy==$(MYPY_VERSION) \
@@ -337,19 +464,37 @@ python-test: python-wheel asterisk nats-server
 	$(CARGO) build -q --locked -p ami-cli
 	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest libami --allowlist $(CURDIR)/bindings/python/stubtest-allowlist.txt
 	cd $(PY_TEST_VENV) && bin/python -m mypy --strict --no-incremental $(CURDIR)/bindings/python/examples
-	cd $(PY_TEST_VENV) && LIBAMI_CAPTURES=$(CURDIR)/crates/ami-proto/tests/data/asterisk-22 \
-		LIBAMI_AMI_BIN=$(CURDIR)/target/debug/ami \
-		bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings/python/tests
+	$(foreach v,$(PY_VERSIONS_TEST),$(call py_suite,$(v)))
 	@$(MAKE) --no-print-directory python-pip-install-test
 
+## python-matrix: the pytest suite against the installed wheel on every supported CPython
+## ($(PY_VERSIONS_ALL)); not part of `make test`, which runs the oldest and the newest
+python-matrix: python-wheel asterisk nats-server
+	$(CARGO) build -q --locked -p ami-cli
+	$(foreach v,$(PY_VERSIONS_ALL),$(call py_suite,$(v)))
+
 ## python-pip-install-test: what a user does on a fresh machine: `pip install ./bindings/python`
-## (pip fetches maturin from PyPI and builds the extension), then import it and decode a message
+## (pip fetches maturin from PyPI and builds the extension), then import it and decode a message;
+## and, on a machine without Rust (cargo not on PATH), the same install must stop at once saying
+## that Rust is needed, without downloading a toolchain
 python-pip-install-test:
 	$(call fresh_venv,$(PY_PIP_VENV),./bindings/python)
 	cd $(PY_PIP_VENV) && bin/python -c 'import libami; d = libami.Decoder(); \
 		d.feed(b"Asterisk Call Manager/11.0.0\r\nEvent: Hangup\r\nChannel: PJSIP/1\r\n\r\n"); \
 		items = list(d); assert items[1]["channel"] == "PJSIP/1", items; \
 		print("pip install ./bindings/python: libami", libami.__version__, "OK")'
+	@rm -rf $(PY_PIP_VENV)-norust && $(PYTHON) -m venv $(PY_PIP_VENV)-norust
+	@echo "pip install ./bindings/python without cargo on PATH: must fail, saying Rust is needed"
+	@path=$(PY_PIP_VENV)-norust/bin; for d in $$(echo "$$PATH" | tr : ' '); do \
+		[ -x $$d/cargo ] || path=$$path:$$d; done; \
+	if PATH=$$path $(PY_PIP_VENV)-norust/bin/pip install --disable-pip-version-check \
+		./bindings/python > $(BUILD)/pip-norust.log 2>&1; then \
+		echo "pip install without Rust succeeded: it must have downloaded a toolchain"; exit 1; fi; \
+	grep -q 'libami: building from source needs Rust' $(BUILD)/pip-norust.log || \
+		{ cat $(BUILD)/pip-norust.log; echo "pip install without Rust failed without saying why"; exit 1; }; \
+	! grep -qi -e puccinialin -e 'installing into a temporary' $(BUILD)/pip-norust.log || \
+		{ cat $(BUILD)/pip-norust.log; echo "pip install without Rust tried to download a toolchain"; exit 1; }; \
+	grep -A4 'libami: building from source' $(BUILD)/pip-norust.log | sed 's/^/  | /'
 
 $(BENCH_CORPUS):
 	@mkdir -p $(BUILD)

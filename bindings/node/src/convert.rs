@@ -21,7 +21,7 @@ pub fn bytes(v: &Bytes) -> &[u8] {
 /// Fields given as a flat list `[name0, value0, name1, value1, ...]` (the TypeScript layer
 /// flattens mappings and pairs into it).
 pub fn pairs(flat: &[Bytes]) -> napi::Result<impl Iterator<Item = (&[u8], &[u8])>> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(errors::invalid("fields must alternate names and values"));
     }
     Ok(flat.chunks_exact(2).filter_map(|c| match c {

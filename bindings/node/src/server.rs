@@ -415,7 +415,7 @@ impl NativeServer {
         items: u32,
         fields: Vec<String>,
     ) -> Result<()> {
-        if fields.len() % 2 != 0 {
+        if !fields.len().is_multiple_of(2) {
             return Err(errors::invalid("fields must alternate names and values"));
         }
         let refs: Vec<(&str, &str)> = fields

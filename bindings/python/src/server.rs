@@ -115,15 +115,14 @@ fn peer_arg(peer: &Bound<'_, PyAny>) -> PyResult<SocketAddr> {
             .parse()
             .map_err(|e| PyValueError::new_err(format!("peer {s:?} is not an address:port: {e}")));
     }
-    if let Ok(t) = peer.cast::<PyTuple>() {
-        if t.len() >= 2 {
-            let host: String = t.get_item(0)?.extract()?;
-            let port: u16 = t.get_item(1)?.extract()?;
-            let ip: IpAddr = host
-                .parse()
-                .map_err(|e| PyValueError::new_err(format!("peer host {host:?}: {e}")))?;
-            return Ok(SocketAddr::new(ip, port));
-        }
+    if let Ok(t) = peer.cast::<PyTuple>()
+        && t.len() >= 2
+    {
+        let host: String = t.get_item(0)?.extract()?;
+        let port: u16 = t.get_item(1)?.extract()?;
+        let ip: IpAddr =
+            host.parse().map_err(|e| PyValueError::new_err(format!("peer host {host:?}: {e}")))?;
+        return Ok(SocketAddr::new(ip, port));
     }
     Err(PyTypeError::new_err("peer must be \"ip:port\" or a (host, port, ...) tuple"))
 }

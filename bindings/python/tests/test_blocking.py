@@ -26,7 +26,6 @@ class ServerThread:
 
     def _run(self):
         self.loop = asyncio.new_event_loop()
-        self.stop = asyncio.Event()
 
         async def main():
             self.stop = asyncio.Event()

@@ -383,13 +383,13 @@ pub fn extract(doc: &Document<'_>, version: &str, source: &str) -> Result<Facts,
     actions.sort_by_key(|a| key(&a.name));
     events.sort_by_key(|e| key(&e.name));
     for pair in events.windows(2) {
-        if let [a, b] = pair {
-            if a.name.eq_ignore_ascii_case(&b.name) {
-                return Err(ExtractError::Unexpected {
-                    line: 0,
-                    what: format!("events {} and {} differ only in case", a.name, b.name),
-                });
-            }
+        if let [a, b] = pair
+            && a.name.eq_ignore_ascii_case(&b.name)
+        {
+            return Err(ExtractError::Unexpected {
+                line: 0,
+                what: format!("events {} and {} differ only in case", a.name, b.name),
+            });
         }
     }
     Ok(Facts {

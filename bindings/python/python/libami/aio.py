@@ -288,8 +288,12 @@ class Client:
         self._connected_at = 0.0
         self._event_queue_size = event_queue_size
         self._max_in_flight = max(1, max_in_flight)
-        # Callers beyond max_in_flight wait here instead of being refused by the session.
-        self._in_flight = asyncio.Semaphore(self._max_in_flight)
+        # Callers beyond max_in_flight wait on _in_flight instead of being refused by the session.
+        # It and _ready are made on first use, inside the running loop: on Python 3.9 an asyncio
+        # primitive binds the loop current when it is made, and connect() may be called before
+        # asyncio.run() starts the loop that will await it.
+        self._in_flight_semaphore: Optional[asyncio.Semaphore] = None
+        self._ready_event: Optional[asyncio.Event] = None
         self._conn: Optional[ClientConnection] = None
         self._writer: Optional[asyncio.StreamWriter] = None
         self._reader_task: Optional[asyncio.Task] = None
@@ -297,7 +301,6 @@ class Client:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._pending: Dict[str, _Pending] = {}
         self._login: Optional[asyncio.Future] = None
-        self._ready = asyncio.Event()
         self._closing = False
         self._streams: "set[EventStream[Any]]" = set()
         self.connections = 0
@@ -306,6 +309,18 @@ class Client:
         """The server's banner line of the current connection."""
 
     # ---- connection management ----
+
+    @property
+    def _in_flight(self) -> asyncio.Semaphore:
+        if self._in_flight_semaphore is None:
+            self._in_flight_semaphore = asyncio.Semaphore(self._max_in_flight)
+        return self._in_flight_semaphore
+
+    @property
+    def _ready(self) -> asyncio.Event:
+        if self._ready_event is None:
+            self._ready_event = asyncio.Event()
+        return self._ready_event
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -629,7 +644,7 @@ class Client:
     @property
     def connected(self) -> bool:
         """Whether the client is connected and logged in."""
-        return self._ready.is_set()
+        return self._ready_event is not None and self._ready_event.is_set()
 
     async def wait_connected(self, timeout: Optional[float] = None) -> None:
         """Waits until the client is connected and logged in (after a reconnect)."""

@@ -8,9 +8,10 @@
 use std::fmt;
 
 /// The conformance `extensions.conf` (context `amitest`), as the test suites' live Asterisk
-/// loads it.
-pub const CONFORMANCE: &str =
-    include_str!("../../../ami-proto/tests/data/asterisk-22/extensions.conf");
+/// loads it. `extensions.conf` beside this file is a symbolic link to
+/// `crates/ami-proto/tests/data/asterisk-22/extensions.conf`, so that the published crate (which
+/// `cargo package` fills with the link's target) carries its own copy.
+pub const CONFORMANCE: &str = include_str!("extensions.conf");
 
 /// What the simulated phones of `--calls-per-second` and `ami demo` dial into.
 pub const PHONES: &str = "\

@@ -1284,10 +1284,10 @@ impl Server {
                 let fully_booted = self.fully_booted_block();
                 let Some(s) = self.sessions.get_mut(&sid) else { return };
                 simple_response(&mut s.out, b"Success", echo, b"Authentication accepted");
-                if s.send_events.contains(Privilege::SYSTEM) {
-                    if let Some(block) = fully_booted {
-                        s.out.extend_from_slice(&block);
-                    }
+                if s.send_events.contains(Privilege::SYSTEM)
+                    && let Some(block) = fully_booted
+                {
+                    s.out.extend_from_slice(&block);
                 }
                 self.events
                     .push_back((SessionId(sid), ServerEvent::LoggedIn { username: account }));

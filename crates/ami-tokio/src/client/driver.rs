@@ -268,14 +268,14 @@ async fn connection(
         if let Some(received) = conn.not_ami() {
             return Ended::Failed(Error::NotAmi { target: target.clone(), received });
         }
-        if !conn.logged_in {
-            if let Some(message) = conn.login_failed.take() {
-                return Ended::Failed(Error::LoginFailed {
-                    target: target.clone(),
-                    user: options.username.clone(),
-                    message,
-                });
-            }
+        if !conn.logged_in
+            && let Some(message) = conn.login_failed.take()
+        {
+            return Ended::Failed(Error::LoginFailed {
+                target: target.clone(),
+                user: options.username.clone(),
+                message,
+            });
         }
         if let Some(reason) = conn.closed {
             if let Some((done, _)) = closing {
@@ -472,10 +472,10 @@ impl Conn<'_> {
         } else {
             match &mut f.sink {
                 Some(SinkState::Collect(_, collector)) => {
-                    if let Some(result) = collector.add(part) {
-                        if let Some(SinkState::Collect(tx, _)) = f.sink.take() {
-                            let _ = tx.send(result);
-                        }
+                    if let Some(result) = collector.add(part)
+                        && let Some(SinkState::Collect(tx, _)) = f.sink.take()
+                    {
+                        let _ = tx.send(result);
                     }
                 }
                 Some(SinkState::Stream(tx)) => {

@@ -180,13 +180,14 @@ impl Conns {
         let mut gone = Vec::new();
         for (sid, c) in &mut self.conns {
             let pending = server.poll_transmit(*sid);
-            if !c.in_flight && !pending.is_empty() {
-                if let Some(tx) = &c.tx {
-                    let n = pending.len();
-                    if tx.try_send(pending.to_vec()).is_ok() {
-                        c.in_flight = true;
-                        server.consume_transmit(*sid, n);
-                    }
+            if !c.in_flight
+                && !pending.is_empty()
+                && let Some(tx) = &c.tx
+            {
+                let n = pending.len();
+                if tx.try_send(pending.to_vec()).is_ok() {
+                    c.in_flight = true;
+                    server.consume_transmit(*sid, n);
                 }
             }
             // Done: everything sent, or the writer gave up (the peer stopped reading).

@@ -228,10 +228,10 @@ impl Endpoint {
     }
 
     fn input(&mut self, input: Input) {
-        if let (Some(tap), Input::Data(sid, data)) = (&mut self.tap, &input) {
-            if let Some(peer) = self.conns.peer(*sid) {
-                tap(*sid, peer, data);
-            }
+        if let (Some(tap), Input::Data(sid, data)) = (&mut self.tap, &input)
+            && let Some(peer) = self.conns.peer(*sid)
+        {
+            tap(*sid, peer, data);
         }
         self.conns.handle(&mut self.server, input);
     }

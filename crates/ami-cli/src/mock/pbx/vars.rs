@@ -39,13 +39,14 @@ impl Pbx {
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
-                if let Some(end) = closing(bytes, i) {
-                    let inner = self.substitute_depth(id, &text[i + 2..end], depth + 1);
-                    out.push_str(&self.value(id, &inner));
-                    i = end + 1;
-                    continue;
-                }
+            if bytes[i] == b'$'
+                && bytes.get(i + 1) == Some(&b'{')
+                && let Some(end) = closing(bytes, i)
+            {
+                let inner = self.substitute_depth(id, &text[i + 2..end], depth + 1);
+                out.push_str(&self.value(id, &inner));
+                i = end + 1;
+                continue;
             }
             let ch = text[i..].chars().next().unwrap_or('\u{fffd}');
             out.push(ch);
