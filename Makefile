@@ -202,10 +202,10 @@ c-live: c-examples asterisk
 	@$(ENSURE) 'valgrind --version' valgrind || { echo "c-live: valgrind is missing (apt-get install valgrind)"; exit 1; }
 	bash bindings/c/tests/live-example.sh $(BUILD)/example-ami_events $(C_PREFIX)/lib
 
-## service-check: the systemd unit of `ami proxy` (packaging/systemd) passes `systemd-analyze
-## verify` and keeps its exposure score at most 2.0 (`systemd-analyze security`), against the
-## installed `ami` and man page; the example /etc/ami/proxy.conf loads (`--check-config`) and
-## `ami check` finds no error in it
+## service-check: the systemd units of `ami proxy` and `ami bridge` (packaging/systemd) pass
+## `systemd-analyze verify` and keep their exposure scores at most 2.0 (`systemd-analyze
+## security`), against the installed `ami` and man page; the example /etc/ami/proxy.conf loads
+## (`--check-config`), and `ami check` finds no error in it nor in the example bridge.conf
 service-check: c-install-test
 	@$(ENSURE) 'systemd-analyze --version' systemd || { echo "service-check: systemd-analyze is missing (apt-get install systemd)"; exit 1; }
 	@rm -rf $(BUILD)/units && mkdir -p $(BUILD)/units
@@ -218,6 +218,7 @@ service-check: c-install-test
 	done
 	PBX1_SECRET=example $(C_PREFIX)/bin/ami proxy --config packaging/etc/ami/proxy.conf --check-config
 	$(C_PREFIX)/bin/ami check packaging/etc/ami/proxy.conf >/dev/null
+	$(C_PREFIX)/bin/ami check packaging/etc/ami/bridge.conf >/dev/null
 
 # ASan + UBSan (LeakSanitizer included), against the installed static library.
 c-sanitize: c-install-test

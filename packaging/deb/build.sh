@@ -205,9 +205,10 @@ control ami-tools \
     "Depends: $(shlibdeps "$work/ami-tools/usr/bin/ami"), adduser" \
     "Description: Asterisk Manager Interface tools: proxy, bridge, mock, user admin" \
     " The ami command puts libami to work over real sockets: a permission-" \
-    " enforcing AMI proxy (with a hardened systemd unit), event tailing," \
-    " actions from the shell, a mock Asterisk for tests, manager.conf checking" \
-    " and user administration." \
+    " enforcing AMI proxy and a bridge of many Asterisk servers to NATS" \
+    " JetStream (each with a hardened systemd unit), event tailing, actions" \
+    " from the shell, a mock Asterisk for tests, manager.conf checking and" \
+    " user administration." \
     " ." \
     " The services are installed but not enabled: edit /etc/ami/ first, then" \
     " systemctl enable --now the unit."

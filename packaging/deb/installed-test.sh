@@ -73,6 +73,9 @@ done
 if [ -f /etc/ami/proxy.conf ]; then
     PBX1_SECRET=example ami proxy --config /etc/ami/proxy.conf --check-config
 fi
+if [ -f /etc/ami/bridge.conf ]; then
+    ami check /etc/ami/bridge.conf >/dev/null || fail "ami check finds errors in /etc/ami/bridge.conf"
+fi
 
 # The licenses: MIT verbatim in each copyright file, Apache-2.0 by Debian's copy, which must be
 # LICENSE-APACHE byte for byte.

@@ -707,10 +707,24 @@ fn a_full_buffer_drops_the_oldest_and_says_how_many() {
     // The ticks were the only events during the outage: every missing one was announced,
     // as lost (never sent) or unconfirmed (sent, its acknowledgement lost with the
     // connection: JetStream may hold it); no more than that.
-    assert!(
-        lost <= missing && missing <= lost + unconfirmed,
-        "missing {missing}, announced lost {lost} + unconfirmed {unconfirmed}"
-    );
+    // Unless something else broke the flow too: a PBX connection that the mock closed (a
+    // reader too slow on a loaded machine) or a lapsed lease is announced by its own marker,
+    // whose losses are unknowable (no `Lost:`): then the count is a lower bound.
+    let other: Vec<&str> = all
+        .iter()
+        .filter(|s| s.header("Ami-Kind") == "gap")
+        .filter_map(|s| s.field("Reason"))
+        .filter(|r| !matches!(*r, "connected" | "buffer-full"))
+        .collect();
+    if other.is_empty() {
+        assert!(
+            lost <= missing && missing <= lost + unconfirmed,
+            "missing {missing}, announced lost {lost} + unconfirmed {unconfirmed}: {}",
+            bridge.log()
+        );
+    } else {
+        assert!(lost <= missing, "missing {missing}, announced lost {lost} (and gaps {other:?})");
+    }
     // The marker precedes the first tick after the hole.
     let hole = got.windows(2).position(|w| w[1] != w[0] + 1).expect("a hole") + 1;
     let after = got[hole];

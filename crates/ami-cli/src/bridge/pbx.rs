@@ -136,6 +136,9 @@ impl PbxTask {
             && *abs >= self.publisher.sent_to()
             && let Some(e) = self.buffer.get_mut(*abs)
             && e.msg_id == *id
+            // Once sent, JetStream may hold it: a re-send with the same id and a new count
+            // would be dropped as a duplicate. A new marker says the rest.
+            && !e.sent
         {
             total.count += lost.count;
             total.unconfirmed += lost.unconfirmed;

@@ -175,9 +175,14 @@ impl Publisher {
         }
         self.sent_to = self.sent_to.max(buffer.head());
         if self.js.client().connection_state() != State::Connected {
-            // The client would queue the messages for a later connection: they would count
-            // as sent (maybe stored) while they wait, and the buffer's losses could no longer
-            // be told apart from them. They wait in the buffer instead.
+            // What is in flight will not be acknowledged: send it again, in order, once NATS
+            // is back (waiting for each acknowledgement's timeout would store it after newer
+            // events). And nothing new is handed to the client meanwhile: it would queue it,
+            // counting as sent (maybe stored) while it waits, so the buffer's losses could no
+            // longer be told apart. It waits in the buffer instead.
+            if !self.acks.is_empty() {
+                self.failed(buffer, "connection lost");
+            }
             return true;
         }
         while self.acks.len() < self.window && self.sent_to < buffer.end() {

@@ -148,7 +148,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let mut cfg = cfg;
     let mut proxy = None;
     let mut proxy_error = None;
-    if cfg.users.iter().any(|u| is_upstream_section(&u.name)) {
+    let bridge_file = crate::bridge::config::looks_like_bridge(&text);
+    // A bridge's [upstream:NAME] sections are the bridge's (below), not a proxy's.
+    if !bridge_file && cfg.users.iter().any(|u| is_upstream_section(&u.name)) {
         match parse_sections(MANAGER_CONF, &text) {
             Ok(sections) => {
                 sections.strip(&mut cfg);
@@ -160,7 +162,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     // A bridge configuration (`ami bridge`): [nats] is not a user, roles need no secret.
     let mut bridge_error = None;
     let mut bridge_lines = None;
-    if crate::bridge::config::looks_like_bridge(&text) {
+    if bridge_file {
         match crate::bridge::config::load(MANAGER_CONF, &text) {
             Ok(b) => {
                 cfg.users.retain(|u| !crate::bridge::config::is_bridge_section(&u.name));
