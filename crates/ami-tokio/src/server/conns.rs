@@ -18,8 +18,9 @@ pub(crate) enum Input {
     Data(SessionId, Vec<u8>),
     /// The client closed (or the socket failed).
     Eof(SessionId),
-    /// The writer has sent its chunk and can take the next.
-    Written(SessionId),
+    /// The writer has sent its chunk and can take the next; the chunk's buffer comes back to
+    /// be filled again.
+    Written(SessionId, Vec<u8>),
 }
 
 /// The longest one chunk may take to be written (and the last bytes of a closing connection
@@ -29,10 +30,17 @@ const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Size of one read from a client.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The largest write buffer a connection keeps for its next chunk. Reusing it spares an
+/// allocation, and the page faults of fresh memory, per chunk (a fifth of a busy proxy's time
+/// went to them); larger buffers, from a burst, are freed so that idle connections hold little.
+const KEPT_WRITE_BUFFER: usize = 256 * 1024;
+
 #[derive(Debug)]
 struct Conn {
     tx: Option<mpsc::Sender<Vec<u8>>>,
     in_flight: bool,
+    /// The buffer the writer gave back, filled with the next chunk.
+    spare: Vec<u8>,
     closing: bool,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
@@ -96,7 +104,7 @@ impl Conns {
                     let _ = tx_done.send(Input::Eof(sid)).await;
                     return;
                 }
-                if tx_done.send(Input::Written(sid)).await.is_err() {
+                if tx_done.send(Input::Written(sid, chunk)).await.is_err() {
                     return;
                 }
             }
@@ -107,6 +115,7 @@ impl Conns {
             Conn {
                 tx: Some(tx),
                 in_flight: false,
+                spare: Vec::new(),
                 closing: false,
                 reader,
                 writer,
@@ -130,9 +139,13 @@ impl Conns {
                     server.handle_eof(sid, now());
                 }
             }
-            Input::Written(sid) => {
+            Input::Written(sid, mut buffer) => {
                 if let Some(c) = self.conns.get_mut(&sid) {
                     c.in_flight = false;
+                    if buffer.capacity() <= KEPT_WRITE_BUFFER {
+                        buffer.clear();
+                        c.spare = buffer;
+                    }
                 }
             }
         }
@@ -185,9 +198,18 @@ impl Conns {
                 && let Some(tx) = &c.tx
             {
                 let n = pending.len();
-                if tx.try_send(pending.to_vec()).is_ok() {
-                    c.in_flight = true;
-                    server.consume_transmit(*sid, n);
+                let mut chunk = std::mem::take(&mut c.spare);
+                chunk.extend_from_slice(pending);
+                match tx.try_send(chunk) {
+                    Ok(()) => {
+                        c.in_flight = true;
+                        server.consume_transmit(*sid, n);
+                    }
+                    Err(e) => {
+                        let mut chunk = e.into_inner();
+                        chunk.clear();
+                        c.spare = chunk;
+                    }
                 }
             }
             // Done: everything sent, or the writer gave up (the peer stopped reading).
