@@ -31,6 +31,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
+
 use ami_proto::OwnedMessage;
 use ami_proto::encode::Response;
 use ami_proto::perm::Privilege;
@@ -284,9 +286,11 @@ struct Proxy {
     endpoint: Endpoint,
     upstreams: Vec<Upstream>,
     bindings: HashMap<String, usize>,
-    session_upstream: HashMap<SessionId, usize>,
-    pending: HashMap<u64, Pending>,
-    recent: HashMap<u64, Option<Vec<u8>>>,
+    /// Keyed by ids the core and the proxy assign, read for every session on every event:
+    /// a fast hash (see Cargo.toml).
+    session_upstream: FxHashMap<SessionId, usize>,
+    pending: FxHashMap<u64, Pending>,
+    recent: FxHashMap<u64, Option<Vec<u8>>>,
     recent_order: VecDeque<u64>,
     next_token: u64,
     strict: bool,
@@ -349,9 +353,9 @@ pub async fn serve(
         endpoint,
         upstreams,
         bindings: cfg.bindings,
-        session_upstream: HashMap::new(),
-        pending: HashMap::new(),
-        recent: HashMap::new(),
+        session_upstream: FxHashMap::default(),
+        pending: FxHashMap::default(),
+        recent: FxHashMap::default(),
         recent_order: VecDeque::new(),
         next_token: 1,
         strict: cfg.strict,
