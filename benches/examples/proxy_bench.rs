@@ -3,11 +3,13 @@
 //! `make bench-proxy` (or `cargo run --release -p ami-benches --example proxy_bench --
 //! target/release/ami`). Starts one `ami mock` and one `ami proxy` in front of it, then for
 //! 1, 10 and 100 clients with mixed rights (half read `all`, a quarter `user`, a quarter `call`,
-//! which does not receive the UserEvent flood) measures events delivered per second, first
-//! with the clients straight on the mock, then through the proxy (the events come from a sender
-//! connected to the mock in both cases, in windows of 200 that every receiver must have
-//! received before the next, so nothing is dropped); and the p50/p99 round trip of sequential
-//! `Ping` (which the proxy answers itself) and `Getvar` (which it forwards).
+//! which does not receive the UserEvent flood) measures events delivered per second with the
+//! clients straight on the mock and through the proxy, turn by turn for several rounds (min /
+//! median / max of each side and of the rounds' ratios). The events come from a sender
+//! connected to the mock in both cases that stays at most [`WINDOW`] events ahead of the
+//! slowest receiver, so nothing is dropped for a slow consumer and every receiver is checked
+//! to get every event exactly once. Then the p50/p99 round trip of sequential `Ping` (which
+//! the proxy answers itself) and `Getvar` (which it forwards).
 //!
 //! Then tenant isolation against the real Asterisk (started with tests/live/asterisk.sh; `make
 //! bench-proxy` builds it first): the round trip of another tenant's `Getvar` and `Ping`
@@ -93,8 +95,19 @@ fn login(addr: SocketAddr, user: &str) -> (TcpStream, Decoder) {
     }
 }
 
+/// Events the sender may be ahead of the slowest receiver (and of its own responses): small
+/// enough that no queue on the way (the mock's 1 MiB per session, the kernel's socket buffers)
+/// ever drops an event for a slow consumer, large enough that the figure is a throughput, not
+/// the round trip of a stop-and-wait window (which would charge the proxy's extra hop once per
+/// window).
+const WINDOW: u64 = 1000;
+
+/// Events written per `write`.
+const BATCH: u64 = 100;
+
 /// Events/s delivered to `clients` receivers (mixed rights) connected to `addr` while one
-/// sender, connected straight to the mock at `source`, floods UserEvents.
+/// sender, connected straight to the mock at `source`, floods UserEvents, at most [`WINDOW`]
+/// ahead of the slowest receiver. Panics if any receiver misses or repeats an event.
 fn throughput(source: SocketAddr, addr: SocketAddr, clients: usize, events: u64) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut counters = Vec::new();
@@ -109,74 +122,55 @@ fn throughput(source: SocketAddr, addr: SocketAddr, clients: usize, events: u64)
         if user != "call" {
             receivers += 1;
         }
-        let (mut s, mut d) = login(addr, user);
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let (s, d) = login(addr, user);
         let count = Arc::new(AtomicU64::new(0));
         counters.push((user, count.clone()));
-        let stop = stop.clone();
-        handles.push(thread::spawn(move || {
-            let mut buf = vec![0u8; 256 * 1024];
-            while !stop.load(Ordering::Relaxed) {
-                match s.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        d.feed(&buf[..n]);
-                        let mut got = 0;
-                        while let Some(f) = d.next_frame() {
-                            if let Ok(Frame::Message(m)) = f
-                                && m.get("UserEvent") == Some(&b"Bench"[..])
-                            {
-                                got += 1;
-                            }
-                        }
-                        count.fetch_add(got, Ordering::Relaxed);
-                    }
-                    Err(_) => {}
-                }
-            }
-        }));
+        handles.push(reader(s, d, stop.clone(), count, Counting::Events));
     }
-    let (mut sender, mut sd) = login(source, "all");
-    let batch = 200u64;
+    let (sender, sd) = login(source, "all");
+    let mut writer = sender.try_clone().unwrap();
+    let answered = Arc::new(AtomicU64::new(0));
+    let answers = reader(sender, sd, stop.clone(), answered.clone(), Counting::Responses);
     let pad = "p".repeat(200);
+    let slowest = || {
+        counters
+            .iter()
+            .filter(|(u, _)| *u != "call")
+            .map(|(_, c)| c.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX)
+            .min(answered.load(Ordering::Relaxed))
+    };
+    let wait_for = |want: u64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while slowest() < want {
+            assert!(Instant::now() < deadline, "receivers stalled below {want}");
+            // Sleeping, not spinning: a spinning sender would take a core from the processes
+            // measured (two cores here).
+            thread::sleep(Duration::from_micros(100));
+        }
+    };
     let start = Instant::now();
     let mut sent = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut text = String::new();
     while sent < events {
-        let mut text = String::new();
-        for i in sent..(sent + batch).min(events) {
+        wait_for((sent + BATCH).saturating_sub(WINDOW));
+        text.clear();
+        for i in sent..(sent + BATCH).min(events) {
             text.push_str(&format!(
                 "Action: UserEvent\r\nActionID: {i}\r\nUserEvent: Bench\r\nSeq: {i}\r\nPad: {pad}\r\n\r\n"
             ));
         }
-        sender.write_all(text.as_bytes()).unwrap();
-        sent = (sent + batch).min(events);
-        // Wait for the sender's last response and for every receiver to catch up, so nothing
-        // is dropped for a slow consumer and the figure is end-to-end.
-        let last = (sent - 1).to_string();
-        'resp: loop {
-            let n = sender.read(&mut buf).unwrap();
-            sd.feed(&buf[..n]);
-            while let Some(f) = sd.next_frame() {
-                if let Ok(Frame::Message(m)) = f
-                    && m.response().is_some()
-                    && m.get("ActionID") == Some(last.as_bytes())
-                {
-                    break 'resp;
-                }
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while counters.iter().any(|(u, c)| *u != "call" && c.load(Ordering::Relaxed) < sent) {
-            assert!(Instant::now() < deadline, "receivers stalled at {sent}");
-            thread::sleep(Duration::from_micros(200));
-        }
+        writer.write_all(text.as_bytes()).unwrap();
+        sent = (sent + BATCH).min(events);
     }
+    wait_for(events);
     let elapsed = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         let _ = h.join();
     }
+    let _ = answers.join();
     let delivered: u64 = counters.iter().map(|(_, c)| c.load(Ordering::Relaxed)).sum();
     assert_eq!(
         delivered,
@@ -184,8 +178,56 @@ fn throughput(source: SocketAddr, addr: SocketAddr, clients: usize, events: u64)
         "events lost or duplicated: {:?}",
         counters.iter().map(|(u, c)| (*u, c.load(Ordering::Relaxed))).collect::<Vec<_>>()
     );
-    // The sender (read = all) receives its own events too.
     (delivered as f64 / elapsed, delivered)
+}
+
+/// What a [`reader`] counts.
+#[derive(Clone, Copy, PartialEq)]
+enum Counting {
+    /// `UserEvent: Bench` events.
+    Events,
+    /// Responses (the sender's).
+    Responses,
+}
+
+/// A thread that reads `s` until `stop`, adding what it counts to `count`.
+fn reader(
+    mut s: TcpStream,
+    mut d: Decoder,
+    stop: Arc<AtomicBool>,
+    count: Arc<AtomicU64>,
+    what: Counting,
+) -> thread::JoinHandle<()> {
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        while !stop.load(Ordering::Relaxed) {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    d.feed(&buf[..n]);
+                    let mut got = 0;
+                    while let Some(f) = d.next_frame() {
+                        if let Ok(Frame::Message(m)) = f {
+                            let hit = match what {
+                                Counting::Events => m.get("UserEvent") == Some(&b"Bench"[..]),
+                                Counting::Responses => m.response().is_some(),
+                            };
+                            got += u64::from(hit);
+                        }
+                    }
+                    count.fetch_add(got, Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+        }
+    })
+}
+
+/// `(min, median, max)` of `v`.
+fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
 }
 
 /// Round-trip times of `n` sequential actions.
@@ -253,22 +295,38 @@ fn main() {
         ],
     );
     thread::sleep(Duration::from_millis(500)); // the proxy logs in upstream
-    let events: u64 =
-        std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    // Each round delivers about BENCH_DELIVERIES events in all (at least 50,000 sent), so that
+    // a round lasts long enough (about a second) to be a throughput at any client count.
+    let deliveries: u64 =
+        std::env::var("BENCH_DELIVERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let rounds: usize =
+        std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
     println!(
-        "events/s delivered (UserEvent flood, {events} events; mixed rights: 1/2 all, 1/4 user, 1/4 call)"
+        "events/s delivered (UserEvent flood, about {deliveries} deliveries per round, the sender at most \
+         {WINDOW} ahead of the slowest receiver; mixed rights: 1/2 all, 1/4 user, 1/4 call); \
+         {rounds} rounds, direct and via proxy turn by turn; min / median / max"
     );
-    println!("{:>8} {:>16} {:>16} {:>8}", "clients", "direct (mock)", "via proxy", "ratio");
+    println!("{:>8} {:>28} {:>28} {:>20}", "clients", "direct (mock)", "via proxy", "ratio");
     let counts: Vec<usize> = std::env::var("BENCH_CLIENTS")
         .ok()
         .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 10, 100]);
     for clients in counts {
-        let (direct, _) = throughput(mock.1, mock.1, clients, events);
-        let (proxied, delivered) = throughput(mock.1, proxy.1, clients, events);
+        // 3 of every 4 clients receive the flood.
+        let receivers = (clients - clients / 4).max(1) as u64;
+        let events = (deliveries / receivers).max(50_000);
+        let (mut direct, mut proxied, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let (d, _) = throughput(mock.1, mock.1, clients, events);
+            let (p, _) = throughput(mock.1, proxy.1, clients, events);
+            direct.push(d);
+            proxied.push(p);
+            ratios.push(p / d);
+        }
+        let (d, p, r) = (spread(direct), spread(proxied), spread(ratios));
         println!(
-            "{clients:>8} {direct:>16.0} {proxied:>16.0} {:>8.2}   ({delivered} deliveries)",
-            proxied / direct
+            "{clients:>8} {:>8.0} {:>9.0} {:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>6.2} {:>6.2} {:>6.2}",
+            d.0, d.1, d.2, p.0, p.1, p.2, r.0, r.1, r.2
         );
     }
     let n = 2000;
