@@ -525,8 +525,10 @@ $(NODE_MODULES): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	cd $(NODE_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## node-build: the addon (napi build, release) and the TypeScript (tsc --strict) in bindings/node
+## node-build: the addon (napi build, release) and the TypeScript (tsc --strict) in bindings/node,
+## with copies of the licence texts for `npm pack` (npm leaves symbolic links out of a package)
 node-build: $(NODE_MODULES)
+	cp LICENSE-MIT LICENSE-APACHE $(NODE_DIR)/
 	cd $(NODE_DIR) && npx napi build --platform --release --strip --output-dir native --js index.js \
 		--dts index.d.ts -- --locked
 	cd $(NODE_DIR) && npx tsc -p tsconfig.json
