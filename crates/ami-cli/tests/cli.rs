@@ -2,54 +2,25 @@
 //! `demo` end to end.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+mod support;
+
+use support::MockProc;
+
 const AMI: &str = env!("CARGO_BIN_EXE_ami");
 const OPERATOR_SECRET: &str = "operator-secret";
 const MONITOR_SECRET: &str = "monitor-secret";
 
-/// A running `ami mock`; killed on drop.
-struct Mock {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Mock {
-    fn start(listen: &str, extra: &[&str]) -> Mock {
-        let mut child = Command::new(AMI)
-            .args(["mock", "--listen", listen, "--seed", "7"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ami mock");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        // "ami mock: listening on 127.0.0.1:PORT (2 users from …)"
-        let addr = line
-            .split_whitespace()
-            .nth(4)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Mock { child, addr }
-    }
-
-    fn target(&self) -> String {
-        self.addr.to_string()
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `ami mock` on `listen`, its calls seeded, with `extra` arguments.
+fn mock_on(listen: &str, extra: &[&str]) -> MockProc {
+    let mut args = vec!["--seed", "7"];
+    args.extend_from_slice(extra);
+    MockProc::start_on(listen, &args)
 }
 
 /// Runs `ami` with the secret in `$AMI_TEST_SECRET` (never on the command line).
@@ -67,8 +38,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn action(mock: &Mock, user: &str, secret: &str, rest: &[&str]) -> Output {
-    let target = mock.target();
+fn action(mock: &MockProc, user: &str, secret: &str, rest: &[&str]) -> Output {
+    let target = mock.addr().to_string();
     let mut args =
         vec!["action", target.as_str(), "--user", user, "--secret-env", "AMI_TEST_SECRET"];
     args.extend_from_slice(rest);
@@ -77,7 +48,7 @@ fn action(mock: &Mock, user: &str, secret: &str, rest: &[&str]) -> Output {
 
 #[test]
 fn action_ping_list_command_and_refusals() {
-    let mock = Mock::start("127.0.0.1:0", &[]);
+    let mock = mock_on("127.0.0.1:0", &[]);
 
     let out = action(&mock, "operator", OPERATOR_SECRET, &["Ping"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -134,7 +105,7 @@ fn action_ping_list_command_and_refusals() {
 
 #[test]
 fn login_failures_and_connection_errors_are_clear() {
-    let mock = Mock::start("127.0.0.1:0", &[]);
+    let mock = mock_on("127.0.0.1:0", &[]);
     let wrong = "not-the-secret-42";
     for method in [&["Ping"][..], &["--plain", "Ping"][..]] {
         let out = action(&mock, "operator", wrong, method);
@@ -181,12 +152,12 @@ fn login_failures_and_connection_errors_are_clear() {
 
 #[test]
 fn secret_file_is_read_without_its_newline() {
-    let mock = Mock::start("127.0.0.1:0", &[]);
+    let mock = mock_on("127.0.0.1:0", &[]);
     let dir = std::env::temp_dir().join(format!("ami-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("secret");
     std::fs::write(&file, format!("{OPERATOR_SECRET}\n")).unwrap();
-    let target = mock.target();
+    let target = mock.addr().to_string();
     let out = ami(
         &["action", &target, "-u", "operator", "--secret-file", file.to_str().unwrap(), "Ping"],
         "",
@@ -256,8 +227,8 @@ fn wait_stdout(rx: &mpsc::Receiver<String>) -> String {
 
 #[test]
 fn tail_filters_events_and_respects_read_rights() {
-    let mock = Mock::start("127.0.0.1:0", &[]);
-    let target = mock.target();
+    let mock = mock_on("127.0.0.1:0", &[]);
+    let target = mock.addr().to_string();
     let (mut op, op_rx) =
         tail(&target, "operator", OPERATOR_SECRET, &["--event", "user*", "--json", "--count", "2"]);
     let (mut mon, mon_rx) = tail(&target, "monitor", MONITOR_SECRET, &["--count", "1"]);
@@ -301,14 +272,14 @@ fn tail_filters_events_and_respects_read_rights() {
 
 #[test]
 fn tail_reconnects_after_the_mock_restarts() {
-    let first = Mock::start("127.0.0.1:0", &[]);
-    let target = first.target();
+    let first = mock_on("127.0.0.1:0", &[]);
+    let target = first.addr().to_string();
     let (mut child, rx) =
         tail(&target, "operator", OPERATOR_SECRET, &["--event", "UserEvent", "--count", "1"]);
     wait_stderr(&rx, "connected to");
     drop(first); // the PBX goes away
     wait_stderr(&rx, "lost");
-    let second = Mock::start(&target, &[]);
+    let second = mock_on(&target, &[]);
     wait_stderr(&rx, "connected to"); // logged in again
     let out =
         action(&second, "operator", OPERATOR_SECRET, &["UserEvent", "UserEvent=AfterRestart"]);
@@ -382,8 +353,8 @@ fn a_bad_config_line_is_reported_with_its_file_and_line() {
 
 #[test]
 fn a_closed_pipe_ends_quietly_with_status_0() {
-    let mock = Mock::start("127.0.0.1:0", &["--calls-per-second", "50"]);
-    let target = mock.target();
+    let mock = mock_on("127.0.0.1:0", &["--calls-per-second", "50"]);
+    let target = mock.addr().to_string();
     let runs: [Vec<&str>; 2] = [
         vec!["demo", "--duration", "3"],
         vec!["tail", target.as_str(), "-u", "operator", "--secret-env", "AMI_TEST_SECRET"],

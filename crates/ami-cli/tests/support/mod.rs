@@ -277,8 +277,14 @@ pub struct MockProc {
 impl MockProc {
     /// `ami mock --listen 127.0.0.1:0 --quiet` with `args`.
     pub fn start(args: &[&str]) -> MockProc {
+        MockProc::start_on("127.0.0.1:0", args)
+    }
+
+    /// `ami mock --listen LISTEN --quiet` with `args` (e.g. a mock started again on the port
+    /// of one that was stopped).
+    pub fn start_on(listen: &str, args: &[&str]) -> MockProc {
         let mut child = Command::new(AMI)
-            .args(["mock", "--listen", "127.0.0.1:0", "--quiet"])
+            .args(["mock", "--listen", listen, "--quiet"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
