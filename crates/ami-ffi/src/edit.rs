@@ -261,9 +261,9 @@ pub extern "C" fn ami_config_edit_add_user(
     settings: *const ami_user_settings,
 ) -> ami_result {
     with_mut(edit, |e| {
-        let name = match utf8(name, name_len) {
-            Ok(n) => n.to_owned(),
-            Err(r) => return refuse(e, r, "the user name must be UTF-8"),
+        let name = match user_name(e, name, name_len) {
+            Ok(n) => n,
+            Err(r) => return r,
         };
         let settings = match user_settings(settings) {
             Ok(s) => s,
@@ -282,9 +282,9 @@ pub extern "C" fn ami_config_edit_update_user(
     settings: *const ami_user_settings,
 ) -> ami_result {
     with_mut(edit, |e| {
-        let name = match utf8(name, name_len) {
-            Ok(n) => n.to_owned(),
-            Err(r) => return refuse(e, r, "the user name must be UTF-8"),
+        let name = match user_name(e, name, name_len) {
+            Ok(n) => n,
+            Err(r) => return r,
         };
         if settings.is_null() {
             return AMI_RESULT_NULL_PARAMETER;
@@ -323,9 +323,9 @@ pub extern "C" fn ami_config_edit_remove_user(
     name_len: usize,
 ) -> ami_result {
     with_mut(edit, |e| {
-        let name = match utf8(name, name_len) {
-            Ok(n) => n.to_owned(),
-            Err(r) => return refuse(e, r, "the user name must be UTF-8"),
+        let name = match user_name(e, name, name_len) {
+            Ok(n) => n,
+            Err(r) => return r,
         };
         apply(e, Edit::RemoveUser { name })
     })
@@ -489,6 +489,16 @@ fn utf8<'a>(data: *const c_char, len: usize) -> Result<&'a str, ami_result> {
 }
 
 /// Records why an argument is refused (`result` is NULL_PARAMETER or INVALID_PARAMETER).
+/// The user name argument (`name`, `len` bytes of UTF-8) as an owned string, or the result
+/// to return (with the reason recorded for `ami_config_edit_last_error`).
+fn user_name(
+    e: &mut ami_config_edit,
+    name: *const c_char,
+    len: usize,
+) -> Result<String, ami_result> {
+    utf8(name, len).map(str::to_owned).map_err(|r| refuse(e, r, "the user name must be UTF-8"))
+}
+
 fn refuse(e: &mut ami_config_edit, result: ami_result, why: &str) -> ami_result {
     if result == AMI_RESULT_INVALID_PARAMETER {
         e.state.last_error = why.to_owned();
