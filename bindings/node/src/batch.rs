@@ -89,16 +89,14 @@ pub mod tag {
     pub const DISCONNECT: u32 = 35;
 }
 
-/// Flags (word 1, bits 0–7).
+/// Flags (word 1, bits 0–7; 4 and 8 are free). Whether a message is ASCII or valid UTF-8 is
+/// not found here: that would be a second pass over every byte, while the reader looks only at
+/// the values it is asked for (`message.ts`).
 pub mod flag {
     /// The item's boolean (complete, success, truncated).
     pub const BOOL: u32 = 1;
     /// The item carries a message.
     pub const MESSAGE: u32 = 2;
-    /// The message is all ASCII (values can be read as Latin-1, the fastest way).
-    pub const ASCII: u32 = 4;
-    /// The message is valid UTF-8.
-    pub const UTF8: u32 = 8;
     /// The message broke a decoder limit (`text1` says which); its lines are what was kept.
     pub const ERROR: u32 = 16;
     /// The message's offsets are in the chunk just fed (not copied), not in `bytes`.
@@ -260,11 +258,6 @@ impl BatchWriter {
                 }
             };
             flags |= flag::MESSAGE | (kind_code(m.kind()) << 8);
-            if raw.is_ascii() {
-                flags |= flag::ASCII | flag::UTF8;
-            } else if std::str::from_utf8(raw).is_ok() {
-                flags |= flag::UTF8;
-            }
             let wide = raw.len() >= NARROW;
             if wide {
                 flags |= flag::WIDE;

@@ -247,3 +247,27 @@ test("a chunk of many tiny messages (a table larger than the room the decoder re
   assert.deepEqual(whole.map(snap), bytewise.map(snap));
   for (let i = 1; i <= n; i++) assert.equal((whole[i] as Message).get("a"), String((i - 1) % 10));
 });
+
+test("short values that share a cache slot read as their own bytes, UTF-8 or not", () => {
+  // Same length, first, middle and last two bytes: the same slot of the value cache.
+  const values = [
+    Buffer.from("q12rst"),
+    Buffer.from("qérst"), // 6 bytes: é is two
+    Buffer.from([0x71, 0xff, 0xfe, 0x72, 0x73, 0x74]), // not UTF-8: one U+FFFD a byte, six characters
+    Buffer.from("q34rst"),
+  ];
+  const expected = ["q12rst", "qérst", "q\ufffd\ufffdrst", "q34rst"];
+  const d = new Decoder("client");
+  d.feed(Buffer.from("Asterisk Call Manager/11.0.0\r\n"));
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < values.length; i++) {
+      const wire = Buffer.concat([Buffer.from("Event: V\r\nValue: "), values[i] as Buffer, Buffer.from("\r\n\r\n")]);
+      const items = d.decode(wire).filter((x): x is Message => x instanceof Message);
+      assert.equal(items.length, 1);
+      const m = items[0] as Message;
+      assert.equal(m.get("Value"), expected[i], `value ${i}, round ${round}`);
+      assert.deepEqual(m.getBuffer("Value"), values[i]);
+      assert.equal(m.utf8, i !== 2);
+    }
+  }
+});

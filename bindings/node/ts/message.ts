@@ -7,6 +7,7 @@
  * header's value becomes a string only when it is read, so a loop that reads two headers of
  * each event pays for two strings, not for twenty.
  */
+import { isUtf8 } from "node:buffer";
 import { RemoteProtocolError } from "./errors";
 import native = require("./native");
 
@@ -59,8 +60,6 @@ export const enum Tag {
 export const enum Flag {
   Bool = 1,
   Message = 2,
-  Ascii = 4,
-  Utf8 = 8,
   Error = 16,
   Chunk = 32,
   Wide = 64,
@@ -89,20 +88,65 @@ export function itemText(batch: Batch, word: number): string | undefined {
   return word === 0 ? undefined : batch.texts[word - 1];
 }
 
-// Node's own Buffer slicers, reached directly: `buf.toString(encoding, start, end)` dispatches
+// Node's own Buffer slicer, reached directly: `buf.toString(encoding, start, end)` dispatches
 // on the encoding name on every call, which costs as much as the copy for a short value.
 type Slicer = (this: Buffer, start: number, end: number) => string;
-const proto = Buffer.prototype as unknown as { latin1Slice?: Slicer; utf8Slice?: Slicer };
-const latin1Slice: Slicer =
-  proto.latin1Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString("latin1", start, end);
-  };
 const utf8Slice: Slicer =
-  proto.utf8Slice ??
+  (Buffer.prototype as unknown as { utf8Slice?: Slicer }).utf8Slice ??
   function (this: Buffer, start: number, end: number): string {
     return this.toString("utf8", start, end);
   };
+
+/** Values up to this many bytes long go through {@link VALUES}. */
+const SHORT_VALUE = 32;
+/** Slots of {@link VALUES} (a power of two). */
+const VALUE_SLOTS = 1024;
+/**
+ * The strings of recently read short ASCII values, each in the slot its bytes hash to (a
+ * bounded, direct-mapped cache): a value's string costs a call into Node's C++ (`utf8Slice`)
+ * and an allocation, several times what finding it costs, and AMI repeats its values (event
+ * names, channels, states, contexts) from message to message. A slot holds the value's bytes
+ * ({@link VALUE_BYTES}, {@link VALUE_LENGTHS}) beside its string, and a value is taken from
+ * the cache only when its bytes are the same, byte for byte.
+ */
+const VALUES: string[] = new Array<string>(VALUE_SLOTS).fill("");
+/** The bytes of slot `i`'s value: `VALUE_BYTES[i * SHORT_VALUE ..]`. */
+const VALUE_BYTES = new Uint8Array(VALUE_SLOTS * SHORT_VALUE);
+/** The length of slot `i`'s value, or 0 for an empty slot (or one whose value is not ASCII). */
+const VALUE_LENGTHS = new Uint8Array(VALUE_SLOTS);
+
+/**
+ * `b[start..end]` decoded as UTF-8 (invalid sequences replaced by U+FFFD), through
+ * {@link VALUES} when it is short: only ASCII values are kept there, so a string found there
+ * is exactly the decoding of the bytes it was found for.
+ */
+function decodeValue(b: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT_VALUE || n === 0) return n === 0 ? "" : utf8Slice.call(b, start, end);
+  const slot =
+    (n * 7 ^
+      (b[start] as number) * 31 ^
+      (b[end - 1] as number) * 131 ^
+      (b[end - 2 < start ? start : end - 2] as number) * 1031 ^
+      (b[start + (n >> 1)] as number) * 17) &
+    (VALUE_SLOTS - 1);
+  const at = slot * SHORT_VALUE;
+  if (VALUE_LENGTHS[slot] === n) {
+    let i = 0;
+    while (i < n && VALUE_BYTES[at + i] === b[start + i]) i++;
+    if (i === n) return VALUES[slot] as string;
+  }
+  let high = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[start + i] as number;
+    VALUE_BYTES[at + i] = c;
+    high |= c;
+  }
+  const s = utf8Slice.call(b, start, end);
+  VALUES[slot] = s;
+  VALUE_LENGTHS[slot] = high < 0x80 ? n : 0;
+  return s;
+}
 
 /** How many header names {@link keyBytes} remembers before it starts over. */
 const KEY_CACHE_SIZE = 512;
@@ -232,9 +276,7 @@ export class Message implements ReadonlyMap<string, string> {
   }
 
   #decode(start: number, end: number): string {
-    return this.#flags & Flag.Ascii
-      ? latin1Slice.call(this.#bytes, start, end)
-      : utf8Slice.call(this.#bytes, start, end);
+    return decodeValue(this.#bytes, start, end);
   }
 
   /** Where line `p` (a table word) starts and ends in `#bytes`. */
@@ -361,7 +403,7 @@ export class Message implements ReadonlyMap<string, string> {
 
   /** Whether every byte of the message is valid UTF-8 (then every string value is exact). */
   get utf8(): boolean {
-    return (this.#flags & Flag.Utf8) !== 0;
+    return isUtf8(this.raw);
   }
 
   /** Every line, in order: headers and bare lines (those without a colon). */
