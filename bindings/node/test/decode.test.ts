@@ -249,26 +249,36 @@ test("a chunk of many tiny messages (a table larger than the room the decoder re
 });
 
 test("short values that share a cache slot read as their own bytes, UTF-8 or not", () => {
-  // Same length, first, middle and last two bytes: the same slot of the value cache.
-  const values = [
-    Buffer.from("q12rst"),
-    Buffer.from("qérst"), // 6 bytes: é is two
-    Buffer.from([0x71, 0xff, 0xfe, 0x72, 0x73, 0x74]), // not UTF-8: one U+FFFD a byte, six characters
-    Buffer.from("q34rst"),
-  ];
-  const expected = ["q12rst", "qérst", "q\ufffd\ufffdrst", "q34rst"];
+  // More distinct values of each length than the value cache has slots (1024), ASCII, UTF-8
+  // and not UTF-8, so that many share a slot; each read twice, in two orders.
+  const values: Array<[Buffer, string]> = [];
+  for (let i = 0; i < 1500; i++) {
+    for (const len of [1, 3, 4, 5, 8, 17, 28, 29, 32, 33]) {
+      const ascii = `v${i}`.padEnd(len, "x").slice(0, len);
+      values.push([Buffer.from(ascii), ascii]);
+    }
+    if (i % 5 === 0) {
+      const utf8 = `é${i}`.padEnd(7, "y"); // 8 bytes
+      values.push([Buffer.from(utf8), utf8]);
+      const bad = Buffer.from(`z${i}`.padEnd(8, "q"));
+      bad[1] = 0xff; // not UTF-8: one U+FFFD for one byte, as long as an ASCII value
+      values.push([bad, bad.toString("utf8")]);
+    }
+  }
+  const wire = (order: Array<[Buffer, string]>): Buffer =>
+    Buffer.concat(order.flatMap(([v]) => [Buffer.from("Event: V\r\nValue: "), v, Buffer.from("\r\n\r\n")]));
   const d = new Decoder("client");
   d.feed(Buffer.from("Asterisk Call Manager/11.0.0\r\n"));
-  for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < values.length; i++) {
-      const wire = Buffer.concat([Buffer.from("Event: V\r\nValue: "), values[i] as Buffer, Buffer.from("\r\n\r\n")]);
-      const items = d.decode(wire).filter((x): x is Message => x instanceof Message);
-      assert.equal(items.length, 1);
-      const m = items[0] as Message;
-      assert.equal(m.get("Value"), expected[i], `value ${i}, round ${round}`);
-      assert.deepEqual(m.getBuffer("Value"), values[i]);
-      assert.equal(m.utf8, i !== 2);
-    }
+  [...d];
+  for (const order of [values, [...values].reverse(), values]) {
+    const items = d.decode(wire(order)) as Message[];
+    assert.equal(items.length, order.length);
+    items.forEach((m, i) => {
+      const [bytes, text] = order[i] as [Buffer, string];
+      assert.equal(m.get("Value"), text);
+      assert.deepEqual(m.getBuffer("Value"), bytes);
+      assert.equal(m.utf8, !bytes.includes(0xff));
+    });
   }
 });
 

@@ -97,7 +97,7 @@ const utf8Slice: Slicer =
     return this.toString("utf8", start, end);
   };
 
-/** Values up to this many bytes long go through {@link VALUES}. */
+/** Values from 4 to this many bytes long go through {@link VALUES}. */
 const SHORT_VALUE = 32;
 /** Slots of {@link VALUES} (a power of two). */
 const VALUE_SLOTS = 1024;
@@ -106,14 +106,22 @@ const VALUE_SLOTS = 1024;
  * bounded, direct-mapped cache): a value's string costs a call into Node's C++ (`utf8Slice`)
  * and an allocation, several times what finding it costs, and AMI repeats its values (event
  * names, channels, states, contexts) from message to message. A slot holds the value's bytes
- * ({@link VALUE_BYTES}, {@link VALUE_LENGTHS}) beside its string, and a value is taken from
+ * ({@link VALUE_WORDS}, {@link VALUE_LENGTHS}) beside its string, and a value is taken from
  * the cache only when its bytes are the same, byte for byte.
  */
 const VALUES: string[] = new Array<string>(VALUE_SLOTS).fill("");
-/** The bytes of slot `i`'s value: `VALUE_BYTES[i * SHORT_VALUE ..]`. */
-const VALUE_BYTES = new Uint8Array(VALUE_SLOTS * SHORT_VALUE);
+/**
+ * The bytes of slot `i`'s value, as little-endian words: `VALUE_WORDS[8 * i + k]` holds bytes
+ * `4k .. 4k + 3`, and `VALUE_WORDS[8 * i + 7]`, past the last whole word of a value of at most
+ * 28 bytes, its last four bytes (for 29 to 32 bytes the last whole word is those bytes).
+ */
+const VALUE_WORDS = new Uint32Array(VALUE_SLOTS * 8);
 /** The length of slot `i`'s value, or 0 for an empty slot (or one whose value is not ASCII). */
 const VALUE_LENGTHS = new Uint8Array(VALUE_SLOTS);
+
+/** The bytes last decoded from, and a `DataView` of them (values are read four bytes at a time). */
+let viewed: Buffer = Buffer.alloc(0);
+let view = new DataView(viewed.buffer, viewed.byteOffset, 0);
 
 /**
  * `b[start..end]` decoded as UTF-8 (invalid sequences replaced by U+FFFD), through
@@ -122,29 +130,32 @@ const VALUE_LENGTHS = new Uint8Array(VALUE_SLOTS);
  */
 function decodeValue(b: Buffer, start: number, end: number): string {
   const n = end - start;
-  if (n > SHORT_VALUE || n === 0) return n === 0 ? "" : utf8Slice.call(b, start, end);
-  const slot =
-    (n * 7 ^
-      (b[start] as number) * 31 ^
-      (b[end - 1] as number) * 131 ^
-      (b[end - 2 < start ? start : end - 2] as number) * 1031 ^
-      (b[start + (n >> 1)] as number) * 17) &
-    (VALUE_SLOTS - 1);
-  const at = slot * SHORT_VALUE;
-  if (VALUE_LENGTHS[slot] === n) {
-    let i = 0;
-    while (i < n && VALUE_BYTES[at + i] === b[start + i]) i++;
-    if (i === n) return VALUES[slot] as string;
+  if (n > SHORT_VALUE || n < 4) return n === 0 ? "" : utf8Slice.call(b, start, end);
+  if (b !== viewed) {
+    viewed = b;
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
-  let high = 0;
-  for (let i = 0; i < n; i++) {
-    const c = b[start + i] as number;
-    VALUE_BYTES[at + i] = c;
-    high |= c;
+  const v = view;
+  const head = v.getUint32(start, true);
+  const tail = v.getUint32(end - 4, true);
+  const slot = Math.imul(head ^ Math.imul(tail ^ n, 0x9e3779b1), 0x85ebca6b) >>> 22; // 10 bits
+  const at = slot << 3;
+  const last = n - 4;
+  if (VALUE_LENGTHS[slot] === n && VALUE_WORDS[at + 7] === tail) {
+    let k = 0;
+    while (4 * k < last && VALUE_WORDS[at + k] === v.getUint32(start + 4 * k, true)) k++;
+    if (4 * k >= last) return VALUES[slot] as string;
   }
+  let high = tail;
+  for (let k = 0; 4 * k < last; k++) {
+    const w = v.getUint32(start + 4 * k, true);
+    VALUE_WORDS[at + k] = w;
+    high |= w;
+  }
+  VALUE_WORDS[at + 7] = tail;
   const s = utf8Slice.call(b, start, end);
   VALUES[slot] = s;
-  VALUE_LENGTHS[slot] = high < 0x80 ? n : 0;
+  VALUE_LENGTHS[slot] = (high & 0x80808080) === 0 ? n : 0;
   return s;
 }
 
