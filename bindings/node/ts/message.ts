@@ -168,28 +168,28 @@ const keyCache = new Map<string, Uint8Array>();
  * ASCII-case-insensitively, as Asterisk compares them). Names are usually literals in the
  * caller's code, so the bytes are remembered (a bounded cache).
  */
-let lastName = "";
-let lastKey: Uint8Array | null = new Uint8Array(0);
-let prevName = "";
-let prevKey: Uint8Array | null = new Uint8Array(0);
+let name0 = "";
+let key0: Uint8Array | null = new Uint8Array(0);
+let name1 = "";
+let key1: Uint8Array | null = new Uint8Array(0);
+/** Which of the two entries a miss replaces. */
+let older = 0;
 
 function keyBytes(name: string): Uint8Array | null {
-  // A loop reads the same few names message after message: remember the last two by identity
-  // (string literals are interned, so `===` is a pointer comparison) before the map.
-  if (name === lastName) return lastKey;
-  if (name === prevName) {
-    prevName = lastName;
-    lastName = name;
-    const k = prevKey;
-    prevKey = lastKey;
-    lastKey = k;
-    return k;
-  }
+  // A loop reads the same few names message after message: remember two by identity (string
+  // literals are interned, so `===` is a pointer comparison) before the map. A hit writes
+  // nothing (a write of a module variable costs a write barrier).
+  if (name === name0) return key0;
+  if (name === name1) return key1;
   const found = keyBytesSlow(name);
-  prevName = lastName;
-  prevKey = lastKey;
-  lastName = name;
-  lastKey = found;
+  if (older === 0) {
+    name0 = name;
+    key0 = found;
+  } else {
+    name1 = name;
+    key1 = found;
+  }
+  older ^= 1;
   return found;
 }
 
