@@ -247,7 +247,8 @@ export interface Line {
  *
  * A message is a view (no copy) of the bytes it was decoded from: the chunk given to
  * {@link Decoder.feed} (which must not be written to afterwards), or the batch of a session;
- * it keeps them alive. Call {@link Message.detach} before keeping one message for long.
+ * it keeps them alive, and with them the memory its table lies in (a decoder's tables share
+ * arrays of 256 KiB). Call {@link Message.detach} before keeping one message for long.
  */
 export class Message implements ReadonlyMap<string, string> {
   /** `"action"`, `"response"`, `"event"` or `"unknown"`. */
