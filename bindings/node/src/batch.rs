@@ -1,12 +1,18 @@
 //! The batch: how decoded items cross into JavaScript.
 //!
 //! Creating one JavaScript object per message through Node-API costs more than decoding it, so
-//! every call that yields messages returns one [`NativeBatch`]: a `Uint32Array` table that says
-//! where every item, message and line lies, and a `Buffer` with the bytes of the messages that
-//! are not in the chunk just fed. A message that lies wholly in that chunk (nearly all of them)
-//! is not copied: its offsets are in the chunk (flag [`flag::CHUNK`]), which the TypeScript
-//! layer keeps, so that decoding allocates little more than the table. The TypeScript layer (`batch.ts`) reads the table and builds light `Message` views whose
-//! values are turned into strings only when they are read.
+//! every call that yields messages gives JavaScript one table: a `Uint32Array` that says where
+//! every item, message and line lies, and the bytes of the messages that are not in the chunk
+//! just fed. A message that lies wholly in that chunk (nearly all of them) is not copied: its
+//! offsets are in the chunk (flag [`flag::CHUNK`]), which the TypeScript layer keeps, so that
+//! decoding allocates little more than the table. The TypeScript layer (`message.ts`) reads
+//! the table and builds light `Message` views whose values are turned into strings only when
+//! they are read.
+//!
+//! The stream decoder writes its tables straight into memory that JavaScript allocated and
+//! hands out in slices ([`Room`], `slab.ts`): a call costs no allocation and returns a number
+//! (`written` in `decoder.rs`). The sessions return a [`NativeBatch`], whose table is a `Vec`
+//! handed to V8 ([`crate::pool`]) and whose bytes are a `Buffer` of their own.
 //!
 //! # The table
 //!
@@ -20,7 +26,7 @@
 //! | 3 | 1 + index in `texts` of the second text (a reason, an error), or 0 |
 //! | 4, 5 | a number (session id, bytes queued): low and high 32 bits |
 //! | 6 | a second number (the token of a server action) |
-//! | 7, 8 | the message's byte range in `bytes` (empty without a message) |
+//! | 7, 8 | the message's byte range in `bytes` (the chunk with [`flag::CHUNK`]; for a [`Room`], the whole memory written into), empty without a message |
 //! | 9 | `n`: the message's line count |
 //! | 10 | `x`: the count of extra ranges (the output lines of a `Command`) |
 //!
@@ -89,16 +95,14 @@ pub mod tag {
     pub const DISCONNECT: u32 = 35;
 }
 
-/// Flags (word 1, bits 0–7).
+/// Flags (word 1, bits 0–7; 4 and 8 are free). Whether a message is ASCII or valid UTF-8 is
+/// not found here: that would be a second pass over every byte, while the reader looks only at
+/// the values it is asked for (`message.ts`).
 pub mod flag {
     /// The item's boolean (complete, success, truncated).
     pub const BOOL: u32 = 1;
     /// The item carries a message.
     pub const MESSAGE: u32 = 2;
-    /// The message is all ASCII (values can be read as Latin-1, the fastest way).
-    pub const ASCII: u32 = 4;
-    /// The message is valid UTF-8.
-    pub const UTF8: u32 = 8;
     /// The message broke a decoder limit (`text1` says which); its lines are what was kept.
     pub const ERROR: u32 = 16;
     /// The message's offsets are in the chunk just fed (not copied), not in `bytes`.
@@ -161,12 +165,158 @@ pub struct Item<'a> {
     pub in_chunk: Option<usize>,
 }
 
-/// Builds a [`NativeBatch`].
+/// One word of a table: a `u32`, or four bytes of a `Buffer` (native-endian, as JavaScript's
+/// `Uint32Array` reads them).
+pub trait Word {
+    /// Stores `w`.
+    fn set(&mut self, w: u32);
+    /// The word stored.
+    fn get(&self) -> u32;
+}
+
+impl Word for u32 {
+    #[inline(always)]
+    fn set(&mut self, w: u32) {
+        *self = w;
+    }
+
+    #[inline(always)]
+    fn get(&self) -> u32 {
+        *self
+    }
+}
+
+impl Word for [u8; 4] {
+    #[inline(always)]
+    fn set(&mut self, w: u32) {
+        *self = w.to_ne_bytes();
+    }
+
+    #[inline(always)]
+    fn get(&self) -> u32 {
+        u32::from_ne_bytes(*self)
+    }
+}
+
+/// Where a batch's table goes: a `Vec` of its own ([`NativeBatch`]), or memory JavaScript
+/// allocated ([`Room`]).
+pub trait Words {
+    /// What a word is stored in.
+    type Slot: Word;
+    /// Words written so far.
+    fn written(&self) -> usize;
+    /// Whether `n` more words fit.
+    fn fits(&self, n: usize) -> bool;
+    /// Appends `n` words (zero or stale: the caller writes every one) and returns them.
+    /// Callers check [`Words::fits`] first; `n` words that do not fit are not appended (the
+    /// returned slice is then shorter).
+    fn grow(&mut self, n: usize) -> &mut [Self::Slot];
+    /// Word `at`, already appended.
+    fn word(&mut self, at: usize) -> Option<&mut Self::Slot>;
+}
+
+impl Words for Vec<u32> {
+    type Slot = u32;
+
+    fn written(&self) -> usize {
+        self.len()
+    }
+
+    fn fits(&self, _: usize) -> bool {
+        true
+    }
+
+    #[inline]
+    fn grow(&mut self, n: usize) -> &mut [u32] {
+        let at = Vec::len(self);
+        self.resize(at + n, 0);
+        self.get_mut(at..).unwrap_or_default()
+    }
+
+    fn word(&mut self, at: usize) -> Option<&mut u32> {
+        self.get_mut(at)
+    }
+}
+
+/// A table written straight into memory that JavaScript allocated (a `Buffer` over the same
+/// memory as a `Uint32Array`) at word `at`: one word that says how many words the table has,
+/// the table, then the bytes of the messages copied into the batch
+/// ([`BatchWriter::finish_into`]).
+#[derive(Debug)]
+pub struct Room<'r> {
+    words: &'r mut [[u8; 4]],
+    /// The table's first word (after its length).
+    origin: usize,
+    len: usize,
+}
+
+/// The most words of memory a [`Room`] reaches into: the byte offsets of the copied bytes are
+/// 32-bit.
+const ROOM_END: usize = 1 << 30;
+
+impl<'r> Room<'r> {
+    /// The room at word `at` of `memory` (empty if `at` is beyond its end).
+    pub fn new(memory: &'r mut [u8], at: usize) -> Room<'r> {
+        let (words, _) = memory.as_chunks_mut::<4>();
+        let end = words.len().min(ROOM_END);
+        let words = words.get_mut(..end).unwrap_or_default();
+        // Without a word at `at` for the length, nothing fits.
+        let origin = if at < words.len() { at + 1 } else { words.len() };
+        Room { words, origin, len: 0 }
+    }
+
+    fn free(&self) -> usize {
+        self.words.len() - self.origin - self.len
+    }
+}
+
+impl Words for Room<'_> {
+    type Slot = [u8; 4];
+
+    fn written(&self) -> usize {
+        self.len
+    }
+
+    fn fits(&self, n: usize) -> bool {
+        n <= self.free()
+    }
+
+    #[inline]
+    fn grow(&mut self, n: usize) -> &mut [[u8; 4]] {
+        let at = self.origin + self.len;
+        let n = n.min(self.free());
+        self.len += n;
+        self.words.get_mut(at..at + n).unwrap_or_default()
+    }
+
+    fn word(&mut self, at: usize) -> Option<&mut [u8; 4]> {
+        self.words.get_mut(self.origin + at).filter(|_| at < self.len)
+    }
+}
+
+/// An item did not fit in a [`Room`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRoom {
+    /// The words of room the item needs in a batch of its own.
+    pub words: usize,
+}
+
+/// Builds a batch: its table (into `W`), the bytes of the messages it copies, its texts.
 #[derive(Debug, Default)]
-pub struct BatchWriter {
+pub struct BatchWriter<W: Words = Vec<u32>> {
     bytes: Vec<u8>,
-    table: Vec<u32>,
+    table: W,
     texts: Vec<String>,
+    /// The items whose message was copied into `bytes` (their offsets move with it).
+    copied: Vec<usize>,
+}
+
+/// Writes `words` into `out` (which is as long, or shorter when a room ran out).
+#[inline(always)]
+fn fill<S: Word, const N: usize>(out: &mut [S], words: [u32; N]) {
+    for (o, w) in out.iter_mut().zip(words) {
+        o.set(w);
+    }
 }
 
 /// `part`'s offset in `whole` (`part` is a sub-slice of it), as a batch offset from `base`.
@@ -177,39 +327,84 @@ fn offset_in(whole: &[u8], part: &[u8], base: usize) -> u32 {
 }
 
 impl BatchWriter {
-    /// An empty batch.
+    /// An empty batch (its table from the pool of tables V8 has freed).
     pub fn new() -> BatchWriter {
-        BatchWriter::default()
+        BatchWriter { table: crate::pool::take(256), ..BatchWriter::default() }
     }
 
-    /// An empty batch whose table is sized for about `bytes` bytes of messages, allocated once:
-    /// growing it by doubling (and faulting in fresh pages each time) costs more than decoding.
-    pub fn with_capacity(bytes: usize) -> BatchWriter {
-        let bytes = bytes.min(MAX_BATCH_BYTES);
-        BatchWriter {
-            bytes: Vec::new(),
-            // About 26 bytes and one word per line, 11 words per ~450-byte message.
-            table: crate::pool::take(bytes / 16 + 64),
-            texts: Vec::new(),
+    /// Appends an item (a table of its own has room for every item).
+    pub fn push(&mut self, item: Item<'_>) {
+        let _always_fits = self.try_push(item);
+    }
+
+    /// Appends a message item (tag [`tag::MESSAGE`]).
+    pub fn message(&mut self, m: Message<'_>) {
+        self.push(Item { tag: tag::MESSAGE, message: Some(m), ..Item::default() });
+    }
+
+    /// The batch, for JavaScript.
+    pub fn finish(self, more: bool) -> NativeBatch {
+        NativeBatch {
+            bytes: Buffer::from(self.bytes),
+            table: crate::pool::typed_array(self.table),
+            texts: self.texts,
+            more,
         }
     }
+}
 
-    /// An empty batch written into `table`'s memory (emptied first), given back by
-    /// [`BatchWriter::into_parts`]: a caller that copies each table out (the decoder) reuses
-    /// the same memory for every batch.
-    pub fn reusing(mut table: Vec<u32>) -> BatchWriter {
-        table.clear();
-        BatchWriter { bytes: Vec::new(), table, texts: Vec::new() }
+impl<'r> BatchWriter<Room<'r>> {
+    /// An empty batch written into `room`, reusing the memory of `bytes` (emptied first) for
+    /// the bytes it copies.
+    pub fn into_room(room: Room<'r>, mut bytes: Vec<u8>) -> BatchWriter<Room<'r>> {
+        bytes.clear();
+        BatchWriter { bytes, table: room, texts: Vec::new(), copied: Vec::new() }
     }
 
-    /// The table, the copied bytes and the texts written so far.
-    pub fn into_parts(self) -> (Vec<u32>, Vec<u8>, Vec<String>) {
-        (self.table, self.bytes, self.texts)
+    /// Ends the batch: writes the table's length before it, places the copied bytes in the room
+    /// after the table (the messages' offsets become byte offsets in the whole memory), and
+    /// returns the words used in all, the texts, and the `bytes` memory for the next batch.
+    pub fn finish_into(mut self) -> (usize, Vec<String>, Vec<u8>) {
+        let words = self.table.len;
+        let at = u32::try_from(4 * (self.table.origin + words)).unwrap_or(u32::MAX);
+        for &head in &self.copied {
+            let lines = self.table.word(head + 9).map_or(0, |w| w.get()) as usize;
+            let per_line = if self.table.word(head + 1).is_some_and(|w| w.get() & flag::WIDE != 0) {
+                2
+            } else {
+                1
+            };
+            let extras = self.table.word(head + 10).map_or(0, |w| w.get()) as usize;
+            let first_extra = head + HEADER_WORDS + per_line * lines;
+            let moved =
+                [head + 7, head + 8].into_iter().chain(first_extra..first_extra + 2 * extras);
+            for i in moved {
+                if let Some(w) = self.table.word(i) {
+                    w.set(w.get().saturating_add(at));
+                }
+            }
+        }
+        let packed = self.bytes.len().div_ceil(4);
+        for (w, b) in self.table.grow(packed).iter_mut().zip(self.bytes.chunks(4)) {
+            w.get_mut(..b.len()).unwrap_or_default().copy_from_slice(b);
+        }
+        let Room { words: memory, origin, len } = self.table;
+        if len == 0 {
+            // Nothing written (an empty table needs no length word: the caller sees no words
+            // used).
+            return (0, self.texts, self.bytes);
+        }
+        if let Some(w) = origin.checked_sub(1).and_then(|i| memory.get_mut(i)) {
+            w.set(u32::try_from(words).unwrap_or(u32::MAX));
+        }
+        (1 + len, self.texts, self.bytes)
     }
+}
 
+impl<W: Words> BatchWriter<W> {
     /// Whether the batch has reached [`MAX_BATCH_BYTES`] of copied bytes or of table.
     pub fn is_full(&self) -> bool {
-        self.bytes.len() >= MAX_BATCH_BYTES || self.table.len() >= MAX_BATCH_BYTES / 4
+        self.bytes.len() >= MAX_BATCH_BYTES || self.table.written() >= MAX_BATCH_BYTES / 4
     }
 
     fn text(&mut self, t: Option<String>) -> u32 {
@@ -222,92 +417,83 @@ impl BatchWriter {
         }
     }
 
-    /// Appends a message item (tag [`tag::MESSAGE`]).
-    pub fn message(&mut self, m: Message<'_>) {
-        self.push(Item { tag: tag::MESSAGE, message: Some(m), ..Item::default() });
-    }
-
-    /// Appends an item.
-    pub fn push(&mut self, item: Item<'_>) {
+    /// Appends an item, or returns how much room it needs, having written nothing, if it does
+    /// not fit.
+    pub fn try_push(&mut self, item: Item<'_>) -> Result<(), NoRoom> {
+        let (lines, copy) = match item.message {
+            Some(m) => {
+                let per_line = if m.raw().len() >= NARROW { 2 } else { 1 };
+                let copy = if item.in_chunk.is_some() { 0 } else { m.raw().len() };
+                (per_line * m.slots().len(), copy)
+            }
+            None => (0, 0),
+        };
+        let words = HEADER_WORDS + lines + 2 * item.extras.len();
+        if !self.table.fits(words + (self.bytes.len() + copy).div_ceil(4)) {
+            // Alone in a room: its length word, the item, its bytes.
+            return Err(NoRoom { words: 1 + words + copy.div_ceil(4) });
+        }
         let text0 = self.text(item.text0);
         let text1 = self.text(item.text1);
         let mut flags = item.flags;
-        let head = self.table.len();
-        self.table.extend_from_slice(&[
-            item.tag,
-            0,
-            text0,
-            text1,
-            item.num as u32,
-            (item.num >> 32) as u32,
-            item.num2,
-            0,
-            0,
-            0,
-            0,
-        ]);
-        if let Some(m) = item.message {
-            let raw = m.raw();
-            let base = match item.in_chunk {
-                Some(at) => {
-                    flags |= flag::CHUNK;
-                    at
-                }
-                None => {
-                    let at = self.bytes.len();
-                    self.bytes.extend_from_slice(raw);
-                    at
-                }
-            };
-            flags |= flag::MESSAGE | (kind_code(m.kind()) << 8);
-            if raw.is_ascii() {
-                flags |= flag::ASCII | flag::UTF8;
-            } else if std::str::from_utf8(raw).is_ok() {
-                flags |= flag::UTF8;
+        let (num_lo, num_hi) = (item.num as u32, (item.num >> 32) as u32);
+        let head = self.table.written();
+        let Some(m) = item.message else {
+            let header = [item.tag, flags, text0, text1, num_lo, num_hi, item.num2, 0, 0, 0, 0];
+            fill(self.table.grow(HEADER_WORDS), header);
+            return Ok(());
+        };
+        let raw = m.raw();
+        let base = match item.in_chunk {
+            Some(at) => {
+                flags |= flag::CHUNK;
+                at
             }
-            let wide = raw.len() >= NARROW;
-            if wide {
-                flags |= flag::WIDE;
+            None => {
+                self.copied.push(head);
+                let at = self.bytes.len();
+                self.bytes.extend_from_slice(raw);
+                at
             }
-            if m.role() == ami_proto::Role::Server {
-                flags |= flag::SERVER_ROLE;
+        };
+        flags |= flag::MESSAGE | (kind_code(m.kind()) << 8);
+        let wide = raw.len() >= NARROW;
+        if wide {
+            flags |= flag::WIDE;
+        }
+        if m.role() == ami_proto::Role::Server {
+            flags |= flag::SERVER_ROLE;
+        }
+        let slots = m.slots();
+        let lines = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+        let extras = u32::try_from(item.extras.len()).unwrap_or(0);
+        let end = u32::try_from(base + raw.len()).unwrap_or(u32::MAX);
+        let size = HEADER_WORDS + slots.len() * if wide { 2 } else { 1 } + 2 * item.extras.len();
+        let out = self.table.grow(size);
+        let (header, rest) = out.split_at_mut(HEADER_WORDS.min(out.len()));
+        let base32 = base as u32;
+        fill(
+            header,
+            [item.tag, flags, text0, text1, num_lo, num_hi, item.num2, base32, end, lines, extras],
+        );
+        let (line_words, extra_words) =
+            rest.split_at_mut(rest.len().saturating_sub(2 * item.extras.len()));
+        if wide {
+            for (w, slot) in line_words.chunks_exact_mut(2).zip(slots) {
+                let r = slot.line_range();
+                fill(w, [r.start as u32, r.end as u32]);
             }
-            let slots = m.slots();
-            let lines = u32::try_from(slots.len()).unwrap_or(u32::MAX);
-            if wide {
-                for slot in slots {
-                    let r = slot.line_range();
-                    self.table.extend_from_slice(&[r.start as u32, r.end as u32]);
-                }
-            } else {
-                // Both offsets are below 2^16 (the message is shorter).
-                self.table.extend(slots.iter().map(|slot| {
-                    let r = slot.line_range();
-                    r.start as u32 | (r.end as u32) << 16
-                }));
-            }
-            let extras = u32::try_from(item.extras.len()).unwrap_or(0);
-            for e in &item.extras {
-                let s = offset_in(raw, e, base);
-                self.table.extend_from_slice(&[s, s + e.len() as u32]);
-            }
-            let end = u32::try_from(base + raw.len()).unwrap_or(u32::MAX);
-            if let Some(w) = self.table.get_mut(head + 7..head + 11) {
-                w.copy_from_slice(&[base as u32, end, lines, extras]);
+        } else {
+            // Both offsets are below 2^16 (the message is shorter).
+            for (w, slot) in line_words.iter_mut().zip(slots) {
+                let r = slot.line_range();
+                w.set(r.start as u32 | (r.end as u32) << 16);
             }
         }
-        if let Some(w) = self.table.get_mut(head + 1) {
-            *w = flags;
+        for (w, e) in extra_words.chunks_exact_mut(2).zip(&item.extras) {
+            let s = offset_in(raw, e, base);
+            fill(w, [s, s + e.len() as u32]);
         }
-    }
-
-    /// The batch, for JavaScript.
-    pub fn finish(self, more: bool) -> NativeBatch {
-        NativeBatch {
-            bytes: Buffer::from(self.bytes),
-            table: crate::pool::typed_array(self.table),
-            texts: self.texts,
-            more,
-        }
+        Ok(())
     }
 }

@@ -1,14 +1,14 @@
 //! `NativeDecoder`: the AMI stream decoder, and `parseMessage`.
 
-use ami_proto::frame::{Frame, FrameError};
+use ami_proto::frame::{Frame, FrameError, FrameToken};
 use ami_proto::{DecoderLimits, Role};
+use napi::bindgen_prelude::Buffer;
 use napi::{Env, Result};
 use napi_derive::napi;
 
-use crate::batch::{BatchWriter, Item, NativeBatch, flag, tag};
+use crate::batch::{BatchWriter, Item, NativeBatch, NoRoom, Room, Words, flag, tag};
 use crate::convert;
 use crate::errors;
-use napi::bindgen_prelude::{Buffer, Uint32Array};
 
 /// Limits of a decoder (absent: the role's defaults).
 #[napi(object)]
@@ -24,26 +24,27 @@ pub struct DecoderOptions {
 
 /// Writes one decoded frame into `out`.
 pub fn frame_item(out: &mut BatchWriter, item: std::result::Result<Frame<'_>, FrameError<'_>>) {
-    frame_item_at(out, item, None);
+    let _always_fits = frame_item_at(out, item, None);
 }
 
-/// [`frame_item`] for a message that lies at `in_chunk` in the chunk just fed, if it does.
-fn frame_item_at(
-    out: &mut BatchWriter,
+/// [`frame_item`] for a message that lies at `in_chunk` in the chunk just fed, if it does;
+/// writes nothing if the item does not fit in `out`.
+fn frame_item_at<W: Words>(
+    out: &mut BatchWriter<W>,
     item: std::result::Result<Frame<'_>, FrameError<'_>>,
     in_chunk: Option<usize>,
-) {
+) -> std::result::Result<(), NoRoom> {
     match item {
-        Ok(Frame::Banner(b)) => out.push(Item {
+        Ok(Frame::Banner(b)) => out.try_push(Item {
             tag: tag::BANNER,
             text0: Some(String::from_utf8_lossy(b.line()).into_owned()),
             text1: Some(String::from_utf8_lossy(b.version()).into_owned()),
             ..Item::default()
         }),
         Ok(Frame::Message(m)) => {
-            out.push(Item { tag: tag::MESSAGE, message: Some(m), in_chunk, ..Item::default() })
+            out.try_push(Item { tag: tag::MESSAGE, message: Some(m), in_chunk, ..Item::default() })
         }
-        Err(e) => out.push(Item {
+        Err(e) => out.try_push(Item {
             tag: tag::MESSAGE,
             flags: flag::ERROR,
             text1: Some(e.kind().to_string()),
@@ -53,46 +54,47 @@ fn frame_item_at(
     }
 }
 
-/// What `feed` returns: a [`NativeBatch`] whose table is, when it fits, written into the
-/// buffer the caller passed, as native-endian words (`table` is then absent and `used` says
-/// how many words).
-///
-/// Why the caller passes the array: memory handed to V8 as external data comes back only
-/// through a finalizer that Node runs on a later turn of the event loop, so a program that
-/// decodes many chunks in one turn (a burst of reads, a file, a benchmark) would get fresh
-/// memory, and fresh pages to fault in, for every chunk. An array that JavaScript allocates
-/// (`Buffer.allocUnsafeSlow`) is freed by V8's garbage collector itself, and its memory is
-/// handed out again.
-#[napi(object)]
-#[allow(missing_debug_implementations)] // napi-rs's Buffer and Uint32Array are not Debug
-pub struct NativeFeedBatch {
-    /// The messages' bytes that are not in the chunk fed (absent when there are none).
-    pub bytes: Option<Buffer>,
-    /// The table, when it did not fit in the buffer passed.
-    pub table: Option<Uint32Array>,
-    /// The words of the buffer passed that hold the table (0 when `table` is given).
-    pub used: u32,
-    /// The texts the table refers to.
-    pub texts: Vec<String>,
-    /// True when the batch stopped at its size bound: call `drain` for the rest.
-    pub more: bool,
+/// What `feed` and `drain` write and return. They write, at the word given of the memory given
+/// (a `Buffer` over a `Uint32Array`'s memory): the number of words of the table, the table,
+/// then the bytes of the messages copied into the batch (whose offsets in the table are byte
+/// offsets in the whole memory). They return `used * 4 + flags`: `used` the words written in
+/// all, `flags` [`written::MORE`] and [`written::TEXTS`]. A number rather than an object keeps
+/// a call as cheap as a call can be: the decoder is called once per chunk received.
+pub mod written {
+    /// An item did not fit in the memory given: call `drain` with at least `pendingWords`
+    /// words of room.
+    pub const MORE: u32 = 1;
+    /// The table refers to texts: call `takeTexts`.
+    pub const TEXTS: u32 = 2;
 }
 
 /// The AMI stream decoder behind the TypeScript `Decoder`: bytes in any chunks, batches of
-/// banners and messages out.
+/// banners and messages out, their tables written into memory that JavaScript allocated.
+///
+/// Why JavaScript allocates the memory: memory handed to V8 as external data comes back only
+/// through a finalizer that Node runs on a later turn of the event loop, so a program that
+/// decodes many chunks in one turn (a burst of reads, a file, a benchmark) would get fresh
+/// memory, and fresh pages to fault in, for every chunk. An array that JavaScript allocates is
+/// freed by V8's garbage collector itself, and the TypeScript layer hands out one large array
+/// in slices, one per call, so that a chunk costs no allocation at all.
 #[napi]
 #[derive(Debug)]
 pub struct NativeDecoder {
     inner: ami_proto::Decoder,
-    /// The stream range of the chunk given to the last `feed`, while its messages are drained.
+    /// The stream range of the chunk given to the last `feed`, while its items are written.
     chunk: Option<(u64, usize)>,
-    /// The table `feed` builds before copying it into the caller's array, kept from call to
-    /// call (at most [`KEPT_TABLE_WORDS`]).
-    table: Vec<u32>,
+    /// An item decoded but not written (it did not fit), where it lies in the chunk, and the
+    /// room it needs.
+    pending: Option<(FrameToken, Option<usize>, usize)>,
+    /// Memory for the bytes a batch copies, kept from call to call (at most
+    /// [`KEPT_BYTES`]).
+    bytes: Vec<u8>,
+    /// The texts of the last batch, until `takeTexts`.
+    texts: Vec<String>,
 }
 
-/// The largest table a decoder keeps for its next `feed` (1 MiB).
-const KEPT_TABLE_WORDS: usize = 256 * 1024;
+/// The largest copy buffer a decoder keeps for its next call (1 MiB).
+const KEPT_BYTES: usize = 1 << 20;
 
 #[napi]
 impl NativeDecoder {
@@ -114,62 +116,84 @@ impl NativeDecoder {
         }
         let inner = ami_proto::Decoder::with_limits(role, limits)
             .map_err(|e| errors::invalid(format!("invalid decoder limits: {e}")))?;
-        Ok(NativeDecoder { inner, chunk: None, table: Vec::new() })
+        Ok(NativeDecoder {
+            inner,
+            chunk: None,
+            pending: None,
+            bytes: Vec::new(),
+            texts: Vec::new(),
+        })
     }
 
-    /// Adds received bytes and returns every item they complete (call `drain` while the batch
-    /// says `more`), the table written into the buffer `table` when it fits. The messages that
-    /// lie wholly in `data` are not copied: their offsets (flag `CHUNK`) are in `data`. `table`
-    /// must not share memory with `data`.
+    /// Adds received bytes and writes every item they complete into `table` from word `at` on
+    /// (see [`written`] for what it returns; while it says `MORE`, call `drain`). The messages
+    /// that lie wholly in `data` are not copied: their offsets (flag `CHUNK`) are in `data`.
+    /// `table` must not share memory with `data`.
     #[napi]
-    pub fn feed(&mut self, data: &[u8], mut table: Buffer) -> Result<NativeFeedBatch> {
+    pub fn feed(&mut self, data: &[u8], mut table: Buffer, at: u32) -> Result<f64> {
         let table: &mut [u8] = &mut table;
         let (d, t) = (data.as_ptr_range(), table.as_ptr_range());
         if (d.start as usize) < (t.end as usize) && (t.start as usize) < (d.end as usize) {
             return Err(errors::invalid("the table buffer shares memory with the data fed"));
         }
+        if self.pending.is_some() {
+            return Err(errors::invalid("an item is waiting: drain the decoder before feeding it"));
+        }
         let start = self.inner.stats().bytes_fed;
         self.inner.feed(data);
         self.chunk = Some((start, data.len()));
-        let mut out = BatchWriter::reusing(std::mem::take(&mut self.table));
-        let more = self.fill(&mut out);
-        self.chunk = None;
-        let (words, bytes, texts) = out.into_parts();
-        let bytes = (!bytes.is_empty()).then(|| Buffer::from(bytes));
-        let batch = match table.get_mut(..words.len() * 4) {
-            Some(dest) => {
-                for (d, w) in dest.chunks_exact_mut(4).zip(&words) {
-                    d.copy_from_slice(&w.to_ne_bytes());
-                }
-                let used = u32::try_from(words.len()).unwrap_or(u32::MAX);
-                NativeFeedBatch { bytes, table: None, used, texts, more }
-            }
-            None => {
-                let copy = crate::pool::typed_array(words.clone());
-                NativeFeedBatch { bytes, table: Some(copy), used: 0, texts, more }
-            }
-        };
-        if words.capacity() <= KEPT_TABLE_WORDS {
-            self.table = words;
-        }
-        Ok(batch)
+        Ok(self.write(table, at))
     }
 
-    /// The items complete so far (every message copied into the batch).
+    /// Writes the items that did not fit in the last call's room into `table` from word `at`
+    /// on (the messages of the chunk last fed keep their offsets in it).
     #[napi]
-    pub fn drain(&mut self) -> NativeBatch {
-        self.collect()
+    pub fn drain(&mut self, mut table: Buffer, at: u32) -> f64 {
+        self.write(&mut table, at)
     }
 
-    fn collect(&mut self) -> NativeBatch {
-        let mut out = BatchWriter::with_capacity(self.inner.buffered());
+    /// The words of room the item that did not fit needs (0 when none is waiting).
+    #[napi(getter)]
+    pub fn pending_words(&self) -> u32 {
+        self.pending.map_or(0, |(_, _, need)| u32::try_from(need).unwrap_or(u32::MAX))
+    }
+
+    /// The texts of the last batch (its table refers to them).
+    #[napi]
+    pub fn take_texts(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.texts)
+    }
+
+    fn write(&mut self, table: &mut [u8], at: u32) -> f64 {
+        let room = Room::new(table, at as usize);
+        let mut out = BatchWriter::into_room(room, std::mem::take(&mut self.bytes));
         let more = self.fill(&mut out);
-        out.finish(more)
+        if !more {
+            self.chunk = None;
+        }
+        let (used, texts, bytes) = out.finish_into();
+        if bytes.capacity() <= KEPT_BYTES {
+            self.bytes = bytes;
+        }
+        let mut flags = if more { written::MORE } else { 0 };
+        if !texts.is_empty() {
+            flags |= written::TEXTS;
+        }
+        self.texts = texts;
+        (used as f64) * 4.0 + f64::from(flags)
     }
 
-    /// Writes the complete items into `out` until there are no more (false) or the batch is
-    /// full (true).
-    fn fill(&mut self, out: &mut BatchWriter) -> bool {
+    /// Writes the complete items into `out` until there are no more (false), or the batch is
+    /// full or an item does not fit (true).
+    fn fill<W: Words>(&mut self, out: &mut BatchWriter<W>) -> bool {
+        if let Some((token, in_chunk, _)) = self.pending {
+            if let Some(item) = self.inner.frame(token)
+                && frame_item_at(out, item, in_chunk).is_err()
+            {
+                return true;
+            }
+            self.pending = None;
+        }
         while !out.is_full() {
             let Some(token) = self.inner.advance() else { return false };
             // The frame ends where the unconsumed bytes start: its stream range follows.
@@ -186,9 +210,11 @@ impl NativeDecoder {
                 }
                 _ => None,
             };
-            frame_item_at(out, item, in_chunk);
+            if let Err(no) = frame_item_at(out, item, in_chunk) {
+                self.pending = Some((token, in_chunk, no.words));
+                return true;
+            }
         }
-        self.chunk = None;
         true
     }
 

@@ -1,6 +1,7 @@
 //! Reuse of batch tables.
 //!
-//! Every call that decodes returns its table as a `Uint32Array` over memory allocated here.
+//! The sessions' calls (client and server events) return their tables as a `Uint32Array` over
+//! memory allocated here (the stream decoder writes into memory JavaScript allocated instead).
 //! Allocating it fresh each time makes the kernel fault in and zero new pages for every chunk
 //! (the allocator returns freed memory to the system between collections), which cost more
 //! than the table's contents. So a table's memory comes back here when V8 frees the array, and

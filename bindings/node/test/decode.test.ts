@@ -247,3 +247,89 @@ test("a chunk of many tiny messages (a table larger than the room the decoder re
   assert.deepEqual(whole.map(snap), bytewise.map(snap));
   for (let i = 1; i <= n; i++) assert.equal((whole[i] as Message).get("a"), String((i - 1) % 10));
 });
+
+test("short values that share a cache slot read as their own bytes, UTF-8 or not", () => {
+  // More distinct values of each length than the value cache has slots (1024), ASCII, UTF-8
+  // and not UTF-8, so that many share a slot; each read twice, in two orders.
+  const values: Array<[Buffer, string]> = [];
+  for (let i = 0; i < 1500; i++) {
+    for (const len of [1, 3, 4, 5, 8, 17, 28, 29, 32, 33]) {
+      const ascii = `v${i}`.padEnd(len, "x").slice(0, len);
+      values.push([Buffer.from(ascii), ascii]);
+    }
+    if (i % 5 === 0) {
+      const utf8 = `é${i}`.padEnd(7, "y"); // 8 bytes
+      values.push([Buffer.from(utf8), utf8]);
+      const bad = Buffer.from(`z${i}`.padEnd(8, "q"));
+      bad[1] = 0xff; // not UTF-8: one U+FFFD for one byte, as long as an ASCII value
+      values.push([bad, bad.toString("utf8")]);
+    }
+  }
+  const wire = (order: Array<[Buffer, string]>): Buffer =>
+    Buffer.concat(order.flatMap(([v]) => [Buffer.from("Event: V\r\nValue: "), v, Buffer.from("\r\n\r\n")]));
+  const d = new Decoder("client");
+  d.feed(Buffer.from("Asterisk Call Manager/11.0.0\r\n"));
+  [...d];
+  for (const order of [values, [...values].reverse(), values]) {
+    const items = d.decode(wire(order)) as Message[];
+    assert.equal(items.length, order.length);
+    items.forEach((m, i) => {
+      const [bytes, text] = order[i] as [Buffer, string];
+      assert.equal(m.get("Value"), text);
+      assert.deepEqual(m.getBuffer("Value"), bytes);
+      assert.equal(m.utf8, !bytes.includes(0xff));
+    });
+  }
+});
+
+test("messages stay readable after the decoder has moved on to new table memory", () => {
+  const d = new Decoder("client");
+  d.feed(Buffer.from("Asterisk Call Manager/11.0.0\r\n"));
+  [...d];
+  const kept: Message[] = [];
+  // About 3 MB of messages in 4 KiB chunks: many times the memory tables are written into.
+  const wire = Buffer.from(
+    Array.from({ length: 60_000 }, (_, i) => `Event: E${i}\r\nChannel: PJSIP/${i}\r\nUniqueid: ${i}.${i}\r\n\r\n`).join(""),
+  );
+  for (let i = 0; i < wire.length; i += 4096) {
+    d.feed(wire.subarray(i, i + 4096));
+    for (const item of d) kept.push(item as Message);
+  }
+  assert.equal(kept.length, 60_000);
+  kept.forEach((m, i) => {
+    assert.equal(m.get("Event"), `E${i}`);
+    assert.equal(m.get("channel"), `PJSIP/${i}`);
+    assert.equal(m.get("Uniqueid"), `${i}.${i}`);
+  });
+});
+
+test("a message larger than the room reserved for its chunk comes whole", () => {
+  // 5,000 lines completed by a 2-byte chunk: the table needs far more than a chunk that small
+  // reserves, and the message (fed in pieces) is copied.
+  const lines = Array.from({ length: 5000 }, (_, i) => `H${i}: v${i}\r\n`).join("");
+  const wire = Buffer.from(`Asterisk Call Manager/11.0.0\r\nEvent: Big\r\n${lines}`);
+  const d = new Decoder("client");
+  for (let i = 0; i < wire.length; i += 3000) d.feed(wire.subarray(i, i + 3000));
+  assert.equal([...d].length, 1, "the banner");
+  const [m] = d.decode(Buffer.from("\r\n")) as [Message];
+  assert.equal(m.get("Event"), "Big");
+  assert.equal(m.lines().length, 5001);
+  assert.equal(m.get("H4999"), "v4999");
+  assert.equal(m.get("h0"), "v0");
+  // Its bytes are a copy: feeding them to a decoder again reads the same message.
+  const again = new Decoder("client").decode(Buffer.concat([Buffer.from("Asterisk Call Manager/11.0.0\r\n"), m.raw]));
+  assert.equal((again[1] as Message).get("H2500"), "v2500");
+});
+
+test("the bytes of a copied message can be fed to a decoder again", () => {
+  const d = new Decoder("client");
+  d.feed(Buffer.from("Asterisk Call Manager/11.0.0\r\nEvent: A\r\nX: 1"));
+  [...d];
+  const [m] = d.decode(Buffer.from("2\r\n\r\n")) as [Message]; // in two chunks: copied
+  const d2 = new Decoder("client");
+  d2.feed(Buffer.from("Asterisk Call Manager/11.0.0\r\n"));
+  [...d2];
+  const [again] = d2.decode(m.raw) as [Message];
+  assert.equal(again.get("X"), "12");
+  assert.ok(again.raw.equals(m.raw));
+});

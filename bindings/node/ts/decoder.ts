@@ -3,6 +3,7 @@
  */
 import { Banner, Batch, HEADER_WORDS, Message, Role, Tag, itemEnd, itemText } from "./message";
 import native = require("./native");
+import { room, roomAt, use } from "./slab";
 
 /** Limits of a decoder (absent: the role's defaults, Asterisk's own for `"server"`). */
 export interface DecoderOptions {
@@ -14,8 +15,14 @@ export interface DecoderOptions {
   maxMessage?: number;
 }
 
-/** The `bytes` of a batch whose messages all lie in the chunk fed. */
-const EMPTY = Buffer.alloc(0);
+/**
+ * What the native `feed` and `drain` return: `used * 4 + flags` (see `written` in
+ * `src/decoder.rs`). At the word given they wrote the table's length, the table, then the
+ * bytes of the messages they copied.
+ */
+const MORE = 1;
+const TEXTS = 2;
+const NO_TEXTS: string[] = [];
 
 /**
  * The AMI stream decoder.
@@ -54,15 +61,28 @@ export class Decoder implements Iterable<Banner | Message> {
    * {@link Message.detach} what you keep).
    */
   feed(data: Uint8Array): void {
-    // The table is written into memory allocated here, which V8's collector frees and hands
-    // out again (see NativeFeedBatch in src/decoder.rs): about one word per 8 bytes is plenty
-    // for AMI traffic (a line is rarely under 16 bytes); a larger table comes back on its own.
-    const room = Buffer.allocUnsafeSlow(4 * (((data.byteLength + this.#native.buffered) >>> 3) + 256));
-    const r = this.#native.feed(data, room);
-    const table = r.table ?? new Uint32Array(room.buffer, room.byteOffset, r.used);
-    if (table.length > 0 || r.more) {
-      const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      this.#batches.push({ bytes: r.bytes ?? EMPTY, table, texts: r.texts, more: r.more, chunk });
+    let chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // About one word per 8 bytes is plenty for AMI traffic (a line is rarely under 16 bytes);
+    // an item that does not fit comes with the next call, given the room it needs.
+    let slab = room((chunk.length >>> 3) + 256);
+    // The bytes of a message copied by a decoder lie in the memory tables are written into:
+    // fed again, they are copied first.
+    if (chunk.buffer === slab.bytes.buffer) chunk = Buffer.from(chunk);
+    let at = roomAt();
+    let r = this.#native.feed(chunk, slab.bytes, at);
+    for (;;) {
+      const used = Math.floor(r / 4);
+      if (used > 0) {
+        use(used);
+        const texts = r & TEXTS ? this.#native.takeTexts() : NO_TEXTS;
+        const w = slab.words;
+        const table = new Uint32Array(w.buffer, w.byteOffset + 4 * (at + 1), w[at] as number);
+        this.#batches.push({ bytes: slab.bytes, table, texts, more: false, chunk });
+      }
+      if (!(r & MORE)) return;
+      slab = room(Math.max(this.#native.pendingWords, (chunk.length >>> 3) + 256));
+      at = roomAt();
+      r = this.#native.drain(slab.bytes, at);
     }
   }
 
@@ -70,14 +90,10 @@ export class Decoder implements Iterable<Banner | Message> {
   next(): Banner | Message | undefined {
     let b = this.#batch;
     while (b === undefined || this.#p >= b.table.length) {
-      if (b !== undefined && b.more) {
-        b = this.#native.drain() as Batch;
-      } else {
-        b = this.#batches.shift();
-        if (b === undefined) {
-          this.#batch = undefined;
-          return undefined;
-        }
+      b = this.#batches.shift();
+      if (b === undefined) {
+        this.#batch = undefined;
+        return undefined;
       }
       this.#batch = b;
       this.#p = 0;

@@ -7,6 +7,7 @@
  * header's value becomes a string only when it is read, so a loop that reads two headers of
  * each event pays for two strings, not for twenty.
  */
+import { isUtf8 } from "node:buffer";
 import { RemoteProtocolError } from "./errors";
 import native = require("./native");
 
@@ -59,8 +60,6 @@ export const enum Tag {
 export const enum Flag {
   Bool = 1,
   Message = 2,
-  Ascii = 4,
-  Utf8 = 8,
   Error = 16,
   Chunk = 32,
   Wide = 64,
@@ -89,20 +88,76 @@ export function itemText(batch: Batch, word: number): string | undefined {
   return word === 0 ? undefined : batch.texts[word - 1];
 }
 
-// Node's own Buffer slicers, reached directly: `buf.toString(encoding, start, end)` dispatches
+// Node's own Buffer slicer, reached directly: `buf.toString(encoding, start, end)` dispatches
 // on the encoding name on every call, which costs as much as the copy for a short value.
 type Slicer = (this: Buffer, start: number, end: number) => string;
-const proto = Buffer.prototype as unknown as { latin1Slice?: Slicer; utf8Slice?: Slicer };
-const latin1Slice: Slicer =
-  proto.latin1Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString("latin1", start, end);
-  };
 const utf8Slice: Slicer =
-  proto.utf8Slice ??
+  (Buffer.prototype as unknown as { utf8Slice?: Slicer }).utf8Slice ??
   function (this: Buffer, start: number, end: number): string {
     return this.toString("utf8", start, end);
   };
+
+/** Values from 4 to this many bytes long go through {@link VALUES}. */
+const SHORT_VALUE = 32;
+/** Slots of {@link VALUES} (a power of two). */
+const VALUE_SLOTS = 1024;
+/**
+ * The strings of recently read short ASCII values, each in the slot its bytes hash to (a
+ * bounded, direct-mapped cache): a value's string costs a call into Node's C++ (`utf8Slice`)
+ * and an allocation, several times what finding it costs, and AMI repeats its values (event
+ * names, channels, states, contexts) from message to message. A slot holds the value's bytes
+ * ({@link VALUE_WORDS}, {@link VALUE_LENGTHS}) beside its string, and a value is taken from
+ * the cache only when its bytes are the same, byte for byte.
+ */
+const VALUES: string[] = new Array<string>(VALUE_SLOTS).fill("");
+/**
+ * The bytes of slot `i`'s value, as little-endian words: `VALUE_WORDS[8 * i + k]` holds bytes
+ * `4k .. 4k + 3`, and `VALUE_WORDS[8 * i + 7]`, past the last whole word of a value of at most
+ * 28 bytes, its last four bytes (for 29 to 32 bytes the last whole word is those bytes).
+ */
+const VALUE_WORDS = new Uint32Array(VALUE_SLOTS * 8);
+/** The length of slot `i`'s value, or 0 for an empty slot (or one whose value is not ASCII). */
+const VALUE_LENGTHS = new Uint8Array(VALUE_SLOTS);
+
+/** The bytes last decoded from, and a `DataView` of them (values are read four bytes at a time). */
+let viewed: Buffer = Buffer.alloc(0);
+let view = new DataView(viewed.buffer, viewed.byteOffset, 0);
+
+/**
+ * `b[start..end]` decoded as UTF-8 (invalid sequences replaced by U+FFFD), through
+ * {@link VALUES} when it is short: only ASCII values are kept there, so a string found there
+ * is exactly the decoding of the bytes it was found for.
+ */
+function decodeValue(b: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT_VALUE || n < 4) return n === 0 ? "" : utf8Slice.call(b, start, end);
+  if (b !== viewed) {
+    viewed = b;
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  const v = view;
+  const head = v.getUint32(start, true);
+  const tail = v.getUint32(end - 4, true);
+  const slot = Math.imul(head ^ Math.imul(tail ^ n, 0x9e3779b1), 0x85ebca6b) >>> 22; // 10 bits
+  const at = slot << 3;
+  const last = n - 4;
+  if (VALUE_LENGTHS[slot] === n && VALUE_WORDS[at + 7] === tail) {
+    let k = 0;
+    while (4 * k < last && VALUE_WORDS[at + k] === v.getUint32(start + 4 * k, true)) k++;
+    if (4 * k >= last) return VALUES[slot] as string;
+  }
+  let high = tail;
+  for (let k = 0; 4 * k < last; k++) {
+    const w = v.getUint32(start + 4 * k, true);
+    VALUE_WORDS[at + k] = w;
+    high |= w;
+  }
+  VALUE_WORDS[at + 7] = tail;
+  const s = utf8Slice.call(b, start, end);
+  VALUES[slot] = s;
+  VALUE_LENGTHS[slot] = (high & 0x80808080) === 0 ? n : 0;
+  return s;
+}
 
 /** How many header names {@link keyBytes} remembers before it starts over. */
 const KEY_CACHE_SIZE = 512;
@@ -113,28 +168,28 @@ const keyCache = new Map<string, Uint8Array>();
  * ASCII-case-insensitively, as Asterisk compares them). Names are usually literals in the
  * caller's code, so the bytes are remembered (a bounded cache).
  */
-let lastName = "";
-let lastKey: Uint8Array | null = new Uint8Array(0);
-let prevName = "";
-let prevKey: Uint8Array | null = new Uint8Array(0);
+let name0 = "";
+let key0: Uint8Array | null = new Uint8Array(0);
+let name1 = "";
+let key1: Uint8Array | null = new Uint8Array(0);
+/** Which of the two entries a miss replaces. */
+let older = 0;
 
 function keyBytes(name: string): Uint8Array | null {
-  // A loop reads the same few names message after message: remember the last two by identity
-  // (string literals are interned, so `===` is a pointer comparison) before the map.
-  if (name === lastName) return lastKey;
-  if (name === prevName) {
-    prevName = lastName;
-    lastName = name;
-    const k = prevKey;
-    prevKey = lastKey;
-    lastKey = k;
-    return k;
-  }
+  // A loop reads the same few names message after message: remember two by identity (string
+  // literals are interned, so `===` is a pointer comparison) before the map. A hit writes
+  // nothing (a write of a module variable costs a write barrier).
+  if (name === name0) return key0;
+  if (name === name1) return key1;
   const found = keyBytesSlow(name);
-  prevName = lastName;
-  prevKey = lastKey;
-  lastName = name;
-  lastKey = found;
+  if (older === 0) {
+    name0 = name;
+    key0 = found;
+  } else {
+    name1 = name;
+    key1 = found;
+  }
+  older ^= 1;
   return found;
 }
 
@@ -192,7 +247,8 @@ export interface Line {
  *
  * A message is a view (no copy) of the bytes it was decoded from: the chunk given to
  * {@link Decoder.feed} (which must not be written to afterwards), or the batch of a session;
- * it keeps them alive. Call {@link Message.detach} before keeping one message for long.
+ * it keeps them alive, and with them the memory its table lies in (a decoder's tables share
+ * arrays of 256 KiB). Call {@link Message.detach} before keeping one message for long.
  */
 export class Message implements ReadonlyMap<string, string> {
   /** `"action"`, `"response"`, `"event"` or `"unknown"`. */
@@ -232,9 +288,7 @@ export class Message implements ReadonlyMap<string, string> {
   }
 
   #decode(start: number, end: number): string {
-    return this.#flags & Flag.Ascii
-      ? latin1Slice.call(this.#bytes, start, end)
-      : utf8Slice.call(this.#bytes, start, end);
+    return decodeValue(this.#bytes, start, end);
   }
 
   /** Where line `p` (a table word) starts and ends in `#bytes`. */
@@ -361,7 +415,7 @@ export class Message implements ReadonlyMap<string, string> {
 
   /** Whether every byte of the message is valid UTF-8 (then every string value is exact). */
   get utf8(): boolean {
-    return (this.#flags & Flag.Utf8) !== 0;
+    return isUtf8(this.raw);
   }
 
   /** Every line, in order: headers and bare lines (those without a colon). */
