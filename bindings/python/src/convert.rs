@@ -143,13 +143,16 @@ pub fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResu
     let cache = KEY_CACHE.get_or_init(obj.py(), || {
         Mutex::new(KeyCache { entries: Vec::with_capacity(KEY_CACHE_SIZE), next: 0 })
     });
-    let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, bytes)) = cache.entries.iter().find(|(k, _)| k.as_ptr() == s.as_ptr()) {
+    let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, bytes)) = lock().entries.iter().find(|(k, _)| k.as_ptr() == s.as_ptr()) {
         return Ok(f(bytes));
     }
+    // Converted without the lock held: converting a `str` with surrogates calls its `encode`
+    // method, Python code that could look a header up too.
     let bytes = bytes_of(obj, "name")?.into_boxed_slice();
     let result = f(&bytes);
     let entry = (s.clone().unbind(), bytes);
+    let mut cache = lock();
     if cache.entries.len() < KEY_CACHE_SIZE {
         cache.entries.push(entry);
     } else {

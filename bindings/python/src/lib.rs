@@ -24,6 +24,7 @@ pub mod errors;
 pub mod events;
 pub mod message;
 pub mod server;
+pub mod values;
 
 /// The `libami._native` module.
 #[pymodule]

@@ -60,7 +60,7 @@ impl Message {
                 Some(start..start + v.len())
             })
         })?;
-        range.and_then(|r| raw.get(r)).map(|v| text(py, v)).transpose()
+        range.and_then(|r| raw.get(r)).map(|v| crate::values::value(py, v)).transpose()
     }
 
     /// The message salvaged from a frame error, with the error's text.

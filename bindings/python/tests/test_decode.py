@@ -140,6 +140,30 @@ def test_invalid_utf8_survives_with_surrogateescape():
     assert m.raw == raw
 
 
+
+def test_short_values_read_again_are_always_the_values_of_this_message():
+    # Short values come from a cache of str objects: thousands of distinct values (more than
+    # it holds, so slots are shared and replaced), read twice, interleaved with a recurring
+    # one and with bytes that are not UTF-8, must each read back as their own message's.
+    rng = random.Random(5)
+    values = [f"PJSIP/{i}-{rng.randrange(16**8):08x}" for i in range(3000)]
+    values += ["Up", "", " lead", "caf\udce9", "x" * 48, "y" * 49]
+    rng.shuffle(values)
+    stream = b"".join(
+        b"Event: Newstate\r\nChannel: "
+        + v.encode("utf-8", "surrogateescape")
+        + b"\r\nChannelStateDesc: Up\r\n\r\n"
+        for v in values
+    )
+    decoder = libami.Decoder("client")
+    decoder.feed(b"Asterisk Call Manager/11.0.0\r\n" + stream)
+    events = [m for m in decoder if m.kind == "event"]
+    assert len(events) == len(values)
+    for m, v in zip(events, values):
+        assert m["Channel"] == v and m.get("ChannelStateDesc") == "Up"
+        assert m.get("channel") == v
+        assert m["Channel"].encode("utf-8", "surrogateescape") == m.get_bytes("Channel")
+
 def test_names_are_looked_up_by_their_exact_bytes():
     m = message(b"Event: UserEvent\r\nN\xe9me: latin-1\r\nN\xc3\xa9me: utf-8\r\n\r\n")
     # A name that is not UTF-8 is reached by its surrogateescape text (or its bytes); the

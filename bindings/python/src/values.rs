@@ -1,0 +1,87 @@
+//! Short header values as shared `str` objects.
+//!
+//! The values a consumer reads in a loop repeat from message to message: event names, channel
+//! names, states, causes. Building a new `str` for each read (an allocation, CPython's decoder,
+//! a deallocation later) costs more than finding the one built last time, so short values are
+//! kept in a small direct-mapped cache keyed by their exact bytes. A hit is checked byte for
+//! byte, so the `str` returned is always exactly what [`text`] would build; `str` objects are
+//! immutable, so sharing one is invisible to Python code (except to `is`, which compares no
+//! values).
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
+
+use crate::convert::text;
+
+/// Values longer than this are built every time (long values rarely repeat).
+const MAX_CACHED: usize = 48;
+
+/// Slots of the cache (a power of two): about 24 KiB of keys at most.
+const SLOTS: usize = 512;
+
+#[derive(Debug)]
+struct Slot {
+    bytes: Box<[u8]>,
+    value: Py<PyString>,
+}
+
+#[derive(Debug)]
+struct ValueCache {
+    slots: Vec<Option<Slot>>,
+}
+
+static VALUES: PyOnceLock<Mutex<ValueCache>> = PyOnceLock::new();
+
+/// FNV-1a over the bytes, folded to a slot.
+fn slot_of(b: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &c in b {
+        h = (h ^ u32::from(c)).wrapping_mul(0x0100_0193);
+    }
+    (h ^ (h >> 16)) as usize & (SLOTS - 1)
+}
+
+/// The value `b` as a `str` (UTF-8 with `surrogateescape`, as [`text`] decodes it), shared
+/// with earlier reads of the same short value.
+pub fn value<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    if b.len() > MAX_CACHED {
+        return text(py, b);
+    }
+    let cache = VALUES
+        .get_or_init(py, || Mutex::new(ValueCache { slots: (0..SLOTS).map(|_| None).collect() }));
+    let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = slot_of(b);
+    if let Some(Some(slot)) = lock().slots.get(i)
+        && *slot.bytes == *b
+    {
+        return Ok(slot.value.bind(py).clone().into_any());
+    }
+    // Built without the lock held: an allocation can run the garbage collector, and a
+    // finalizer can read a message's values too.
+    let made = text(py, b)?;
+    if let Ok(s) = made.cast::<PyString>()
+        && let Some(entry) = lock().slots.get_mut(i)
+    {
+        *entry = Some(Slot { bytes: b.into(), value: s.clone().unbind() });
+    }
+    Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_stay_in_range_and_spread() {
+        let mut seen = std::collections::HashSet::new();
+        for name in ["Newchannel", "Hangup", "Newstate", "PJSIP/100-00000001", "Up", ""] {
+            let s = slot_of(name.as_bytes());
+            assert!(s < SLOTS);
+            seen.insert(s);
+        }
+        assert!(seen.len() >= 5, "six short values should not share slots: {seen:?}");
+    }
+}
