@@ -29,7 +29,10 @@
 //! cores, and the bridge's per 10k events/s.
 //!
 //! `BENCH_ROUNDS` (default 3) rounds, then min/median/max of each figure over the rounds;
-//! `BENCH_PBXS` (default `1,10,100`) picks the PBX counts.
+//! `BENCH_PBXS` (default `1,10,100`) picks the PBX counts, `BENCH_RATE` a fixed paced rate
+//! (events/s, all PBXs together) instead of the fraction, for comparing binaries at one load.
+//! The first argument may name several `ami` binaries, comma-separated: each round runs them
+//! one after the other for every PBX count (before/after in one run, on the same server).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -655,7 +658,11 @@ async fn run(
 
     // Paced, at a rate the pipeline sustains.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let offered = (rate * pace).max(pbxs as f64);
+    let offered = match std::env::var("BENCH_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
+        Some(fixed) => fixed,
+        None => rate * pace,
+    }
+    .max(pbxs as f64);
     let per_pbx_rate = (offered / pbxs as f64).max(1.0) as u64;
     let per = per_pbx_rate * 5;
     flow.written.store(0, Ordering::Release);
@@ -706,11 +713,9 @@ fn stats(label: &str, rows: &[Outcome], pick: impl Fn(&Outcome) -> f64) {
     let mut v: Vec<f64> = rows.iter().map(pick).collect();
     v.sort_by(f64::total_cmp);
     let med = if v.is_empty() { f64::NAN } else { v[v.len() / 2] };
-    print!(
-        "  {label} {:.1}/{med:.1}/{:.1}",
-        v.first().unwrap_or(&f64::NAN),
-        v.last().unwrap_or(&f64::NAN)
-    );
+    let (lo, hi) = (v.first().copied().unwrap_or(f64::NAN), v.last().copied().unwrap_or(f64::NAN));
+    let digits = if hi < 10.0 { 2 } else { 0 };
+    print!("  {label} {lo:.digits$}/{med:.digits$}/{hi:.digits$}");
 }
 
 fn main() {
@@ -744,7 +749,12 @@ fn main() {
     }
     let nats = Killed(cmd.spawn().expect("nats-server (make nats-server)"));
     let nats_pid = nats.0.id();
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until it listens (slow on a loaded machine).
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "nats-server did not listen on port {port} within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let url = format!("nats://127.0.0.1:{port}");
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
