@@ -344,12 +344,15 @@ impl Publisher {
     /// Waits for the next acknowledgement of a publish in flight (pending forever when there
     /// is no subscription yet). Cancel-safe.
     pub async fn next_ack(&mut self) -> (u64, Result<PublishAck, PublishErrorKind>) {
-        let Some(replies) = self.replies.as_mut() else {
-            return std::future::pending().await;
-        };
         loop {
-            let Some(m) = replies.next().await else {
+            let Some(replies) = self.replies.as_mut() else {
                 return std::future::pending().await;
+            };
+            let Some(m) = replies.next().await else {
+                // The subscription ended: the next pump makes a new one, and what was in
+                // flight is sent again when its acknowledgement times out.
+                self.replies = None;
+                continue;
             };
             match reply_of(m.subject.as_str(), &self.inbox) {
                 Some((generation, abs)) if generation == self.generation => {
