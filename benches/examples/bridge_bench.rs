@@ -3,11 +3,13 @@
 //!
 //! `make bench-bridge` (or `cargo run --release -p ami-benches --example bridge_bench --
 //! target/release/ami docs/bridge/nats-server.conf`). Starts nats-server (JetStream, file
-//! store in a temporary directory). Per round, first the **baseline**: a publisher in this
+//! store in a temporary directory). Per round, first two **baselines**: a publisher in this
 //! process stores the same messages (same payload, same headers as the bridge sends) in the
 //! same kind of stream with acknowledged publishes, a window of `in_flight` = 8192, and the same
 //! consumer reads them: what JetStream on this machine stores and delivers without the bridge.
-//! Then for each PBX count: that many simulated PBXs (minimal AMI servers in this process:
+//! `JS raw` writes the NATS protocol by hand (one reply subject per message, one subscription
+//! for the acknowledgements: the least a publisher can cost); `JS a-nats` uses async-nats's
+//! `send_publish`. Then for each PBX count: that many simulated PBXs (minimal AMI servers in this process:
 //! banner, login, the bridge's anchor UserEvent, events), one bridge, one pull consumer, in two
 //! phases:
 //!
@@ -23,7 +25,10 @@
 //!   it stores measures queueing, not latency).
 //!
 //! Every event carries its PBX and its number (`BenchPbx:`, `BenchSeq:`); the consumer checks
-//! that each PBX's events arrive complete, once and in order, and the run fails otherwise.
+//! that each PBX's events arrive complete, once and in order, and the run fails otherwise. It
+//! reads the role stream without a filter (`BENCH_FILTER` sets one): nats-server 2.9 delivers a
+//! consumer filtered with a wildcard (`ami.ops.*.ev.Newchannel`) much more slowly once the
+//! stream holds many subjects, which measured the filter, not the bridge.
 //! CPU is reported per process (utime + stime from /proc over the phase): nats-server, the
 //! bridge, and this process (the simulated PBXs, the consumer, the baseline publisher), in
 //! cores, and the bridge's per 10k events/s.
