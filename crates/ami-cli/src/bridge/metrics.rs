@@ -30,6 +30,44 @@ struct ActionLabel {
     status: String,
 }
 
+/// The metrics one PBX's task updates for every event (handles onto the same values as
+/// [`Metrics`] renders).
+#[derive(Clone, Debug, Default)]
+pub struct PbxMetrics {
+    received: Counter,
+    stored: Counter,
+    buffered: Gauge,
+    buffered_bytes: Gauge,
+    in_flight: Gauge,
+}
+
+fn gauge_value(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PbxMetrics {
+    /// An event was read.
+    pub fn received(&self) {
+        self.received.inc();
+    }
+
+    /// An event was stored.
+    pub fn stored(&self) {
+        self.stored.inc();
+    }
+
+    /// The buffer's size.
+    pub fn buffered(&self, events: usize, bytes: usize) {
+        self.buffered.set(gauge_value(events));
+        self.buffered_bytes.set(gauge_value(bytes));
+    }
+
+    /// Publishes in flight.
+    pub fn in_flight(&self, n: usize) {
+        self.in_flight.set(gauge_value(n));
+    }
+}
+
 /// Every metric of the bridge.
 pub struct Metrics {
     registry: Registry,
@@ -123,16 +161,6 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// An event was read.
-    pub fn received(&self, p: &str) {
-        self.received.get_or_create(&pbx(p)).inc();
-    }
-
-    /// An event was stored.
-    pub fn stored(&self, p: &str) {
-        self.stored.get_or_create(&pbx(p)).inc();
-    }
-
     /// JetStream said duplicate.
     pub fn duplicate(&self, p: &str) {
         self.duplicates.get_or_create(&pbx(p)).inc();
@@ -157,15 +185,17 @@ impl Metrics {
         self.retries.get_or_create(&pbx(p)).inc();
     }
 
-    /// The buffer's size.
-    pub fn buffered(&self, p: &str, events: usize, bytes: usize) {
-        self.buffered.get_or_create(&pbx(p)).set(i64::try_from(events).unwrap_or(i64::MAX));
-        self.buffered_bytes.get_or_create(&pbx(p)).set(i64::try_from(bytes).unwrap_or(i64::MAX));
-    }
-
-    /// Publishes in flight.
-    pub fn in_flight(&self, p: &str, n: usize) {
-        self.in_flight.get_or_create(&pbx(p)).set(i64::try_from(n).unwrap_or(i64::MAX));
+    /// The per-event metrics of PBX `p`, looked up once: the hot path then updates them
+    /// without building a label and hashing it for every event.
+    pub fn of_pbx(&self, p: &str) -> PbxMetrics {
+        let label = pbx(p);
+        PbxMetrics {
+            received: self.received.get_or_create(&label).clone(),
+            stored: self.stored.get_or_create(&label).clone(),
+            buffered: self.buffered.get_or_create(&label).clone(),
+            buffered_bytes: self.buffered_bytes.get_or_create(&label).clone(),
+            in_flight: self.in_flight.get_or_create(&label).clone(),
+        }
     }
 
     /// Logged in to the PBX or not.
@@ -254,11 +284,16 @@ mod tests {
     #[test]
     fn renders_counters_by_pbx() {
         let m = Metrics::new();
-        m.received("pbx1");
-        m.received("pbx1");
+        let hot = m.of_pbx("pbx1");
+        hot.received();
+        m.of_pbx("pbx1").received();
+        hot.stored();
+        hot.buffered(7, 700);
         m.dropped("pbx1", "buffer-full", 3);
         let text = m.render();
         assert!(text.contains("ami_bridge_events_received_total{pbx=\"pbx1\"} 2"), "{text}");
+        assert!(text.contains("ami_bridge_events_stored_total{pbx=\"pbx1\"} 1"), "{text}");
+        assert!(text.contains("ami_bridge_buffer_events{pbx=\"pbx1\"} 7"), "{text}");
         assert!(
             text.contains("ami_bridge_events_dropped_total{pbx=\"pbx1\",reason=\"buffer-full\"} 3"),
             "{text}"

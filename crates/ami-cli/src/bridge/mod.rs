@@ -190,7 +190,9 @@ pub async fn run(args: BridgeArgs) -> Result<ExitCode, CliError> {
         tracing::info!("metrics on http://{local}/metrics");
         tokio::spawn(metrics::serve(l, Arc::clone(&metrics)));
     }
-    let nc = nats::connect(&cfg.nats, &name).await.map_err(CliError::Config)?;
+    let nc = nats::connect(&cfg.nats, &name, cfg.nats.in_flight.saturating_mul(cfg.roles.len()))
+        .await
+        .map_err(CliError::Config)?;
     let js =
         nats::context(nc.clone(), cfg.nats.in_flight * cfg.upstreams.upstreams.len().max(1) * 2);
     tracing::info!(bridge = %name, servers = %cfg.nats.servers.join(","), "setting up the streams and buckets");

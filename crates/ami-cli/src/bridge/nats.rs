@@ -21,13 +21,21 @@ fn read_credential(source: &CredentialSource) -> Result<String, String> {
 }
 
 /// Connects to NATS (in the background if it is down: the client keeps trying).
-pub async fn connect(c: &NatsConfig, name: &str) -> Result<Client, String> {
+/// `acknowledgements` is the most publishes one PBX has in flight (`in_flight` × roles): its
+/// acknowledgement subscription holds that many, so that none is dropped while the PBX's task
+/// is busy.
+pub async fn connect(
+    c: &NatsConfig,
+    name: &str,
+    acknowledgements: usize,
+) -> Result<Client, String> {
     let mut opts = ConnectOptions::new()
         .name(format!("ami-bridge {name}"))
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(5))
         .client_capacity(65_536)
+        .subscription_capacity(acknowledgements.max(65_536))
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((100 * attempts as u64).min(2000))
         });

@@ -247,7 +247,7 @@ impl PbxTask {
                     return;
                 }
                 let position = st.numbering.next();
-                self.metrics.received(&self.name);
+                self.publisher.metrics().received();
                 let name = m.event().unwrap_or_default();
                 let class = crate::proxy::relay::category_of(&m);
                 let raw = ev.message().raw();

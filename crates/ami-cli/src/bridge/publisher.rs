@@ -1,26 +1,33 @@
 //! Stores one PBX's buffer in JetStream: acknowledged publishes, at most `in_flight` waiting,
 //! in order; after a failure everything from the first unacknowledged entry is sent again, in
 //! order, with the same ids (JetStream drops what it already has).
+//!
+//! The acknowledgements come on one subscription per PBX (`<inbox>.<generation>.<index>`):
+//! each publish names its entry in its reply subject, so an acknowledgement costs a subject
+//! parse, not (as with async-nats's `send_publish`) an inbox, a oneshot channel, a map entry
+//! in the connection task and a timer of its own. The acknowledgement timeout is kept for the
+//! oldest publish in flight (acknowledgements come in order); the generation changes whenever
+//! everything in flight is forgotten, so late acknowledgements of an earlier attempt are
+//! ignored.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::HeaderMap;
 use async_nats::connection::State;
 use async_nats::jetstream::context::{Context, PublishErrorKind};
-use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::response::Response;
+use async_nats::{Client, HeaderMap, HeaderName, HeaderValue, StatusCode, Subject, Subscriber};
 use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
 
 use super::buffer::{Buffer, Entry, Kind, Loss};
 use super::ids::Position;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, PbxMetrics};
 use super::roles::Role;
 
-type AckFuture = Pin<Box<dyn Future<Output = (u64, Result<PublishAck, PublishErrorKind>)> + Send>>;
+/// How long a publish waits for its acknowledgement before everything in flight is sent again.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The last entry JetStream acknowledged (for the progress record).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,22 +38,48 @@ pub struct Stored {
     pub received_us: u64,
 }
 
+// The header names (static: a publish copies none of them).
+const MSG_ID: HeaderName = HeaderName::from_static("Nats-Msg-Id");
+const KIND: HeaderName = HeaderName::from_static("Ami-Kind");
+const PBX: HeaderName = HeaderName::from_static("Ami-Pbx");
+const EVENT: HeaderName = HeaderName::from_static("Ami-Event");
+const CLASS: HeaderName = HeaderName::from_static("Ami-Class");
+const CLASS_BITS: HeaderName = HeaderName::from_static("Ami-Class-Bits");
+const UNIQUEID: HeaderName = HeaderName::from_static("Ami-Uniqueid");
+const LINKEDID: HeaderName = HeaderName::from_static("Ami-Linkedid");
+const SEQ: HeaderName = HeaderName::from_static("Ami-Seq");
+const RECEIVED: HeaderName = HeaderName::from_static("Ami-Received");
+const SNAPSHOT: HeaderName = HeaderName::from_static("Ami-Snapshot");
+const SNAPSHOT_PART: HeaderName = HeaderName::from_static("Ami-Snapshot-Part");
+
 /// The publishing side of one PBX.
 pub struct Publisher {
     pbx: String,
-    prefix: String,
+    /// `<prefix>.<role>.<pbx>.` per role.
+    subjects: Vec<String>,
     roles: Arc<Vec<Role>>,
-    js: Context,
+    client: Client,
     window: usize,
     /// Entries below this absolute index have been sent.
     sent_to: u64,
-    acks: FuturesOrdered<AckFuture>,
+    /// The acknowledgements' subscription (made by the first [`pump`](Self::pump)).
+    replies: Option<Subscriber>,
+    /// Its subject without the trailing `.>`.
+    inbox: String,
+    /// Changes whenever everything in flight is forgotten.
+    generation: u64,
+    /// Publishes sent and not acknowledged.
+    in_flight: usize,
+    /// The entries with publishes in flight and when they were sent, oldest first.
+    sent_at: VecDeque<(u64, Instant)>,
     /// No publishing before this (after a failure).
     retry_at: Option<Instant>,
     backoff: Duration,
     /// The last entry stored.
     pub stored: Option<Stored>,
     metrics: Arc<Metrics>,
+    hot: PbxMetrics,
+    pbx_value: HeaderValue,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -54,7 +87,7 @@ impl std::fmt::Debug for Publisher {
         f.debug_struct("Publisher")
             .field("pbx", &self.pbx)
             .field("sent_to", &self.sent_to)
-            .field("in_flight", &self.acks.len())
+            .field("in_flight", &self.in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +102,26 @@ pub fn subject_token(name: &[u8]) -> String {
         .collect()
 }
 
+/// `(generation, index)` from an acknowledgement's subject `<inbox>.<generation>.<index>`.
+fn reply_of(subject: &str, inbox: &str) -> Option<(u64, u64)> {
+    let rest = subject.strip_prefix(inbox)?.strip_prefix('.')?;
+    let (generation, index) = rest.split_once('.')?;
+    Some((generation.parse().ok()?, index.parse().ok()?))
+}
+
+/// What an acknowledgement says.
+fn ack_result(status: Option<StatusCode>, payload: &[u8]) -> Result<PublishAck, PublishErrorKind> {
+    if status == Some(StatusCode::NO_RESPONDERS) {
+        return Err(PublishErrorKind::StreamNotFound);
+    }
+    // As async-nats reads it: an error answer (or one that is not JSON) is the stream
+    // refusing this message.
+    match serde_json::from_slice::<Response<PublishAck>>(payload) {
+        Ok(Response::Ok(ack)) => Ok(ack),
+        Ok(Response::Err { .. }) | Err(_) => Err(PublishErrorKind::Other),
+    }
+}
+
 impl Publisher {
     /// A publisher for PBX `pbx`.
     pub fn new(
@@ -79,18 +132,25 @@ impl Publisher {
         window: usize,
         metrics: Arc<Metrics>,
     ) -> Publisher {
+        let client = js.client();
         Publisher {
             pbx: pbx.to_owned(),
-            prefix: prefix.to_owned(),
+            subjects: roles.iter().map(|r| format!("{prefix}.{}.{pbx}.", r.name)).collect(),
             roles,
-            js,
+            inbox: client.new_inbox(),
+            client,
             window: window.max(1),
             sent_to: 0,
-            acks: FuturesOrdered::new(),
+            replies: None,
+            generation: 0,
+            in_flight: 0,
+            sent_at: VecDeque::new(),
             retry_at: None,
             backoff: Duration::from_millis(100),
             stored: None,
+            hot: metrics.of_pbx(pbx),
             metrics,
+            pbx_value: HeaderValue::from(pbx.to_owned()),
         }
     }
 
@@ -99,10 +159,17 @@ impl Publisher {
         self.sent_to
     }
 
+    /// The per-event metrics of this PBX.
+    pub fn metrics(&self) -> &PbxMetrics {
+        &self.hot
+    }
+
     /// Forgets everything in flight: the next [`pump`](Self::pump) sends from the first entry
     /// of the buffer again (the entries keep their ids).
     pub fn reset(&mut self, buffer: &mut Buffer) {
-        self.acks = FuturesOrdered::new();
+        self.generation += 1;
+        self.in_flight = 0;
+        self.sent_at.clear();
         self.sent_to = buffer.head();
         for abs in buffer.head()..buffer.end() {
             if let Some(e) = buffer.get_mut(abs) {
@@ -116,43 +183,52 @@ impl Publisher {
         self.sent_to.max(buffer.head())
     }
 
-    fn subject(&self, role: &Role, e: &Entry) -> String {
-        let suffix = match &e.kind {
-            Kind::Event => format!("ev.{}", e.token),
-            Kind::Gap => "gap".to_owned(),
-            Kind::Snapshot { action, .. } => format!("snap.{action}"),
-        };
-        format!("{}.{}.{}.{suffix}", self.prefix, role.name, self.pbx)
+    fn subject(&self, role: usize, e: &Entry) -> String {
+        let base = self.subjects.get(role).map_or("", String::as_str);
+        let mut s = String::with_capacity(base.len() + 5 + e.token.len());
+        s.push_str(base);
+        match &e.kind {
+            Kind::Event => {
+                s.push_str("ev.");
+                s.push_str(&e.token);
+            }
+            Kind::Gap => s.push_str("gap"),
+            Kind::Snapshot { action, .. } => {
+                s.push_str("snap.");
+                s.push_str(action);
+            }
+        }
+        s
     }
 
     fn headers(&self, e: &Entry) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("Nats-Msg-Id", e.msg_id.as_str());
+        h.insert(MSG_ID, e.msg_id.as_str());
         h.insert(
-            "Ami-Kind",
+            KIND,
             match e.kind {
                 Kind::Event => "event",
                 Kind::Gap => "gap",
                 Kind::Snapshot { .. } => "snapshot",
             },
         );
-        h.insert("Ami-Pbx", self.pbx.as_str());
-        h.insert("Ami-Event", e.name.as_str());
-        h.insert("Ami-Class", class_names(e.class).as_str());
-        h.insert("Ami-Class-Bits", e.class.bits().to_string().as_str());
+        h.insert(PBX, self.pbx_value.clone());
+        h.insert(EVENT, e.name.as_str());
+        h.insert(CLASS, class_names(e.class));
+        h.insert(CLASS_BITS, e.class.bits().to_string());
         if let Some(u) = &e.uniqueid {
-            h.insert("Ami-Uniqueid", u.as_str());
+            h.insert(UNIQUEID, u.as_str());
         }
         if let Some(l) = &e.linkedid {
-            h.insert("Ami-Linkedid", l.as_str());
+            h.insert(LINKEDID, l.as_str());
         }
         if let Some(p) = &e.position {
-            h.insert("Ami-Seq", p.label().as_str());
+            h.insert(SEQ, p.label());
         }
-        h.insert("Ami-Received", e.received_us.to_string().as_str());
+        h.insert(RECEIVED, e.received_us.to_string());
         if let Kind::Snapshot { id, part, .. } = &e.kind {
-            h.insert("Ami-Snapshot", &**id);
-            h.insert("Ami-Snapshot-Part", *part);
+            h.insert(SNAPSHOT, &**id);
+            h.insert(SNAPSHOT_PART, *part);
         }
         h
     }
@@ -161,7 +237,19 @@ impl Publisher {
     /// waiting out its backoff.
     pub fn ready(&self) -> bool {
         self.retry_at.is_none_or(|t| Instant::now() >= t)
-            && self.js.client().connection_state() == State::Connected
+            && self.client.connection_state() == State::Connected
+    }
+
+    /// Whether the oldest publish in flight has waited longer than [`ACK_TIMEOUT`].
+    fn timed_out(&mut self, buffer: &mut Buffer) -> bool {
+        while let Some(&(abs, at)) = self.sent_at.front() {
+            let settled = abs < buffer.head() || buffer.get_mut(abs).is_none_or(|e| e.pending == 0);
+            if !settled {
+                return at.elapsed() >= ACK_TIMEOUT;
+            }
+            self.sent_at.pop_front();
+        }
+        false
     }
 
     /// Sends entries from the buffer while the window has room. Returns false after a send
@@ -174,64 +262,105 @@ impl Publisher {
             self.retry_at = None;
         }
         self.sent_to = self.sent_to.max(buffer.head());
-        if self.js.client().connection_state() != State::Connected {
+        if self.client.connection_state() != State::Connected {
             // What is in flight will not be acknowledged: send it again, in order, once NATS
             // is back (waiting for each acknowledgement's timeout would store it after newer
             // events). And nothing new is handed to the client meanwhile: it would queue it,
             // counting as sent (maybe stored) while it waits, so the buffer's losses could no
             // longer be told apart. It waits in the buffer instead.
-            if !self.acks.is_empty() {
+            if self.in_flight > 0 {
                 self.failed(buffer, "connection lost");
             }
             return true;
         }
-        while self.acks.len() < self.window && self.sent_to < buffer.end() {
+        if self.timed_out(buffer) {
+            self.failed(buffer, "acknowledgement: TimedOut");
+            return false;
+        }
+        if self.replies.is_none() && self.sent_to < buffer.end() {
+            match self.client.subscribe(format!("{}.>", self.inbox)).await {
+                Ok(s) => self.replies = Some(s),
+                Err(err) => {
+                    self.failed(buffer, &format!("subscribe to the acknowledgements: {err}"));
+                    return false;
+                }
+            }
+        }
+        while self.in_flight < self.window && self.sent_to < buffer.end() {
             let abs = self.sent_to;
             let Some(e) = buffer.get_mut(abs) else { break };
-            let e = e.clone();
+            let headers = self.headers(e);
+            let reply = Subject::from(format!("{}.{}.{abs}", self.inbox, self.generation));
             let mut pending = 0u32;
-            for (i, role) in self.roles.iter().enumerate() {
+            let mut failure = None;
+            for (i, _) in self.roles.iter().enumerate() {
                 if e.targets & (1u64 << i) == 0 {
                     continue;
                 }
-                let subject = self.subject(role, &e);
-                let publish =
-                    PublishMessage::build().payload(e.raw.clone()).headers(self.headers(&e));
-                match self.js.send_publish(subject, publish).await {
-                    Ok(ack) => {
-                        pending += 1;
-                        self.acks.push_back(Box::pin(async move {
-                            (abs, ack.await.map_err(|e| e.kind()))
-                        }));
-                    }
-                    Err(err) if err.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                let subject = self.subject(i, e);
+                match self
+                    .client
+                    .publish_with_reply_and_headers(
+                        subject,
+                        reply.clone(),
+                        headers.clone(),
+                        e.raw.clone(),
+                    )
+                    .await
+                {
+                    Ok(()) => pending += 1,
+                    Err(err)
+                        if err.kind()
+                            == async_nats::client::PublishErrorKind::MaxPayloadExceeded =>
+                    {
                         self.metrics.dropped(&self.pbx, "too-large", 1);
                         tracing::warn!(pbx = %self.pbx, id = %e.msg_id, bytes = e.raw.len(), "a message is larger than the NATS server's max_payload: not stored");
                     }
                     Err(err) => {
-                        self.failed(buffer, &format!("publish: {err}"));
-                        return false;
+                        failure = Some(format!("publish: {err}"));
+                        break;
                     }
                 }
             }
-            if let Some(entry) = buffer.get_mut(abs) {
-                entry.pending = pending;
-                entry.sent |= pending > 0;
+            e.pending = pending;
+            e.sent |= pending > 0;
+            self.in_flight += pending as usize;
+            if let Some(why) = failure {
+                self.failed(buffer, &why);
+                return false;
+            }
+            if pending > 0 {
+                self.sent_at.push_back((abs, Instant::now()));
             }
             self.sent_to += 1;
             if pending == 0 {
                 self.settle(buffer);
             }
         }
-        self.metrics.in_flight(&self.pbx, self.acks.len());
+        self.hot.in_flight(self.in_flight);
         true
     }
 
-    /// Waits for the next acknowledgement (pending forever when none is in flight).
+    /// Waits for the next acknowledgement of a publish in flight (pending forever when there
+    /// is no subscription yet). Cancel-safe.
     pub async fn next_ack(&mut self) -> (u64, Result<PublishAck, PublishErrorKind>) {
-        match self.acks.next().await {
-            Some(a) => a,
-            None => std::future::pending().await,
+        loop {
+            let Some(replies) = self.replies.as_mut() else {
+                return std::future::pending().await;
+            };
+            let Some(m) = replies.next().await else {
+                // The subscription ended: the next pump makes a new one, and what was in
+                // flight is sent again when its acknowledgement times out.
+                self.replies = None;
+                continue;
+            };
+            match reply_of(m.subject.as_str(), &self.inbox) {
+                Some((generation, abs)) if generation == self.generation => {
+                    return (abs, ack_result(m.status, &m.payload));
+                }
+                // An earlier attempt's: what it acknowledges is being sent again.
+                _ => continue,
+            }
         }
     }
 
@@ -266,8 +395,13 @@ impl Publisher {
                 return false;
             }
         }
-        if let Some(e) = buffer.get_mut(abs) {
-            e.pending = e.pending.saturating_sub(1);
+        match buffer.get_mut(abs) {
+            Some(e) if e.pending > 0 && abs < self.sent_to => {
+                e.pending -= 1;
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
+            // Not in flight (a second answer to one publish): nothing to count.
+            _ => {}
         }
         self.settle(buffer);
         true
@@ -281,16 +415,16 @@ impl Publisher {
             }
             if let Some(e) = buffer.pop_front() {
                 if e.kind == Kind::Event {
-                    self.metrics.stored(&self.pbx);
+                    self.hot.stored();
                 }
                 self.stored = Some(Stored { position: e.position, received_us: e.received_us });
             }
         }
-        self.metrics.buffered(&self.pbx, buffer.len(), buffer.bytes());
+        self.hot.buffered(buffer.len(), buffer.bytes());
     }
 
     fn failed(&mut self, buffer: &mut Buffer, what: &str) {
-        tracing::warn!(pbx = %self.pbx, in_flight = self.acks.len(), buffered = buffer.len(), "NATS {what}; sending again from the first unacknowledged event in {:?}", self.backoff);
+        tracing::warn!(pbx = %self.pbx, in_flight = self.in_flight, buffered = buffer.len(), "NATS {what}; sending again from the first unacknowledged event in {:?}", self.backoff);
         self.metrics.retry(&self.pbx);
         self.reset(buffer);
         self.retry_at = Some(Instant::now() + self.backoff);
@@ -315,6 +449,31 @@ pub fn class_names(class: ami_proto::perm::Privilege) -> String {
 mod tests {
     use super::*;
     use ami_proto::perm::Privilege;
+
+    #[test]
+    fn replies_name_their_generation_and_entry() {
+        assert_eq!(reply_of("_INBOX.abc.3.17", "_INBOX.abc"), Some((3, 17)));
+        assert_eq!(reply_of("_INBOX.abcd.3.17", "_INBOX.abc"), None);
+        assert_eq!(reply_of("_INBOX.abc.3", "_INBOX.abc"), None);
+        assert_eq!(reply_of("_INBOX.abc.x.17", "_INBOX.abc"), None);
+        assert_eq!(reply_of("_INBOX.abc.3.17.1", "_INBOX.abc"), None);
+    }
+
+    #[test]
+    fn acknowledgements_read_as_async_nats_reads_them() {
+        let ok = ack_result(None, br#"{"stream":"AMI_OPS","seq":5}"#).unwrap();
+        assert_eq!((ok.sequence, ok.duplicate), (5, false));
+        let dup = ack_result(None, br#"{"stream":"AMI_OPS","seq":5,"duplicate":true}"#);
+        assert!(dup.unwrap().duplicate);
+        let refused =
+            br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#;
+        assert_eq!(ack_result(None, refused), Err(PublishErrorKind::Other));
+        assert_eq!(ack_result(None, b"junk"), Err(PublishErrorKind::Other));
+        assert_eq!(
+            ack_result(Some(StatusCode::NO_RESPONDERS), b""),
+            Err(PublishErrorKind::StreamNotFound)
+        );
+    }
 
     #[test]
     fn subject_tokens_and_class_names() {
