@@ -418,15 +418,14 @@ fn bridge_headers(seq: u64) -> HeaderMap {
     h
 }
 
-/// JetStream alone: `total` acknowledged publishes of bridge-shaped messages from this
-/// process, a window of [`IN_FLIGHT`], read back by the same consumer.
-async fn baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
-    let nc = bridge_nats(url).await;
-    let js = jetstream::ContextBuilder::new()
-        .timeout(Duration::from_secs(5))
-        .max_ack_inflight(IN_FLIGHT)
-        .build(nc);
-    fresh_streams(&js).await;
+/// A baseline's start: fresh streams, the one stream it publishes to, and a consumer of it,
+/// subscribed, that checks `total` events of one PBX.
+async fn baseline_consumer(
+    url: &str,
+    js: &jetstream::Context,
+    total: u64,
+) -> tokio::task::JoinHandle<Received> {
+    fresh_streams(js).await;
     js.create_stream(stream::Config {
         name: "AMI_OPS".into(),
         subjects: vec!["ami.ops.*.ev.>".into()],
@@ -436,12 +435,35 @@ async fn baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     })
     .await
     .unwrap();
-    let flow = Arc::new(Flow::default());
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let url2 = url.to_owned();
-    let f2 = Arc::clone(&flow);
-    let consumer = tokio::spawn(async move { consume(&url2, 1, total, f2, ready_tx).await });
+    let url = url.to_owned();
+    let flow = Arc::new(Flow::default());
+    let consumer = tokio::spawn(async move { consume(&url, 1, total, flow, ready_tx).await });
     ready.await.unwrap();
+    consumer
+}
+
+/// What a baseline measured: the consumer's rate and latencies, nats-server's CPU.
+fn baseline_outcome(r: Received, cpu: &Cpu) -> Outcome {
+    Outcome {
+        rate: r.rate(cpu.at),
+        p50: percentile(&r.lat, 0.5),
+        p99: percentile(&r.lat, 0.99),
+        max: percentile(&r.lat, 1.0),
+        cpu: cpu.cores(),
+        ..Outcome::default()
+    }
+}
+
+/// JetStream alone: `total` acknowledged publishes of bridge-shaped messages from this
+/// process, a window of [`IN_FLIGHT`], read back by the same consumer.
+async fn baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
+    let nc = bridge_nats(url).await;
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .max_ack_inflight(IN_FLIGHT)
+        .build(nc);
+    let consumer = baseline_consumer(url, &js, total).await;
     let cpu = Cpu::start(nats_pid, 0);
     let mut acks: FuturesOrdered<_> = FuturesOrdered::new();
     let mut text = String::with_capacity(512);
@@ -461,16 +483,7 @@ async fn baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     while let Some(a) = acks.next().await {
         a.unwrap();
     }
-    let r = consumer.await.unwrap();
-    let cores = cpu.cores();
-    Outcome {
-        rate: r.rate(cpu.at),
-        p50: percentile(&r.lat, 0.5),
-        p99: percentile(&r.lat, 0.99),
-        max: percentile(&r.lat, 1.0),
-        cpu: cores,
-        ..Outcome::default()
-    }
+    baseline_outcome(consumer.await.unwrap(), &cpu)
 }
 
 /// The bridge's headers as NATS header text.
@@ -534,16 +547,7 @@ async fn raw_acks(mut rd: tokio::net::tcp::OwnedReadHalf, total: u64, acked: Arc
 /// same messages and window as [`baseline`].
 async fn raw_baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     let js = jetstream::new(bridge_nats(url).await);
-    fresh_streams(&js).await;
-    js.create_stream(stream::Config {
-        name: "AMI_OPS".into(),
-        subjects: vec!["ami.ops.*.ev.>".into()],
-        duplicate_window: Duration::from_secs(120),
-        allow_direct: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let consumer = baseline_consumer(url, &js, total).await;
     let sock = TcpStream::connect(url.trim_start_matches("nats://")).await.unwrap();
     sock.set_nodelay(true).unwrap();
     let (mut rd, mut wr) = sock.into_split();
@@ -554,12 +558,6 @@ async fn raw_baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     )
     .await
     .unwrap();
-    let flow = Arc::new(Flow::default());
-    let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let url2 = url.to_owned();
-    let f2 = Arc::clone(&flow);
-    let consumer = tokio::spawn(async move { consume(&url2, 1, total, f2, ready_tx).await });
-    ready.await.unwrap();
     let cpu = Cpu::start(nats_pid, 0);
     let acked = Arc::new(AtomicU64::new(0));
     let reader = tokio::spawn(raw_acks(rd, total, Arc::clone(&acked)));
@@ -594,16 +592,7 @@ async fn raw_baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     }
     wr.write_all(&out).await.unwrap();
     reader.await.unwrap();
-    let r = consumer.await.unwrap();
-    let cores = cpu.cores();
-    Outcome {
-        rate: r.rate(cpu.at),
-        p50: percentile(&r.lat, 0.5),
-        p99: percentile(&r.lat, 0.99),
-        max: percentile(&r.lat, 1.0),
-        cpu: cores,
-        ..Outcome::default()
-    }
+    baseline_outcome(consumer.await.unwrap(), &cpu)
 }
 
 async fn run(
