@@ -204,6 +204,56 @@ def test_decoder_accepts_any_bytes_like_and_refuses_str():
         d.feed("text")  # type: ignore[arg-type]
 
 
+def test_feeds_of_any_kind_read_in_any_rhythm_give_the_same_items():
+    # bytes and bytearray chunks, fed again before the last one is read, or read one item at a
+    # time with the decoder's state asked in between: the items are those of one whole feed.
+    data = b"".join(p.read_bytes() for p in SERVER_OUTPUT[:5])
+    reference = decode(data, "client", whole)
+    rng = random.Random(7)
+    d = libami.Decoder()
+    out = []
+    i = 0
+    while i < len(data):
+        n = rng.randint(1, 2000)
+        chunk = data[i : i + n]
+        i += n
+        how = rng.randrange(4)
+        if how == 0:
+            d.feed(bytearray(chunk))  # copied at once
+        else:
+            d.feed(chunk)
+        if how == 1:
+            continue  # fed again before anything is read
+        if how == 2:
+            item = d.next_item()  # one item, then the rest is left for later
+            if item is not None:
+                out.append(item)
+            assert d.buffered >= 0 and isinstance(d.is_mid_message, bool)
+            continue
+        out.extend(d)
+    out.extend(d)
+    assert out == reference
+
+
+def test_a_bytearray_changed_after_feed_does_not_change_what_is_decoded():
+    d = libami.Decoder("server")
+    data = bytearray(b"Action: Ping\r\nActionID: 1\r\n\r\n")
+    d.feed(data)
+    data[:] = b"X" * len(data)
+    (m,) = list(d)
+    assert m.name == "Ping" and m["ActionID"] == "1"
+
+
+def test_buffered_counts_the_unread_end_of_a_fed_bytes_object():
+    d = libami.Decoder("server")
+    d.feed(b"Action: Ping\r\n\r\nAction: Log")
+    assert d.buffered == len(b"Action: Ping\r\n\r\nAction: Log")
+    assert [m.name for m in d] == ["Ping"]
+    assert d.buffered == len(b"Action: Log") and d.is_mid_message
+    d.feed(b"off\r\n\r\n")
+    assert [m.name for m in d] == ["Logoff"] and d.buffered == 0
+
+
 def test_decoder_role_is_checked():
     with pytest.raises(ValueError):
         libami.Decoder("both")
