@@ -1063,6 +1063,32 @@ typedef struct {
 } ami_decoder_limits;
 
 /*
+ Where one line of a message lies in the message's bytes, as offsets from its first byte: the
+ decoder's own index of the message, handed out as it is by `ami_decoder_slots` (nothing is
+ built for it). For a line with a colon, the name is `[start, colon)` and the value
+ `[value, end)`; a bare line (no colon) has `colon == UINT32_MAX`, no name, and the value
+ `[value, end)` is the whole line. `ami_slot_name` and `ami_slot_value` compute the views.
+ */
+typedef struct {
+  /*
+   Offset of the line's first byte.
+   */
+  uint32_t start;
+  /*
+   Offset just past the line's last byte (its terminator excluded).
+   */
+  uint32_t end;
+  /*
+   Offset of the line's first colon, or `UINT32_MAX` for a bare line.
+   */
+  uint32_t colon;
+  /*
+   Offset of the value's first byte (after the colon and what the role's rule removes).
+   */
+  uint32_t value;
+} ami_slot;
+
+/*
  One `permit`/`deny`/`acl` line. `kind` is an `ami_acl_kind`.
  */
 typedef struct {
@@ -1721,6 +1747,30 @@ ami_result ami_decoder_headers(const ami_decoder *dec, const ami_header **header
 ami_result ami_decoder_get(const ami_decoder *dec, const char *name, size_t len, ami_bytes *out);
 
 /*
+ Writes the current message's bytes and the decoder's index of its lines (or those of the
+ kept lines of the current frame error): `*raw` and `*raw_len` receive the message's bytes,
+ `*slots` an array of `*count` `ami_slot`s (offsets into `*raw`), in order, bare lines
+ included. Nothing is built or copied: this is the decoder's own index, the cheapest way to
+ read every line. Both pointers follow the view rule (valid until the next non-const call)
+ and are never NULL.
+
+ ```c
+ const uint8_t *raw;
+ size_t raw_len, n;
+ const ami_slot *s;
+ if (ami_decoder_slots(dec, &raw, &raw_len, &s, &n) == AMI_RESULT_OK)
+     for (size_t i = 0; i < n; i++) {
+         ami_bytes name = ami_slot_name(raw, s[i]), value = ami_slot_value(raw, s[i]);
+         printf("%.*s: %.*s\n", (int)name.len, (const char *)name.data,
+                (int)value.len, (const char *)value.data);
+     }
+ ```
+
+ `AMI_RESULT_NO_FRAME` for a banner or no frame.
+ */
+ami_result ami_decoder_slots(const ami_decoder *dec, const uint8_t **raw, size_t *raw_len, const ami_slot **slots, size_t *count);
+
+/*
  Writes the first `ActionID` of the current message or frame error. `AMI_RESULT_NOT_FOUND` if
  there is none.
  */
@@ -2057,3 +2107,27 @@ ami_result ami_server_last_error(const ami_server *server, ami_str *out);
 #endif  // __cplusplus
 
 #endif  /* AMI_H */
+
+#ifndef AMI_SLOT_INLINE_H
+#define AMI_SLOT_INLINE_H
+
+/* The name of the line `s` of the message `raw` (empty for a bare line). */
+static inline ami_bytes ami_slot_name(const uint8_t *raw, ami_slot s) {
+  ami_bytes b;
+  b.data = raw + s.start;
+  b.len = s.colon == UINT32_MAX ? 0 : (size_t)(s.colon - s.start);
+  return b;
+}
+
+/* The value of the line `s` of the message `raw` (the whole line for a bare line). */
+static inline ami_bytes ami_slot_value(const uint8_t *raw, ami_slot s) {
+  ami_bytes b;
+  b.data = raw + s.value;
+  b.len = (size_t)(s.end - s.value);
+  return b;
+}
+
+/* True for a line without a colon. */
+static inline bool ami_slot_is_bare(ami_slot s) { return s.colon == UINT32_MAX; }
+
+#endif  /* AMI_SLOT_INLINE_H */

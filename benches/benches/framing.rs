@@ -8,6 +8,8 @@
 //!   colon, one CR trimmed, every name and value touched;
 //! * `rust`: `Decoder` fed 4 KiB chunks, every header's name and value read;
 //! * `c-api`: the same through the C API (`ami_decoder_next` + `ami_decoder_headers`);
+//! * `c-slots`: the same through `ami_decoder_slots`, the decoder's own index of the lines,
+//!   read as the header's inline `ami_slot_name` / `ami_slot_value` do;
 //! * `feed-1`, `feed-64`, `feed-64k`: `rust` with feeds of 1 byte, 64 bytes and 64 KiB.
 //!
 //! and reports, per variant, the throughput and the ratio of its time to `memmem`'s time in the
@@ -23,7 +25,8 @@ use std::time::Instant;
 
 use ami::{
     ami_decoder, ami_decoder_feed, ami_decoder_free, ami_decoder_headers, ami_decoder_new,
-    ami_decoder_next, ami_frame_kind, ami_header, ami_result, ami_role,
+    ami_decoder_next, ami_decoder_slots, ami_frame_kind, ami_header, ami_result, ami_role,
+    ami_slot,
 };
 use ami_benches::{CorpusConfig, generate};
 use ami_proto::{Decoder, Frame, Role};
@@ -105,7 +108,17 @@ fn rust(input: &[u8], chunk: usize) -> Seen {
     seen
 }
 
-fn c_api(input: &[u8]) -> Seen {
+/// How `c_api` reads a message's lines.
+#[derive(Clone, Copy)]
+enum CRead {
+    /// `ami_decoder_headers`: an array of `ami_header` views.
+    Headers,
+    /// `ami_decoder_slots`: the decoder's own slot array, read as the header's inline
+    /// `ami_slot_name` / `ami_slot_value` do.
+    Slots,
+}
+
+fn c_api(input: &[u8], read: CRead) -> Seen {
     let mut dec: *mut ami_decoder = std::ptr::null_mut();
     let ok = ami_decoder_new(ami_role::AMI_ROLE_CLIENT as u32, std::ptr::null(), &mut dec);
     assert_eq!(ok, ami_result::AMI_RESULT_OK);
@@ -118,15 +131,10 @@ fn c_api(input: &[u8]) -> Seen {
             match kind {
                 ami_frame_kind::AMI_FRAME_NONE => break,
                 ami_frame_kind::AMI_FRAME_MESSAGE => {
-                    let mut headers: *const ami_header = std::ptr::null();
-                    let mut n = 0;
-                    ami_decoder_headers(dec, &mut headers, &mut n);
-                    // SAFETY: ami_decoder_headers returned an array of `n` headers, valid until
-                    // the next non-const call on `dec`.
-                    let headers = unsafe { std::slice::from_raw_parts(headers, n) };
                     seen.messages += 1;
-                    for h in headers {
-                        seen.bytes += h.name.len + h.value.len;
+                    match read {
+                        CRead::Headers => seen.bytes += c_headers(dec),
+                        CRead::Slots => seen.bytes += c_slots(dec),
                     }
                 }
                 _ => {}
@@ -137,14 +145,44 @@ fn c_api(input: &[u8]) -> Seen {
     seen
 }
 
+/// Bytes of every name and value of the current message, through `ami_decoder_headers`.
+fn c_headers(dec: *const ami_decoder) -> usize {
+    let mut headers: *const ami_header = std::ptr::null();
+    let mut n = 0;
+    ami_decoder_headers(dec, &mut headers, &mut n);
+    // SAFETY: ami_decoder_headers returned an array of `n` headers, valid until the next
+    // non-const call on `dec`.
+    let headers = unsafe { std::slice::from_raw_parts(headers, n) };
+    headers.iter().map(|h| h.name.len + h.value.len).sum()
+}
+
+/// The same through `ami_decoder_slots`: each name's and value's length as C's inline helpers
+/// compute them (a bare line has no name), as `rust` reads lengths of its views.
+fn c_slots(dec: *const ami_decoder) -> usize {
+    let (mut raw, mut raw_len) = (std::ptr::null(), 0);
+    let (mut slots, mut n): (*const ami_slot, usize) = (std::ptr::null(), 0);
+    ami_decoder_slots(dec, &mut raw, &mut raw_len, &mut slots, &mut n);
+    // SAFETY: ami_decoder_slots returned an array of `n` slots, valid until the next
+    // non-const call on `dec`.
+    let slots = unsafe { std::slice::from_raw_parts(slots, n) };
+    let mut bytes = 0;
+    for s in slots {
+        let name = if s.colon == u32::MAX { 0 } else { s.colon - s.start };
+        bytes += (name + (s.end - s.value)) as usize;
+    }
+    debug_assert!(slots.last().is_none_or(|s| s.end as usize <= raw_len) && !raw.is_null());
+    bytes
+}
+
 type Variant = (&'static str, fn(&[u8]) -> Seen);
 
-const VARIANTS: [Variant; 8] = [
+const VARIANTS: [Variant; 9] = [
     ("memcpy", memcpy),
     ("memmem", memmem_scan),
     ("naive", naive),
     ("rust", |i| rust(i, CHUNK)),
-    ("c-api", c_api),
+    ("c-api", |i| c_api(i, CRead::Headers)),
+    ("c-slots", |i| c_api(i, CRead::Slots)),
     ("feed-1", |i| rust(i, 1)),
     ("feed-64", |i| rust(i, 64)),
     ("feed-64k", |i| rust(i, 64 << 10)),

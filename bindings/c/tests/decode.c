@@ -73,6 +73,22 @@ static void look_at_frame(const ami_decoder *dec, ami_frame_kind kind, summary *
         CHECK(h.value.data == all[i].value.data && h.value.len == all[i].value.len);
         CHECK(h.bare == all[i].bare);
     }
+    /* The decoder's own index gives the same views through the inline slot helpers. */
+    const uint8_t *bytes = NULL;
+    size_t bytes_len = 0, nslots = 0;
+    const ami_slot *slots = NULL;
+    CHECK_RC(ami_decoder_slots(dec, &bytes, &bytes_len, &slots, &nslots), AMI_RESULT_OK);
+    CHECK(bytes != NULL && slots != NULL && nslots == n);
+    if (kind == AMI_FRAME_MESSAGE) {
+        CHECK(bytes == raw.data && bytes_len == raw.len);
+    }
+    for (size_t i = 0; all != NULL && slots != NULL && i < nslots && i < count; i++) {
+        ami_bytes name = ami_slot_name(bytes, slots[i]), value = ami_slot_value(bytes, slots[i]);
+        CHECK(slots[i].end <= bytes_len && slots[i].value <= slots[i].end);
+        CHECK(name.data == all[i].name.data && name.len == all[i].name.len);
+        CHECK(value.data == all[i].value.data && value.len == all[i].value.len);
+        CHECK(ami_slot_is_bare(slots[i]) == all[i].bare);
+    }
     if (kind == AMI_FRAME_ERROR) {
         ami_frame_error_kind ek;
         size_t limit = 0;
@@ -135,6 +151,11 @@ static summary decode(uint32_t role, const unsigned char *data, size_t len, size
                 const ami_header *none = NULL;
                 size_t count = 0;
                 CHECK_RC(ami_decoder_headers(dec, &none, &count), AMI_RESULT_NO_FRAME);
+                const uint8_t *raw_none = NULL;
+                const ami_slot *slots_none = NULL;
+                size_t raw_len = 0;
+                CHECK_RC(ami_decoder_slots(dec, &raw_none, &raw_len, &slots_none, &count),
+                         AMI_RESULT_NO_FRAME);
                 break;
             }
             look_at_frame(dec, kind, &sum);

@@ -1,9 +1,12 @@
 //! `ami_decoder`: bytes in, frames out, with zero-copy views of the current frame.
 
+use core::cell::{Cell, Ref, RefCell};
 use core::ffi::c_char;
 
 use ami_proto::frame::FrameToken;
-use ami_proto::{Decoder, DecoderLimits, Frame, FrameErrorKind, Message, MessageKind, Role};
+use ami_proto::{
+    Decoder, DecoderLimits, Frame, FrameErrorKind, HeaderSlot, Message, MessageKind, Role,
+};
 
 use crate::error::{
     HandleState, ami_bytes, ami_result, ami_str, free_handle, input, input_text, last_error,
@@ -104,15 +107,44 @@ pub struct ami_header {
     pub bare: bool,
 }
 
+/// Where one line of a message lies in the message's bytes, as offsets from its first byte: the
+/// decoder's own index of the message, handed out as it is by `ami_decoder_slots` (nothing is
+/// built for it). For a line with a colon, the name is `[start, colon)` and the value
+/// `[value, end)`; a bare line (no colon) has `colon == UINT32_MAX`, no name, and the value
+/// `[value, end)` is the whole line. `ami_slot_name` and `ami_slot_value` compute the views.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ami_slot {
+    /// Offset of the line's first byte.
+    pub start: u32,
+    /// Offset just past the line's last byte (its terminator excluded).
+    pub end: u32,
+    /// Offset of the line's first colon, or `UINT32_MAX` for a bare line.
+    pub colon: u32,
+    /// Offset of the value's first byte (after the colon and what the role's rule removes).
+    pub value: u32,
+}
+
+// `ami_decoder_slots` hands the core's `HeaderSlot` array to C as `ami_slot`s: both are
+// `repr(C)` structs of four `u32` in the same order (documented on `HeaderSlot`); the sizes and
+// alignments are checked here, the field order by the test `slots_are_the_core_slots`.
+const _: () = assert!(core::mem::size_of::<ami_slot>() == core::mem::size_of::<HeaderSlot>());
+const _: () = assert!(core::mem::align_of::<ami_slot>() == core::mem::align_of::<HeaderSlot>());
+
 /// A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder.
 #[allow(non_camel_case_types)]
 #[derive(Debug)]
 pub struct ami_decoder {
     dec: Decoder,
     current: Option<FrameToken>,
-    /// The lines of the current message or frame error, built once per frame by
-    /// `ami_decoder_next` (the array `ami_decoder_headers` hands out). Cleared with `current`.
-    headers: Vec<ami_header>,
+    /// The views of the lines of the current message or frame error (the array
+    /// `ami_decoder_headers` hands out), built once per frame by the first call that reads them
+    /// (`built`), so that a caller reading the slots instead never pays for them. Cleared with
+    /// `current`. A `RefCell` because the readers take a const handle; one thread at a time
+    /// uses a decoder (the header's rule), so no two borrows overlap.
+    headers: RefCell<Vec<ami_header>>,
+    built: Cell<bool>,
     error_text: String,
     state: HandleState,
 }
@@ -143,7 +175,21 @@ impl ami_decoder {
     /// Ends the current frame: its views (and the header array) are no longer valid.
     fn forget_frame(&mut self) {
         self.current = None;
-        self.headers.clear();
+        self.headers.get_mut().clear();
+        self.built.set(false);
+    }
+
+    /// The views of the current frame's lines, built on first use.
+    fn views(&self) -> Ref<'_, Vec<ami_header>> {
+        if !self.built.get() {
+            let mut views = self.headers.borrow_mut();
+            views.clear();
+            if let Some(m) = self.lines() {
+                push_views(&m, &mut views);
+            }
+            self.built.set(true);
+        }
+        self.headers.borrow()
     }
 }
 
@@ -227,7 +273,8 @@ pub extern "C" fn ami_decoder_new(
         let value = ami_decoder {
             dec,
             current: None,
-            headers: Vec::new(),
+            headers: RefCell::new(Vec::new()),
+            built: Cell::new(false),
             error_text: String::new(),
             state: HandleState::default(),
         };
@@ -271,20 +318,16 @@ pub extern "C" fn ami_decoder_next(dec: *mut ami_decoder, kind: *mut ami_frame_k
         d.forget_frame();
         d.current = d.dec.advance();
         d.error_text.clear();
-        let (k, lines) = match d.current.and_then(|t| d.dec.frame(t)) {
-            None => (ami_frame_kind::AMI_FRAME_NONE, None),
-            Some(Ok(Frame::Banner(_))) => (ami_frame_kind::AMI_FRAME_BANNER, None),
-            Some(Ok(Frame::Message(m))) => (ami_frame_kind::AMI_FRAME_MESSAGE, Some(m)),
+        // The lines' views are built by the first reader that asks for them (`views`).
+        let k = match d.current.and_then(|t| d.dec.frame(t)) {
+            None => ami_frame_kind::AMI_FRAME_NONE,
+            Some(Ok(Frame::Banner(_))) => ami_frame_kind::AMI_FRAME_BANNER,
+            Some(Ok(Frame::Message(_))) => ami_frame_kind::AMI_FRAME_MESSAGE,
             Some(Err(e)) => {
                 d.error_text = e.to_string();
-                (ami_frame_kind::AMI_FRAME_ERROR, Some(e.partial()))
+                ami_frame_kind::AMI_FRAME_ERROR
             }
         };
-        // Every line's view, built once: reading them back through `ami_decoder_headers` or
-        // `ami_decoder_header` is then a plain array access.
-        if let Some(m) = lines {
-            push_views(&m, &mut d.headers);
-        }
         write(kind, k)
     })
 }
@@ -346,7 +389,7 @@ pub extern "C" fn ami_decoder_header_count(dec: *const ami_decoder, out: *mut us
             return AMI_RESULT_NULL_PARAMETER;
         }
         match d.lines() {
-            Some(_) => write(out, d.headers.len()),
+            Some(m) => write(out, m.len()),
             None => AMI_RESULT_NO_FRAME,
         }
     })
@@ -367,7 +410,7 @@ pub extern "C" fn ami_decoder_header(
         if d.lines().is_none() {
             return AMI_RESULT_NO_FRAME;
         }
-        match d.headers.get(index) {
+        match d.views().get(index) {
             Some(h) => write(out, *h),
             None => AMI_RESULT_NOT_FOUND,
         }
@@ -403,7 +446,8 @@ pub extern "C" fn ami_decoder_headers(
         if d.lines().is_none() {
             return AMI_RESULT_NO_FRAME;
         }
-        write(headers, d.headers.as_ptr()).and(write(count, d.headers.len()))
+        let views = d.views();
+        write(headers, views.as_ptr()).and(write(count, views.len()))
     })
 }
 
@@ -429,6 +473,48 @@ pub extern "C" fn ami_decoder_get(
             Some(v) => write(out, ami_bytes::from(v)),
             None => AMI_RESULT_NOT_FOUND,
         }
+    })
+}
+
+/// Writes the current message's bytes and the decoder's index of its lines (or those of the
+/// kept lines of the current frame error): `*raw` and `*raw_len` receive the message's bytes,
+/// `*slots` an array of `*count` `ami_slot`s (offsets into `*raw`), in order, bare lines
+/// included. Nothing is built or copied: this is the decoder's own index, the cheapest way to
+/// read every line. Both pointers follow the view rule (valid until the next non-const call)
+/// and are never NULL.
+///
+/// ```c
+/// const uint8_t *raw;
+/// size_t raw_len, n;
+/// const ami_slot *s;
+/// if (ami_decoder_slots(dec, &raw, &raw_len, &s, &n) == AMI_RESULT_OK)
+///     for (size_t i = 0; i < n; i++) {
+///         ami_bytes name = ami_slot_name(raw, s[i]), value = ami_slot_value(raw, s[i]);
+///         printf("%.*s: %.*s\n", (int)name.len, (const char *)name.data,
+///                (int)value.len, (const char *)value.data);
+///     }
+/// ```
+///
+/// `AMI_RESULT_NO_FRAME` for a banner or no frame.
+#[unsafe(no_mangle)]
+pub extern "C" fn ami_decoder_slots(
+    dec: *const ami_decoder,
+    raw: *mut *const u8,
+    raw_len: *mut usize,
+    slots: *mut *const ami_slot,
+    count: *mut usize,
+) -> ami_result {
+    with_ref(dec, |d| {
+        if raw.is_null() || raw_len.is_null() || slots.is_null() || count.is_null() {
+            return AMI_RESULT_NULL_PARAMETER;
+        }
+        let Some(m) = d.lines() else { return AMI_RESULT_NO_FRAME };
+        let (bytes, index) = (m.raw(), m.slots());
+        write(raw, bytes.as_ptr())
+            .and(write(raw_len, bytes.len()))
+            // Same layout (checked above): the array is handed out as it is.
+            .and(write(slots, index.as_ptr().cast::<ami_slot>()))
+            .and(write(count, index.len()))
     })
 }
 

@@ -234,6 +234,119 @@ fn every_header_at_once_equals_one_at_a_time() {
     ami_decoder_free(d);
 }
 
+/// The message bytes and the slot array `ami_decoder_slots` hands out.
+fn slots_of<'a>(d: *const ami_decoder) -> Result<(&'a [u8], &'a [ami_slot]), ami_result> {
+    let (mut raw, mut raw_len) = (ptr::null(), usize::MAX);
+    let (mut slots, mut n): (*const ami_slot, usize) = (ptr::null(), usize::MAX);
+    match ami_decoder_slots(d, &mut raw, &mut raw_len, &mut slots, &mut n) {
+        AMI_RESULT_OK => {
+            assert!(!raw.is_null() && !slots.is_null(), "never NULL");
+            // SAFETY: libami wrote pointers to `raw_len` bytes and `n` slots, valid until the
+            // next non-const call.
+            Ok(unsafe {
+                (core::slice::from_raw_parts(raw, raw_len), core::slice::from_raw_parts(slots, n))
+            })
+        }
+        rc => {
+            assert_eq!((raw_len, n), (usize::MAX, usize::MAX), "untouched on error");
+            Err(rc)
+        }
+    }
+}
+
+/// What `ami_slot_name` / `ami_slot_value` (inline in the header) compute.
+fn slot_views<'a>(raw: &'a [u8], s: &ami_slot) -> (&'a [u8], &'a [u8], bool) {
+    let bare = s.colon == u32::MAX;
+    let name_end = if bare { s.start } else { s.colon };
+    (&raw[s.start as usize..name_end as usize], &raw[s.value as usize..s.end as usize], bare)
+}
+
+#[test]
+fn slots_are_the_core_slots() {
+    let wire = b"Asterisk Call Manager/11.0.0\r\nEvent: Newchannel\r\nChannel: PJSIP/1\r\n\
+                 No colon here\r\nEmpty:\r\n\r\nResponse:  Two spaces\r\n\r\n";
+    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut rust = Decoder::new(Role::Client);
+    rust.feed(wire);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(slots_of(d).unwrap_err(), AMI_RESULT_NO_FRAME, "no frame yet");
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert!(matches!(rust.next_frame(), Some(Ok(Frame::Banner(_)))));
+    assert_eq!(slots_of(d).unwrap_err(), AMI_RESULT_NO_FRAME, "a banner has none");
+    for _ in 0..2 {
+        assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+        assert_eq!(kind, ami_frame_kind::AMI_FRAME_MESSAGE);
+        let Some(Ok(Frame::Message(m))) = rust.next_frame() else { panic!() };
+        let (raw, slots) = slots_of(d).unwrap();
+        assert_eq!(raw, m.raw());
+        // Field by field, the core's slots (the field order the layout check cannot see).
+        assert_eq!(slots.len(), m.slots().len());
+        for (s, core) in slots.iter().zip(m.slots()) {
+            let colon = if core.is_bare() { u32::MAX } else { core.name_range().end as u32 };
+            let want = ami_slot {
+                start: core.line_range().start as u32,
+                end: core.line_range().end as u32,
+                colon,
+                value: core.value_range().start as u32,
+            };
+            assert_eq!(*s, want);
+        }
+        // The inline views give what the header array gives.
+        let views: Vec<_> = slots.iter().map(|s| slot_views(raw, s)).collect();
+        let headers: Vec<_> = headers_of(d)
+            .unwrap()
+            .iter()
+            .map(|h| (bytes(h.name), bytes(h.value), h.bare))
+            .collect();
+        assert_eq!(views, headers);
+    }
+    let (mut raw, mut len, mut slots, mut n) = (ptr::null(), 0, ptr::null(), 0);
+    assert_eq!(
+        ami_decoder_slots(ptr::null(), &mut raw, &mut len, &mut slots, &mut n),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_decoder_slots(d, ptr::null_mut(), &mut len, &mut slots, &mut n),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_decoder_slots(d, &mut raw, ptr::null_mut(), &mut slots, &mut n),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_decoder_slots(d, &mut raw, &mut len, ptr::null_mut(), &mut n),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    assert_eq!(
+        ami_decoder_slots(d, &mut raw, &mut len, &mut slots, ptr::null_mut()),
+        AMI_RESULT_NULL_PARAMETER
+    );
+    ami_decoder_free(d);
+}
+
+#[test]
+fn the_slots_of_a_frame_error_are_its_kept_lines() {
+    let d = new_decoder(ami_role::AMI_ROLE_SERVER);
+    let mut wire = b"Action: Ping\r\nActionID: 7\r\n".to_vec();
+    for _ in 0..130 {
+        wire.extend_from_slice(b"X: y\r\n");
+    }
+    wire.extend_from_slice(b"\r\n");
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
+    let (raw, slots) = slots_of(d).unwrap();
+    let views: Vec<_> = slots.iter().map(|s| slot_views(raw, s)).collect();
+    assert_eq!(views.len(), 128);
+    assert_eq!(views[1], (&b"ActionID"[..], &b"7"[..], false));
+    let headers: Vec<_> =
+        headers_of(d).unwrap().iter().map(|h| (bytes(h.name), bytes(h.value), h.bare)).collect();
+    assert_eq!(views, headers);
+    ami_decoder_free(d);
+}
+
 #[test]
 fn a_non_ami_greeting_is_a_frame_error_at_once() {
     let d = new_decoder(ami_role::AMI_ROLE_CLIENT);

@@ -121,7 +121,12 @@ mod grammar {
 ///
 /// The value's start is found once, when the line is framed (by the reader's [`Role`] rule), so
 /// reading a header back is two slices.
+///
+/// The layout is fixed (`repr(C)`): four `u32` offsets into the message's bytes, in this order:
+/// the line's start and end (without its terminator), its first colon (`u32::MAX` for a bare
+/// line) and its value's start. The C API hands arrays of slots to C as they are (`ami_slot`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct HeaderSlot {
     start: u32,
     end: u32,
