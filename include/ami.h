@@ -32,8 +32,9 @@
  * (e.g. `ami_decoder_feed`, `ami_decoder_next`) or frees it; copy what you need to keep. Calls
  * taking `const ami_x *` never invalidate views.
  *
- * Threads. A handle is not thread-safe: use it from one thread at a time (moving it between
- * threads is fine). Different handles are independent, and functions without a handle (e.g.
+ * Threads. A handle is not thread-safe: use it from one thread at a time, const functions
+ * included (some fill a cache on first use, e.g. `ami_decoder_headers`); moving it between
+ * threads is fine. Different handles are independent, and functions without a handle (e.g.
  * `ami_perm_parse`) may be called from any thread.
  *
  * Sessions. `ami_client` (one connection to a server) and `ami_server` (many sessions, named by
@@ -803,7 +804,8 @@ typedef struct ami_config ami_config;
 typedef struct ami_config_edit ami_config_edit;
 
 /*
- A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder.
+ A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder, for
+ const calls too (the header views are built by the first call that reads them).
  */
 typedef struct ami_decoder ami_decoder;
 

@@ -132,7 +132,8 @@ pub struct ami_slot {
 const _: () = assert!(core::mem::size_of::<ami_slot>() == core::mem::size_of::<HeaderSlot>());
 const _: () = assert!(core::mem::align_of::<ami_slot>() == core::mem::align_of::<HeaderSlot>());
 
-/// A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder.
+/// A streaming AMI decoder (opaque). Not thread-safe: one thread at a time per decoder, for
+/// const calls too (the header views are built by the first call that reads them).
 #[allow(non_camel_case_types)]
 #[derive(Debug)]
 pub struct ami_decoder {
