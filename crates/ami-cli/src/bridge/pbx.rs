@@ -109,6 +109,7 @@ impl PbxTask {
             targets: self.all_roles(),
             pending: 0,
             sent: false,
+            announces: Loss::default(),
         }
     }
 
@@ -154,6 +155,7 @@ impl PbxTask {
                 bridge: &self.bridge,
             };
             e.raw = gap.to_bytes();
+            e.announces = *total;
             return;
         }
         let gap = Gap {
@@ -166,7 +168,8 @@ impl PbxTask {
             after: None,
             bridge: &self.bridge,
         };
-        let entry = self.marker(st, &gap);
+        let mut entry = self.marker(st, &gap);
+        entry.announces = lost;
         let at = self.publisher.insertion_point(&self.buffer);
         st.loss_marker = Some((at, entry.msg_id.clone(), lost));
         self.buffer.insert(at, entry);
@@ -272,6 +275,7 @@ impl PbxTask {
                     targets,
                     pending: 0,
                     sent: false,
+                    announces: Loss::default(),
                 };
                 self.buffer.push(entry, &mut st.lost);
                 if active {
@@ -376,6 +380,7 @@ impl PbxTask {
             targets,
             pending: 0,
             sent: false,
+            announces: Loss::default(),
         };
         self.buffer.push(entry, &mut st.lost);
     }
