@@ -78,6 +78,12 @@ impl BlockIndex {
         }
     }
 
+    /// End of the classified bytes (the next block of the batch ends there at the latest).
+    #[inline(always)]
+    pub(super) fn classified_end(&self) -> usize {
+        self.classified
+    }
+
     /// Forgets everything (the buffer was emptied).
     pub(super) fn clear(&mut self) {
         let classifier = self.classifier;
@@ -124,7 +130,13 @@ impl BlockIndex {
     /// `scanned`. Returns `false` if no byte is left to look at.
     #[inline]
     pub(super) fn next_block(&mut self, buf: &[u8], pos: usize, scanned: &mut u64) -> bool {
-        // The common case: the next block of the batch follows the current one.
+        self.next_in_batch(pos) || self.refill(buf, pos, scanned)
+    }
+
+    /// The common case of [`BlockIndex::next_block`]: the next block of the batch follows the
+    /// current one and is already classified. Returns `false`, changing nothing, otherwise.
+    #[inline(always)]
+    pub(super) fn next_in_batch(&mut self, pos: usize) -> bool {
         let k = self.current + 1;
         if pos <= self.end
             && self.end < self.classified
@@ -141,7 +153,7 @@ impl BlockIndex {
             self.cr_top = m.cr >> 63 != 0;
             return true;
         }
-        self.refill(buf, pos, scanned)
+        false
     }
 
     /// `next_block` when the batch has no block after the current one, or `pos` is past it.
