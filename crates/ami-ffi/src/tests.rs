@@ -254,6 +254,11 @@ fn slots_of<'a>(d: *const ami_decoder) -> Result<(&'a [u8], &'a [ami_slot]), ami
     }
 }
 
+/// The (name, value, bare) of every line of `ami_decoder_headers`' array.
+fn header_views<'a>(d: *const ami_decoder) -> Vec<(&'a [u8], &'a [u8], bool)> {
+    headers_of(d).unwrap().iter().map(|h| (bytes(h.name), bytes(h.value), h.bare)).collect()
+}
+
 /// What `ami_slot_name` / `ami_slot_value` (inline in the header) compute.
 fn slot_views<'a>(raw: &'a [u8], s: &ami_slot) -> (&'a [u8], &'a [u8], bool) {
     let bare = s.colon == u32::MAX;
@@ -294,11 +299,7 @@ fn slots_are_the_core_slots() {
         }
         // The inline views give what the header array gives.
         let views: Vec<_> = slots.iter().map(|s| slot_views(raw, s)).collect();
-        let headers: Vec<_> = headers_of(d)
-            .unwrap()
-            .iter()
-            .map(|h| (bytes(h.name), bytes(h.value), h.bare))
-            .collect();
+        let headers = header_views(d);
         assert_eq!(views, headers);
     }
     let (mut raw, mut len, mut slots, mut n) = (ptr::null(), 0, ptr::null(), 0);
@@ -341,8 +342,7 @@ fn the_slots_of_a_frame_error_are_its_kept_lines() {
     let views: Vec<_> = slots.iter().map(|s| slot_views(raw, s)).collect();
     assert_eq!(views.len(), 128);
     assert_eq!(views[1], (&b"ActionID"[..], &b"7"[..], false));
-    let headers: Vec<_> =
-        headers_of(d).unwrap().iter().map(|h| (bytes(h.name), bytes(h.value), h.bare)).collect();
+    let headers = header_views(d);
     assert_eq!(views, headers);
     ami_decoder_free(d);
 }

@@ -962,6 +962,16 @@ enum Step {
     Headers,
 }
 
+/// Whether a line ending in a block that ends at `end` could break a limit, for the line in
+/// progress at `p` of the message at `s` with `headers` lines kept; a block holds at most 64
+/// lines.
+#[inline(always)]
+fn could_break(end: usize, p: usize, s: usize, headers: usize, lim: &DecoderLimits) -> bool {
+    end.saturating_sub(p) > lim.max_line
+        || end.saturating_sub(s) > lim.max_message
+        || headers + BLOCK > lim.max_headers
+}
+
 /// The fast path's state: the current block's masks and the line in progress, in registers.
 #[derive(Clone, Copy, Debug)]
 struct Lines {
@@ -983,9 +993,7 @@ impl Lines {
     /// a block holds at most 64 lines.
     #[inline]
     fn near_limit(&self, end: usize, headers: usize, lim: &DecoderLimits) -> bool {
-        end.saturating_sub(self.p) > lim.max_line
-            || end.saturating_sub(self.s) > lim.max_message
-            || headers + BLOCK > lim.max_headers
+        could_break(end, self.p, self.s, headers, lim)
     }
 
     /// The first colon of the line in progress found before the current block.
@@ -1093,15 +1101,11 @@ impl Lines {
         let step = loop {
             if lfs == 0 {
                 // The block is done. The next one, if already classified and unable to break a
-                // limit (the caller's `near_limit`), is taken here; the first colon of the line
+                // limit (`could_break`, as the caller checks it), is taken here; the first colon of the line
                 // in progress is carried over as the caller would.
                 let p = rp.wrapping_add(s);
                 let next_end = (ix.end + BLOCK).min(ix.classified_end());
-                if next_end.saturating_sub(p) > lim.max_line
-                    || next_end.saturating_sub(s) > lim.max_message
-                    || slots.len() + BLOCK > lim.max_headers
-                    || !ix.next_in_batch(p)
-                {
+                if could_break(next_end, p, s, slots.len(), lim) || !ix.next_in_batch(p) {
                     break Step::BlockDone;
                 }
                 if colons != 0 {
