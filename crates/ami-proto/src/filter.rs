@@ -83,6 +83,7 @@
 //! ```
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -1057,9 +1058,13 @@ fn event_without_space(pattern: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// All event filters of one user or session. `Default` is empty: every event is sent.
+///
+/// Cloning is cheap: the list is shared until one of the clones [`add`](FilterSet::add)s a
+/// filter. The sessions of one user share their user's list, which lets a publish to many
+/// sessions decide once per distinct list.
 #[derive(Clone, Debug, Default)]
 pub struct FilterSet {
-    filters: Vec<EventFilter>,
+    filters: Arc<Vec<EventFilter>>,
     includes: usize,
     excludes: usize,
 }
@@ -1072,7 +1077,7 @@ impl FilterSet {
         } else {
             self.includes += 1;
         }
-        self.filters.push(f);
+        Arc::make_mut(&mut self.filters).push(f);
     }
 
     /// Whether an event is written to the session (§5.4). `event_name` is the value of its
@@ -1101,6 +1106,22 @@ impl FilterSet {
         !(self.excludes > 0 && any(true))
     }
 
+    /// [`should_send_c`](FilterSet::should_send_c), decided once per distinct filter list
+    /// and event: `verdicts` remembers the answers already given for this event.
+    pub(crate) fn should_send_memo(&self, event: &CEvent<'_>, verdicts: &mut Verdicts) -> bool {
+        let key = Arc::as_ptr(&self.filters) as usize;
+        let known = verdicts.seen.get(..verdicts.len).unwrap_or_default();
+        if let Some(&(_, verdict)) = known.iter().find(|(k, _)| *k == key) {
+            return verdict;
+        }
+        let verdict = self.should_send_c(event);
+        if let Some(slot) = verdicts.seen.get_mut(verdicts.len) {
+            *slot = (key, verdict);
+            verdicts.len += 1;
+        }
+        verdict
+    }
+
     /// Whether no filter is set (every event is sent).
     pub fn is_empty(&self) -> bool {
         self.filters.is_empty()
@@ -1125,6 +1146,20 @@ impl FilterSet {
     pub fn iter(&self) -> std::slice::Iter<'_, EventFilter> {
         self.filters.iter()
     }
+}
+
+/// The verdicts of the filter lists one event has been checked against, by list identity:
+/// sessions that share their user's list (the usual case) are decided once per publish.
+///
+/// Valid for one event and while no list is changed; a publish makes a new one. Holds a
+/// bounded number of lists; further lists are decided each time.
+#[derive(Debug, Default)]
+pub(crate) struct Verdicts {
+    /// `(list address, verdict)`; the first `len` are valid. A fixed array: a publish does
+    /// not allocate for it. Further lists are decided each time (a linear search through
+    /// more would cost about as much as a simple filter).
+    seen: [(usize, bool); 16],
+    len: usize,
 }
 
 impl<'a> IntoIterator for &'a FilterSet {

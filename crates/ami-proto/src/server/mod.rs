@@ -125,7 +125,7 @@ use crate::auth::{
 use crate::authority::{self, ActionInfo};
 use crate::config::ManagerConfig;
 use crate::encode::{self, EncodeError};
-use crate::filter::{CEvent, EventFilter, FilterSet};
+use crate::filter::{CEvent, EventFilter, FilterSet, Verdicts};
 use crate::frame::{Decoder, Frame, FrameErrorKind, Role};
 use crate::message::{Message, OwnedMessage};
 use crate::perm::{EventMask, Privilege, may_receive, may_run, parse_event_mask};
@@ -989,6 +989,7 @@ impl Server {
         let max_outbound = self.options.max_outbound;
         // Cut as C strings once for every session's filters.
         let c_event = CEvent::new(name, &text);
+        let mut verdicts = Verdicts::default();
         let mut shared: Option<Arc<[u8]>> = None;
         let mut waiting: Vec<u64> = Vec::new();
         let mut count = 0;
@@ -1019,7 +1020,7 @@ impl Server {
                     waiting.push(sid);
                 }
                 count += 1;
-            } else if (s.filters.is_empty() || s.filters.should_send_c(&c_event))
+            } else if (s.filters.is_empty() || s.filters.should_send_memo(&c_event, &mut verdicts))
                 && deliver(s, sid, &text, max_outbound, events)
             {
                 count += 1;

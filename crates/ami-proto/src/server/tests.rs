@@ -743,6 +743,41 @@ fn case_29_filter_action() {
     assert_eq!(h.take(c), "Response: Error\r\nMessage: Permission denied\r\n\r\n");
 }
 
+/// A publish decides a filter list once and reuses the verdict for the sessions that share
+/// it; a session that added its own filter no longer shares its user's list, and there are
+/// more distinct lists here than the publish remembers.
+#[test]
+fn a_publish_judges_each_sessions_own_filters() {
+    let mut h = H::new();
+    let shared: Vec<SessionId> = (0..3).map(|_| h.logged_in("admin", "s3cret")).collect();
+    let own: Vec<SessionId> = (0..20)
+        .map(|i| {
+            let id = h.logged_in("admin", "s3cret");
+            h.send(
+                id,
+                &format!("Action: Filter\r\nOperation: Add\r\nFilter: Channel: PJSIP/{i}-\r\n\r\n"),
+            );
+            assert!(h.take(id).contains("Message: Success"));
+            id
+        })
+        .collect();
+    for &id in shared.iter().chain(&own) {
+        h.send(id, "Action: Events\r\nEventMask: on\r\n\r\n");
+        h.take(id);
+    }
+    for channel in [7, 19, 0] {
+        let mut e = PublishedEvent::new("Newchannel", Privilege::CALL).unwrap();
+        e.header("Channel", format!("PJSIP/{channel}-00000001")).unwrap();
+        assert_eq!(h.server.publish(&e), shared.len() + 1, "PJSIP/{channel}");
+        for &id in &shared {
+            assert!(h.take(id).contains(&format!("PJSIP/{channel}-")));
+        }
+        for (i, &id) in own.iter().enumerate() {
+            assert_eq!(h.take(id).is_empty(), i != channel, "session {i}, PJSIP/{channel}");
+        }
+    }
+}
+
 #[test]
 fn session_filters_are_bounded() {
     let mut h = H::with("", ServerOptions { max_session_filters: 2, ..options() });
