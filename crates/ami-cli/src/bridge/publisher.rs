@@ -289,21 +289,23 @@ impl Publisher {
         while self.in_flight < self.window && self.sent_to < buffer.end() {
             let abs = self.sent_to;
             let Some(e) = buffer.get_mut(abs) else { break };
-            let headers = self.headers(e);
+            let mut headers = Some(self.headers(e));
             let reply = Subject::from(format!("{}.{}.{abs}", self.inbox, self.generation));
             let mut pending = 0u32;
             let mut failure = None;
-            for (i, _) in self.roles.iter().enumerate() {
-                if e.targets & (1u64 << i) == 0 {
-                    continue;
-                }
+            let roles = self.roles.len().min(64);
+            for i in (0..roles).filter(|&i| e.targets & (1u64 << i) != 0) {
                 let subject = self.subject(i, e);
+                // The last role takes the headers themselves (usually the only one: a
+                // header map is about twenty allocations to copy).
+                let later = e.targets >> i >> 1 != 0;
+                let these = if later { headers.clone() } else { headers.take() };
                 match self
                     .client
                     .publish_with_reply_and_headers(
                         subject,
                         reply.clone(),
-                        headers.clone(),
+                        these.unwrap_or_default(),
                         e.raw.clone(),
                     )
                     .await
