@@ -8,8 +8,9 @@
 //! same kind of stream with acknowledged publishes, a window of `in_flight` = 8192, and the same
 //! consumer reads them: what JetStream on this machine stores and delivers without the bridge.
 //! `JS raw` writes the NATS protocol by hand (one reply subject per message, one subscription
-//! for the acknowledgements: the least a publisher can cost); `JS a-nats` uses async-nats's
-//! `send_publish`. Then for each PBX count: that many simulated PBXs (minimal AMI servers in this process:
+//! for the acknowledgements: the least a publisher can cost), and is then paced like the PBXs
+//! below, so that JetStream's own latencies stand beside the bridge's; `JS a-nats` uses
+//! async-nats's `send_publish`. Then for each PBX count: that many simulated PBXs (minimal AMI servers in this process:
 //! banner, login, the bridge's anchor UserEvent, events), one bridge, one pull consumer, in two
 //! phases:
 //!
@@ -486,25 +487,26 @@ async fn baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     baseline_outcome(consumer.await.unwrap(), &cpu)
 }
 
-/// The bridge's headers as NATS header text.
-fn raw_headers(out: &mut Vec<u8>, seq: u64) {
+/// The bridge's headers as NATS header text; `phase` keeps the ids of the saturated and the
+/// paced phase apart (both restart at 1, within the stream's duplicate window).
+fn raw_headers(out: &mut Vec<u8>, phase: &str, seq: u64) {
     use std::io::Write as _;
     let _ = write!(
         out,
-        "NATS/1.0\r\nNats-Msg-Id: base:0123456789abcdef:{seq}\r\nAmi-Kind: event\r\nAmi-Pbx: base\r\n\
+        "NATS/1.0\r\nNats-Msg-Id: {phase}:0123456789abcdef:{seq}\r\nAmi-Kind: event\r\nAmi-Pbx: base\r\n\
          Ami-Event: Newchannel\r\nAmi-Class: call\r\nAmi-Class-Bits: 2\r\nAmi-Uniqueid: 1700000000.{seq}\r\n\
          Ami-Linkedid: 1700000000.{seq}\r\nAmi-Seq: 0123456789abcdef:{seq}\r\nAmi-Received: {}\r\n\r\n",
         now_ns() / 1000
     );
 }
 
-/// Reads `total` JetStream acknowledgements (`MSG` operations) from a raw NATS connection,
-/// counting them in `acked`; panics on an error answer.
-async fn raw_acks(mut rd: tokio::net::tcp::OwnedReadHalf, total: u64, acked: Arc<AtomicU64>) {
+/// Reads JetStream acknowledgements (`MSG` operations) from a raw NATS connection until
+/// aborted, counting them in `acked`; panics on an error answer.
+async fn raw_acks(mut rd: tokio::net::tcp::OwnedReadHalf, acked: Arc<AtomicU64>) {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut chunk = vec![0u8; 1 << 16];
     let mut n_acked = 0u64;
-    while n_acked < total {
+    loop {
         let n = rd.read(&mut chunk).await.unwrap();
         assert!(n > 0, "nats-server closed the connection after {n_acked} acknowledgements");
         buf.extend_from_slice(&chunk[..n]);
@@ -542,10 +544,30 @@ async fn raw_acks(mut rd: tokio::net::tcp::OwnedReadHalf, total: u64, acked: Arc
     }
 }
 
+/// One HPUB of a bridge-shaped event, as the raw baseline sends it.
+fn raw_publish(out: &mut Vec<u8>, text: &mut String, hdr: &mut Vec<u8>, phase: &str, seq: u64) {
+    use std::io::Write as _;
+    text.clear();
+    event(text, 0, seq);
+    hdr.clear();
+    raw_headers(hdr, phase, seq);
+    let _ = write!(
+        out,
+        "HPUB ami.ops.base.ev.Newchannel _INBOX.rawbench.{seq} {} {}\r\n",
+        hdr.len(),
+        hdr.len() + text.len()
+    );
+    out.extend_from_slice(hdr);
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// JetStream alone, the cheapest acknowledged publisher: the NATS protocol written by hand
 /// (HPUB with a reply subject per message, one subscription for the acknowledgements), the
-/// same messages and window as [`baseline`].
-async fn raw_baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
+/// same messages and window as [`baseline`]. Saturated, then paced as [`run`] paces the
+/// PBXs (`pace` times the saturated rate, or `BENCH_RATE`, for 5 s in 10 ms batches), so
+/// that the bridge's latencies have JetStream's own beside them.
+async fn raw_baseline(url: &str, nats_pid: u32, total: u64, pace: f64) -> Outcome {
     let js = jetstream::new(bridge_nats(url).await);
     let consumer = baseline_consumer(url, &js, total).await;
     let sock = TcpStream::connect(url.trim_start_matches("nats://")).await.unwrap();
@@ -560,7 +582,7 @@ async fn raw_baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
     .unwrap();
     let cpu = Cpu::start(nats_pid, 0);
     let acked = Arc::new(AtomicU64::new(0));
-    let reader = tokio::spawn(raw_acks(rd, total, Arc::clone(&acked)));
+    let reader = tokio::spawn(raw_acks(rd, Arc::clone(&acked)));
     let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
     let (mut text, mut hdr) = (String::with_capacity(512), Vec::with_capacity(512));
     for seq in 1..=total {
@@ -571,28 +593,61 @@ async fn raw_baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        text.clear();
-        event(&mut text, 0, seq);
-        hdr.clear();
-        raw_headers(&mut hdr, seq);
-        use std::io::Write as _;
-        let _ = write!(
-            out,
-            "HPUB ami.ops.base.ev.Newchannel _INBOX.rawbench.{seq} {} {}\r\n",
-            hdr.len(),
-            hdr.len() + text.len()
-        );
-        out.extend_from_slice(&hdr);
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        raw_publish(&mut out, &mut text, &mut hdr, "base", seq);
         if out.len() >= 64 << 10 {
             wr.write_all(&out).await.unwrap();
             out.clear();
         }
     }
     wr.write_all(&out).await.unwrap();
-    reader.await.unwrap();
-    baseline_outcome(consumer.await.unwrap(), &cpu)
+    out.clear();
+    let saturated = baseline_outcome(consumer.await.unwrap(), &cpu);
+
+    // Paced.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let offered = match std::env::var("BENCH_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
+        Some(fixed) => fixed,
+        None => saturated.rate * pace,
+    };
+    let per_second = offered.max(1.0) as u64;
+    let count = per_second * 5;
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    let url2 = url.to_owned();
+    let flow = Arc::new(Flow::default());
+    let consumer = tokio::spawn(async move { consume(&url2, 1, count, flow, ready_tx).await });
+    ready.await.unwrap();
+    let batch = (per_second / 100).max(1);
+    let t0 = Instant::now();
+    let mut sent = 0u64;
+    while sent < count {
+        let n = batch.min(count - sent);
+        while total + sent + n > acked.load(Ordering::Acquire) + IN_FLIGHT as u64 {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        for i in 1..=n {
+            raw_publish(&mut out, &mut text, &mut hdr, "paced", sent + i);
+        }
+        wr.write_all(&out).await.unwrap();
+        out.clear();
+        sent += n;
+        let due = t0 + Duration::from_secs_f64(sent as f64 / per_second as f64);
+        tokio::time::sleep_until(due.into()).await;
+    }
+    let p = consumer.await.unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while acked.load(Ordering::Acquire) < total + count {
+        assert!(Instant::now() < end, "JetStream did not acknowledge every paced publish");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    reader.abort();
+    Outcome {
+        paced_offered: per_second as f64,
+        paced_rate: p.rate(t0),
+        p50: percentile(&p.lat, 0.5),
+        p99: percentile(&p.lat, 0.99),
+        max: percentile(&p.lat, 1.0),
+        ..saturated
+    }
 }
 
 async fn run(
@@ -781,7 +836,7 @@ fn main() {
     };
     for round in 1..=rounds {
         println!("round {round}");
-        let o = rt.block_on(raw_baseline(&url, nats_pid, total));
+        let o = rt.block_on(raw_baseline(&url, nats_pid, total, pace));
         row("JS raw", &o);
         record("JS raw".into(), o);
         let o = rt.block_on(baseline(&url, nats_pid, total));
@@ -807,11 +862,13 @@ fn main() {
     for (label, rows) in &results {
         print!("{label:>16}:");
         stats("sat ev/s", rows, |o| o.rate);
-        if !label.starts_with("JS ") {
+        if label != "JS a-nats" {
             stats("paced ev/s", rows, |o| o.paced_rate);
             stats("p50 ms", rows, |o| o.p50);
             stats("p99 ms", rows, |o| o.p99);
-            stats("brg cores/10k", rows, |o| o.per_10k);
+            if !label.starts_with("JS ") {
+                stats("brg cores/10k", rows, |o| o.per_10k);
+            }
         }
         stats("nats cores", rows, |o| o.cpu[0]);
         println!();
