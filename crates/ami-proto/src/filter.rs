@@ -1155,9 +1155,9 @@ impl FilterSet {
 /// bounded number of lists; further lists are decided each time.
 #[derive(Debug, Default)]
 pub(crate) struct Verdicts {
-    /// `(list address, verdict)`; the first `len` are valid. A fixed array: a publish does
-    /// not allocate for it. Further lists are decided each time (a linear search through
-    /// more would cost about as much as a simple filter).
+    /// `(list address, verdict)`; the first `len` are valid. A fixed array, so that a publish
+    /// does not allocate for it; sixteen, because a linear search through more would cost
+    /// about as much as a simple filter.
     seen: [(usize, bool); 16],
     len: usize,
 }
