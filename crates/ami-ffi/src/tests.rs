@@ -38,6 +38,26 @@ fn new_decoder(role: ami_role) -> *mut ami_decoder {
     d
 }
 
+/// `Action: Ping` with ActionID `id` and `n` more lines (`line(i)` each, CRLF added), ended.
+fn ping_with_lines(id: &str, n: usize, line: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut wire = format!("Action: Ping\r\nActionID: {id}\r\n").into_bytes();
+    for i in 0..n {
+        wire.extend_from_slice(line(i).as_bytes());
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"\r\n");
+    wire
+}
+
+/// A new decoder fed `wire` whole, and the kind of the first frame it decoded.
+fn first_frame(role: ami_role, wire: &[u8]) -> (*mut ami_decoder, ami_frame_kind) {
+    let d = new_decoder(role);
+    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
+    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
+    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    (d, kind)
+}
+
 /// Frames of a whole stream decoded through the C API: (kind, raw bytes).
 fn decode_ffi(role: ami_role, data: &[u8], chunk: impl Fn(usize) -> usize) -> Vec<(u32, Vec<u8>)> {
     let d = new_decoder(role);
@@ -328,15 +348,8 @@ fn slots_are_the_core_slots() {
 
 #[test]
 fn the_slots_of_a_frame_error_are_its_kept_lines() {
-    let d = new_decoder(ami_role::AMI_ROLE_SERVER);
-    let mut wire = b"Action: Ping\r\nActionID: 7\r\n".to_vec();
-    for _ in 0..130 {
-        wire.extend_from_slice(b"X: y\r\n");
-    }
-    wire.extend_from_slice(b"\r\n");
-    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
-    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
-    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let wire = ping_with_lines("7", 130, |_| "X: y".to_owned());
+    let (d, kind) = first_frame(ami_role::AMI_ROLE_SERVER, &wire);
     assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
     let (raw, slots) = slots_of(d).unwrap();
     let views: Vec<_> = slots.iter().map(|s| slot_views(raw, s)).collect();
@@ -349,11 +362,7 @@ fn the_slots_of_a_frame_error_are_its_kept_lines() {
 
 #[test]
 fn a_non_ami_greeting_is_a_frame_error_at_once() {
-    let d = new_decoder(ami_role::AMI_ROLE_CLIENT);
-    let wire = b"HTTP/1.1 200 OK\r\nServer: x\r\n";
-    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
-    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
-    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let (d, kind) = first_frame(ami_role::AMI_ROLE_CLIENT, b"HTTP/1.1 200 OK\r\nServer: x\r\n");
     assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
     let mut ek = ami_frame_error_kind::AMI_FRAME_ERROR_LINE_TOO_LONG;
     let mut limit = 9usize;
@@ -370,15 +379,8 @@ fn a_non_ami_greeting_is_a_frame_error_at_once() {
 
 #[test]
 fn frame_errors_describe_the_limit() {
-    let d = new_decoder(ami_role::AMI_ROLE_SERVER);
-    let mut wire = b"Action: Ping\r\nActionID: 9\r\n".to_vec();
-    for i in 0..200 {
-        wire.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
-    }
-    wire.extend_from_slice(b"\r\n");
-    assert_eq!(ami_decoder_feed(d, wire.as_ptr(), wire.len()), AMI_RESULT_OK);
-    let mut kind = ami_frame_kind::AMI_FRAME_NONE;
-    assert_eq!(ami_decoder_next(d, &mut kind), AMI_RESULT_OK);
+    let wire = ping_with_lines("9", 200, |i| format!("X-{i}: y"));
+    let (d, kind) = first_frame(ami_role::AMI_ROLE_SERVER, &wire);
     assert_eq!(kind, ami_frame_kind::AMI_FRAME_ERROR);
     let mut ek = ami_frame_error_kind::AMI_FRAME_ERROR_LINE_TOO_LONG;
     let mut limit = 0usize;
