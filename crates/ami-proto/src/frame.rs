@@ -882,9 +882,7 @@ impl Decoder {
                 Step::General => break None,
                 Step::BlockDone => {
                     // Carry the first colon of the line in progress over to the next block.
-                    if st.colons != 0 {
-                        st.pending = st.pending.min(st.bb + st.colons.trailing_zeros() as usize);
-                    }
+                    st.pending = first_colon(st.pending, st.colons, st.bb);
                     (ix.carry_line, ix.carry_colon) = (st.p, st.pending);
                     (ix.lf, ix.colon) = (0, 0);
                     if !ix.next_block(buf, st.p, &mut stats.bytes_scanned) {
@@ -970,6 +968,19 @@ fn could_break(end: usize, p: usize, s: usize, headers: usize, lim: &DecoderLimi
     end.saturating_sub(p) > lim.max_line
         || end.saturating_sub(s) > lim.max_message
         || headers + BLOCK > lim.max_headers
+}
+
+/// The first colon of the line in progress when its block is done: the one found before the
+/// block (`pending`, or [`NONE`]) or else the lowest colon left in the block's mask, whose bit 0
+/// is at `base` (colons of earlier lines are already cleared). Offsets may be relative to the
+/// message start, hence the wrapping addition.
+#[inline(always)]
+fn first_colon(pending: usize, colons: u64, base: usize) -> usize {
+    if colons == 0 {
+        pending
+    } else {
+        pending.min(base.wrapping_add(colons.trailing_zeros() as usize))
+    }
 }
 
 /// The fast path's state: the current block's masks and the line in progress, in registers.
@@ -1108,9 +1119,7 @@ impl Lines {
                 if could_break(next_end, p, s, slots.len(), lim) || !ix.next_in_batch(p) {
                     break Step::BlockDone;
                 }
-                if colons != 0 {
-                    pending = pending.min(rb.wrapping_add(colons.trailing_zeros() as usize));
-                }
+                pending = first_colon(pending, colons, rb);
                 (lfs, colons, crlf, rb) = (ix.lf, ix.colon, ix.crlf, ix.base.wrapping_sub(s));
                 if p >= ix.base {
                     pending = NONE;
