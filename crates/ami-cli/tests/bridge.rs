@@ -48,6 +48,18 @@ fn config_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/bridge").join(name)
 }
 
+/// Stops a child as a service manager would: SIGTERM, then SIGKILL if it has not exited
+/// after 10 s; reaps it either way.
+fn terminate(mut c: Child) {
+    let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+    let end = Instant::now() + Duration::from_secs(10);
+    while c.try_wait().ok().flatten().is_none() && Instant::now() < end {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
 /// nats-server with JetStream on a temporary store.
 struct Nats {
     child: Option<Child>,
@@ -88,14 +100,8 @@ impl Nats {
     /// they were stored). That is JetStream's durability on one node (replicas cover it), not
     /// the bridge's to detect; these tests are about NATS being unreachable.
     fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-            let end = Instant::now() + Duration::from_secs(10);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < end {
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            terminate(c);
         }
     }
 
@@ -135,17 +141,8 @@ impl Proc {
 
     /// SIGTERM and wait (a clean stop).
     fn terminate(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-            let end = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < end {
-                if c.try_wait().ok().flatten().is_some() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            terminate(c);
         }
     }
 
