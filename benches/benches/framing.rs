@@ -99,9 +99,8 @@ fn rust(input: &[u8], chunk: usize) -> Seen {
         while let Some(f) = dec.next_frame() {
             if let Ok(Frame::Message(m)) = f {
                 seen.messages += 1;
-                for h in m.iter() {
-                    seen.bytes += h.name().len() + h.value().len();
-                }
+                // Summed per message, so that the total is not a memory round trip per header.
+                seen.bytes += m.iter().map(|h| h.name().len() + h.value().len()).sum::<usize>();
             }
         }
     }
