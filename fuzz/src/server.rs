@@ -21,7 +21,8 @@
 //! application comes from a logged-in session whose user may run it (write classes and the
 //! escalation checks of spec §4.7); every event written to a session (decoded from its
 //! `poll_transmit` with a client-role decoder) is one its user may read, by its `Privilege`
-//! header and by the category it was published with.
+//! header and by the category it was published with. Queued output is never taken back, but
+//! for the whole queue of a session closed for not reading (`OutputOverflow`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -33,7 +34,7 @@ use ami_proto::authority::{
 use ami_proto::config::{ConfigOptions, ManagerConfig, NoIncludes, parse_manager_conf};
 use ami_proto::encode;
 use ami_proto::perm::{Privilege, may_receive, may_run};
-use ami_proto::server::{ActionRef, PublishedEvent};
+use ami_proto::server::{ActionRef, DisconnectReason, PublishedEvent};
 use ami_proto::time::{Duration, Instant};
 use ami_proto::{Decoder, Frame, Role, Server, ServerEvent, ServerOptions, SessionId};
 
@@ -246,6 +247,15 @@ impl World {
                 }
                 ServerEvent::Security(s) => {
                     let _ = s.body();
+                }
+                ServerEvent::Disconnect { reason: DisconnectReason::OutputOverflow } => {
+                    // A session that does not read is closed with its queue discarded
+                    // (`Server::room`): nothing of it will be sent, so the peer's view starts
+                    // over, and the output must be gone whole, never cut.
+                    assert!(self.server.poll_transmit(sid).is_empty(), "overflow left output");
+                    if let Some(p) = self.peers.iter_mut().find(|p| p.id == sid) {
+                        (p.decoder, p.fed) = (Decoder::new(Role::Client), 0);
+                    }
                 }
                 _ => {}
             }
