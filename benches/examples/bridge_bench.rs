@@ -388,6 +388,30 @@ struct Outcome {
     per_10k: f64,
 }
 
+impl Outcome {
+    /// This saturated outcome with the paced phase that offered `offered` events/s from `t0`
+    /// and was received as `p`.
+    fn paced(self, offered: f64, t0: Instant, p: &Received) -> Outcome {
+        Outcome {
+            paced_offered: offered,
+            paced_rate: p.rate(t0),
+            p50: percentile(&p.lat, 0.5),
+            p99: percentile(&p.lat, 0.99),
+            max: percentile(&p.lat, 1.0),
+            ..self
+        }
+    }
+}
+
+/// Events/s to offer in a paced phase: `BENCH_RATE` if set, else `pace` times the saturated
+/// `rate` just measured.
+fn paced_offer(rate: f64, pace: f64) -> f64 {
+    match std::env::var("BENCH_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
+        Some(fixed) => fixed,
+        None => rate * pace,
+    }
+}
+
 async fn fresh_streams(js: &jetstream::Context) {
     for s in ["AMI_OPS", "KV_AMI_LEASE", "KV_AMI_PROGRESS"] {
         let _ = js.delete_stream(s).await;
@@ -605,11 +629,7 @@ async fn raw_baseline(url: &str, nats_pid: u32, total: u64, pace: f64) -> Outcom
 
     // Paced.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let offered = match std::env::var("BENCH_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
-        Some(fixed) => fixed,
-        None => saturated.rate * pace,
-    };
-    let per_second = offered.max(1.0) as u64;
+    let per_second = paced_offer(saturated.rate, pace).max(1.0) as u64;
     let count = per_second * 5;
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     let url2 = url.to_owned();
@@ -640,14 +660,7 @@ async fn raw_baseline(url: &str, nats_pid: u32, total: u64, pace: f64) -> Outcom
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     reader.abort();
-    Outcome {
-        paced_offered: per_second as f64,
-        paced_rate: p.rate(t0),
-        p50: percentile(&p.lat, 0.5),
-        p99: percentile(&p.lat, 0.99),
-        max: percentile(&p.lat, 1.0),
-        ..saturated
-    }
+    saturated.paced(per_second as f64, t0, &p)
 }
 
 async fn run(
@@ -707,11 +720,7 @@ async fn run(
 
     // Paced, at a rate the pipeline sustains.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let offered = match std::env::var("BENCH_RATE").ok().and_then(|v| v.parse::<f64>().ok()) {
-        Some(fixed) => fixed,
-        None => rate * pace,
-    }
-    .max(pbxs as f64);
+    let offered = paced_offer(rate, pace).max(pbxs as f64);
     let per_pbx_rate = (offered / pbxs as f64).max(1.0) as u64;
     let per = per_pbx_rate * 5;
     flow.written.store(0, Ordering::Release);
@@ -729,16 +738,9 @@ async fn run(
         "the bridge dropped events:\n{log}"
     );
     drop(bridge);
-    Outcome {
-        rate,
-        paced_offered: (per_pbx_rate * pbxs as u64) as f64,
-        paced_rate: p.rate(t0),
-        p50: percentile(&p.lat, 0.5),
-        p99: percentile(&p.lat, 0.99),
-        max: percentile(&p.lat, 1.0),
-        cpu: cores,
-        per_10k: cores[1] / (rate / 10_000.0),
-    }
+    let saturated =
+        Outcome { rate, cpu: cores, per_10k: cores[1] / (rate / 10_000.0), ..Outcome::default() };
+    saturated.paced((per_pbx_rate * pbxs as u64) as f64, t0, &p)
 }
 
 fn row(label: &str, o: &Outcome) {
