@@ -974,13 +974,15 @@ fn could_break(end: usize, p: usize, s: usize, headers: usize, lim: &DecoderLimi
 /// block (`pending`, or [`NONE`]) or else the lowest colon left in the block's mask, whose bit 0
 /// is at `base` (colons of earlier lines are already cleared). Offsets may be relative to the
 /// message start, hence the wrapping addition.
+///
+/// Without a branch: whether the block holds a colon of the line in progress is as likely as
+/// not, so a branch on it is mispredicted about once every other block (a sixth of the fast
+/// path's mispredictions in callgrind's simulation). With no colon, the candidate is all ones,
+/// [`NONE`].
 #[inline(always)]
 fn first_colon(pending: usize, colons: u64, base: usize) -> usize {
-    if colons == 0 {
-        pending
-    } else {
-        pending.min(base.wrapping_add(colons.trailing_zeros() as usize))
-    }
+    let found = base.wrapping_add(colons.trailing_zeros() as usize);
+    pending.min(found | usize::from(colons == 0).wrapping_neg())
 }
 
 /// The fast path's state: the current block's masks and the line in progress, in registers.
