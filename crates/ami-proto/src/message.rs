@@ -486,6 +486,34 @@ impl<'a> Message<'a> {
             body: self.body,
         }
     }
+
+    /// Copies the message into `target`, as [`to_owned_message`](Self::to_owned_message)
+    /// does, but into `target`'s buffers: nothing is allocated when they are large enough. A
+    /// caller that keeps spent messages (a pool, a reused slot) copies message after message
+    /// without allocating.
+    ///
+    /// ```
+    /// use ami_proto::{Decoder, Frame, OwnedMessage, Role};
+    ///
+    /// let mut decoder = Decoder::new(Role::Client);
+    /// decoder.feed(b"Event: Hangup\r\nChannel: PJSIP/100-00000001\r\n\r\n");
+    /// decoder.feed(b"Event: Newstate\r\nChannelState: 6\r\n\r\n");
+    /// let mut kept = OwnedMessage::default();
+    /// let mut names = Vec::new();
+    /// while let Some(Ok(Frame::Message(m))) = decoder.next_frame() {
+    ///     m.clone_into_owned(&mut kept);
+    ///     names.push(String::from_utf8_lossy(kept.get("Event").unwrap_or_default()).into_owned());
+    /// }
+    /// assert_eq!(names, ["Hangup", "Newstate"]);
+    /// ```
+    pub fn clone_into_owned(&self, target: &mut OwnedMessage) {
+        target.raw.clear();
+        target.raw.extend_from_slice(self.raw);
+        target.slots.clear();
+        target.slots.extend_from_slice(self.slots);
+        target.role = self.role;
+        target.body = self.body;
+    }
 }
 
 impl fmt::Debug for Message<'_> {
@@ -672,6 +700,20 @@ impl OwnedMessage {
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
         self.as_message().get(name)
     }
+
+    /// The bytes its buffers hold (their capacity, not the message's length): what keeping it
+    /// for [`Message::clone_into_owned`] keeps allocated.
+    pub fn heap_bytes(&self) -> usize {
+        self.raw.capacity() + self.slots.capacity() * std::mem::size_of::<HeaderSlot>()
+    }
+}
+
+/// An empty message (no bytes, no lines, read in the client role), allocating nothing: a
+/// target for [`Message::clone_into_owned`].
+impl Default for OwnedMessage {
+    fn default() -> OwnedMessage {
+        OwnedMessage { raw: Vec::new(), slots: Vec::new(), role: Role::Client, body: None }
+    }
 }
 
 impl fmt::Debug for OwnedMessage {
@@ -792,5 +834,43 @@ mod tests {
         assert_eq!(owned.as_message(), m);
         assert_eq!(owned.get("channel"), Some(&b"PJSIP/100-0001"[..]));
         assert_eq!(owned.raw(), raw);
+    }
+
+    #[test]
+    fn copying_into_a_used_message_is_a_fresh_copy() {
+        // A long event, a legacy command response (it has a body), a short event, a server-role
+        // action: each copied into the same target gives exactly what to_owned_message gives,
+        // nothing left over from the one before.
+        let mut feeds: Vec<(Role, Vec<u8>)> = vec![(
+            Role::Client,
+            b"Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: PJSIP/100-0001\r\nVariable: A\r\nValue: 0123456789012345678901234567890123456789\r\n\r\n".to_vec(),
+        )];
+        feeds.push((
+            Role::Client,
+            b"Response: Follows\r\nActionID: 7\r\nAsterisk 11.25.3\r\n--END COMMAND--\r\n\r\n"
+                .to_vec(),
+        ));
+        feeds.push((Role::Client, b"Event: Hangup\r\n\r\n".to_vec()));
+        feeds.push((Role::Server, b"Action: Ping\r\nActionID: 1\r\n\r\n".to_vec()));
+        let mut target = OwnedMessage::default();
+        assert_eq!((target.heap_bytes(), target.raw()), (0, &b""[..]));
+        let mut seen_body = false;
+        for (role, bytes) in &feeds {
+            let mut d = crate::Decoder::new(*role);
+            d.feed(bytes);
+            let Some(Ok(crate::Frame::Message(m))) = d.next_frame() else {
+                panic!("no message in {bytes:?}");
+            };
+            seen_body |= m.command_output().is_some_and(|o| o.is_legacy());
+            let before = target.heap_bytes();
+            m.clone_into_owned(&mut target);
+            assert_eq!(target, m.to_owned_message());
+            assert_eq!(target.as_message(), m);
+            if bytes.len() <= feeds[0].1.len() && before > 0 {
+                // Smaller than what the buffers held already: nothing was reallocated.
+                assert_eq!(target.heap_bytes(), before, "{bytes:?}");
+            }
+        }
+        assert!(seen_body, "the legacy response should carry a body");
     }
 }
