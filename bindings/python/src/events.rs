@@ -329,7 +329,7 @@ pub fn need_data(py: Python<'_>) -> PyResult<Py<PyAny>> {
 
 /// A `Message` object.
 pub fn message_object(py: Python<'_>, m: ami_proto::Message<'_>) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, Message::new(py, m.to_owned_message()))?.into_any())
+    Ok(Py::new(py, Message::new(py, crate::storage::owned(&m)))?.into_any())
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -7,7 +7,8 @@
 //!
 //! Conventions (DESIGN.md, "Python API"): text is decoded as UTF-8 with `surrogateescape`, so
 //! that no byte is ever lost; text given by Python is encoded the same way. A frame is copied
-//! once into a [`message::Message`]; its values are built only when touched.
+//! once into a [`message::Message`], into the storage of a spent one when there is one
+//! ([`storage`]); its values are built only when touched.
 //!
 //! `unsafe` is used in two places, each block with a `// SAFETY:` comment: [`convert::text`]
 //! calls CPython's UTF-8 decoder with the `surrogateescape` handler directly (one pass instead of
@@ -24,6 +25,7 @@ pub mod errors;
 pub mod events;
 pub mod message;
 pub mod server;
+pub mod storage;
 pub mod values;
 
 /// The `libami._native` module.

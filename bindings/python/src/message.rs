@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::convert::{bytes_of, fields_of, text, with_bytes, with_key};
-use crate::errors;
+use crate::{errors, storage};
 
 /// One AMI message (action, response or event), as a read-only mapping.
 ///
@@ -29,6 +29,13 @@ pub struct Message {
     /// interpreter rather than a call: `kind` is read for every item of a decode loop.
     #[pyo3(get, name = "kind")]
     kind_name: Py<PyString>,
+}
+
+/// A dropped message's storage goes back to the pool ([`storage`]) for the next one.
+impl Drop for Message {
+    fn drop(&mut self) {
+        storage::recycle(std::mem::take(&mut self.inner));
+    }
 }
 
 impl Message {
@@ -313,7 +320,7 @@ pub(crate) fn frame_object(
 ) -> PyResult<Py<PyAny>> {
     Ok(match item {
         Ok(Frame::Banner(b)) => Py::new(py, Banner::new(b.line(), b.version()))?.into_any(),
-        Ok(Frame::Message(m)) => Py::new(py, Message::new(py, m.to_owned_message()))?.into_any(),
+        Ok(Frame::Message(m)) => Py::new(py, Message::new(py, storage::owned(&m)))?.into_any(),
         Err(e) => Py::new(py, Message::from_error(py, &e))?.into_any(),
     })
 }
