@@ -273,7 +273,8 @@ bench-proxy: asterisk
 ## bench-bridge: events/s from 1, 10 and 100 simulated PBXs through one `ami bridge` to a
 ## JetStream consumer (every event checked), publish-to-consume latency at half the saturated
 ## rate, CPU of every process, against JetStream alone in the same run; 3 rounds, min/median/max
-## (BENCH_ROUNDS, BENCH_PBXS, BENCH_EVENTS, BENCH_PACE, BENCH_RATE; not part of `make test`)
+## (BENCH_ROUNDS, BENCH_PBXS, BENCH_EVENTS, BENCH_PACE, BENCH_RATE, BENCH_STORAGE,
+## BENCH_DUPLICATE_WINDOW; not part of `make test`)
 bench-bridge: nats-server
 	$(CARGO) build --release --locked -p ami-cli
 	$(CARGO) run --release --locked -p ami-benches --example bridge_bench -- target/release/ami docs/bridge/nats-server.conf

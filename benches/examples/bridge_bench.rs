@@ -34,6 +34,11 @@
 //! bridge, and this process (the simulated PBXs, the consumer, the baseline publisher), in
 //! cores, and the bridge's per 10k events/s.
 //!
+//! `BENCH_STORAGE` (`file`, the default, or `memory`) and `BENCH_DUPLICATE_WINDOW` (whole
+//! seconds, at least 1; default 120, the bridge's default) set the streams of every run, the
+//! baselines' and the bridge's (its `[nats]` `storage` and `duplicate_window`): whether
+//! JetStream's limit here is its disk or its deduplication can be measured rather than guessed.
+//!
 //! `BENCH_ROUNDS` (default 3) rounds, then min/median/max of each figure over the rounds;
 //! `BENCH_PBXS` (default `1,10,100`) picks the PBX counts, `BENCH_RATE` a fixed paced rate
 //! (events/s, all PBXs together) instead of the fraction, for comparing binaries at one load.
@@ -72,6 +77,41 @@ fn now_ns() -> u64 {
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The streams' storage and deduplication window, the same for the baselines and the bridge
+/// (`BENCH_STORAGE`, `BENCH_DUPLICATE_WINDOW`).
+#[derive(Clone, Copy, Debug)]
+struct Streams {
+    memory: bool,
+    duplicate_window: Duration,
+}
+
+impl Streams {
+    fn from_env() -> Streams {
+        let memory = match std::env::var("BENCH_STORAGE").as_deref() {
+            Ok("memory") => true,
+            Ok("file") | Err(_) => false,
+            Ok(other) => panic!("BENCH_STORAGE must be file or memory, not {other:?}"),
+        };
+        Streams {
+            memory,
+            duplicate_window: Duration::from_secs(env_or("BENCH_DUPLICATE_WINDOW", 120)),
+        }
+    }
+
+    fn storage(self) -> stream::StorageType {
+        if self.memory { stream::StorageType::Memory } else { stream::StorageType::File }
+    }
+
+    /// The same settings as lines of the bridge's `[nats]` section.
+    fn bridge_conf(self) -> String {
+        format!(
+            "storage = {}\nduplicate_window = {}s\n",
+            if self.memory { "memory" } else { "file" },
+            self.duplicate_window.as_secs()
+        )
+    }
 }
 
 struct Killed(Child);
@@ -454,7 +494,8 @@ async fn baseline_consumer(
     js.create_stream(stream::Config {
         name: "AMI_OPS".into(),
         subjects: vec!["ami.ops.*.ev.>".into()],
-        duplicate_window: Duration::from_secs(120),
+        duplicate_window: Streams::from_env().duplicate_window,
+        storage: Streams::from_env().storage(),
         allow_direct: true,
         ..Default::default()
     })
@@ -678,7 +719,8 @@ async fn run(
     let flow = Arc::new(Flow::default());
     let (tx, rx) = watch::channel(None);
     let mut conf = format!(
-        "[nats]\nservers = {url}\nuser = bridge\npassword_env = BRIDGE_PASSWORD\nsnapshot = none\nin_flight = {IN_FLIGHT}\nlease_ttl = 5s\n\n"
+        "[nats]\nservers = {url}\nuser = bridge\npassword_env = BRIDGE_PASSWORD\nsnapshot = none\nin_flight = {IN_FLIGHT}\nlease_ttl = 5s\n{}\n",
+        Streams::from_env().bridge_conf()
     );
     for i in 0..pbxs {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -809,11 +851,14 @@ fn main() {
     let url = format!("nats://127.0.0.1:{port}");
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let streams = Streams::from_env();
     println!(
-        "ami bridge: simulated PBXs -> bridge -> nats-server 2.9 (JetStream, file store) -> pull consumer\n\
+        "ami bridge: simulated PBXs -> bridge -> nats-server 2.9 (JetStream, {} store, deduplication window {} s) -> pull consumer\n\
          {total} events per saturated run, at most {OUTSTANDING} outstanding; paced at {pace} x the saturated rate for 5 s; \
          every event checked (complete, once, in order per PBX)\n\
-         CPU in cores during the saturated phase: nats-server, bridge, bench (PBXs + consumer [+ baseline publisher])"
+         CPU in cores during the saturated phase: nats-server, bridge, bench (PBXs + consumer [+ baseline publisher])",
+        if streams.memory { "memory" } else { "file" },
+        streams.duplicate_window.as_secs()
     );
     println!(
         "JS raw: JetStream alone, the NATS protocol written by hand; JS a-nats: JetStream alone through async-nats's send_publish"
