@@ -16,18 +16,28 @@ use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
 use async_nats::jetstream::context::{Context, PublishErrorKind};
-use async_nats::jetstream::publish::PublishAck;
-use async_nats::jetstream::response::Response;
 use async_nats::{Client, HeaderMap, HeaderName, HeaderValue, StatusCode, Subject, Subscriber};
 use futures_util::StreamExt;
 
 use super::buffer::{Buffer, Entry, Kind, Loss};
-use super::ids::Position;
+use super::ids::{Position, push_decimal};
 use super::metrics::{Metrics, PbxMetrics};
 use super::roles::Role;
 
 /// How long a publish waits for its acknowledgement before everything in flight is sent again.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Class masks whose header values are kept ready, at most (a PBX uses a handful).
+const CLASS_VALUES: usize = 32;
+
+/// What JetStream's acknowledgement of a stored message says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ack {
+    /// The message's sequence number in the stream.
+    pub sequence: u64,
+    /// The message was already stored (same `Nats-Msg-Id` within the duplicate window).
+    pub duplicate: bool,
+}
 
 /// The last entry JetStream acknowledged (for the progress record).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +90,8 @@ pub struct Publisher {
     metrics: Arc<Metrics>,
     hot: PbxMetrics,
     pbx_value: HeaderValue,
+    /// `Ami-Class` and `Ami-Class-Bits` values by class mask, made once each.
+    class_values: Vec<(ami_proto::perm::Privilege, HeaderValue, HeaderValue)>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -109,16 +121,31 @@ fn reply_of(subject: &str, inbox: &str) -> Option<(u64, u64)> {
     Some((generation.parse().ok()?, index.parse().ok()?))
 }
 
-/// What an acknowledgement says.
-fn ack_result(status: Option<StatusCode>, payload: &[u8]) -> Result<PublishAck, PublishErrorKind> {
+/// The fields of an acknowledgement the bridge reads; the others are skipped.
+#[derive(serde::Deserialize)]
+struct AckBody {
+    error: Option<serde::de::IgnoredAny>,
+    stream: Option<serde::de::IgnoredAny>,
+    seq: Option<u64>,
+    #[serde(default)]
+    duplicate: bool,
+}
+
+/// What an acknowledgement says. As async-nats reads it (`Response<PublishAck>`), in one pass
+/// rather than its untagged enum's two (which buffers the whole answer and makes an error
+/// value for the variant that does not match): an `error` answer, or one that is not JSON or
+/// lacks `stream` and `seq`, is the stream refusing this message. Only a malformed answer in a
+/// field the bridge does not read (a `stream` or `domain` that is not a string) is taken
+/// differently: as the acknowledgement its `seq` says it is.
+fn ack_result(status: Option<StatusCode>, payload: &[u8]) -> Result<Ack, PublishErrorKind> {
     if status == Some(StatusCode::NO_RESPONDERS) {
         return Err(PublishErrorKind::StreamNotFound);
     }
-    // As async-nats reads it: an error answer (or one that is not JSON) is the stream
-    // refusing this message.
-    match serde_json::from_slice::<Response<PublishAck>>(payload) {
-        Ok(Response::Ok(ack)) => Ok(ack),
-        Ok(Response::Err { .. }) | Err(_) => Err(PublishErrorKind::Other),
+    match serde_json::from_slice::<AckBody>(payload) {
+        Ok(AckBody { error: None, stream: Some(_), seq: Some(sequence), duplicate }) => {
+            Ok(Ack { sequence, duplicate })
+        }
+        Ok(_) | Err(_) => Err(PublishErrorKind::Other),
     }
 }
 
@@ -151,6 +178,7 @@ impl Publisher {
             hot: metrics.of_pbx(pbx),
             metrics,
             pbx_value: HeaderValue::from(pbx.to_owned()),
+            class_values: Vec::new(),
         }
     }
 
@@ -201,7 +229,21 @@ impl Publisher {
         s
     }
 
-    fn headers(&self, e: &Entry) -> HeaderMap {
+    /// The `Ami-Class` and `Ami-Class-Bits` values of `class`.
+    fn class_values(&mut self, class: ami_proto::perm::Privilege) -> (HeaderValue, HeaderValue) {
+        if let Some((_, names, bits)) = self.class_values.iter().find(|(c, ..)| *c == class) {
+            return (names.clone(), bits.clone());
+        }
+        let mut bits = String::new();
+        push_decimal(&mut bits, class.bits().into());
+        let made = (HeaderValue::from(class_names(class)), HeaderValue::from(bits));
+        if self.class_values.len() < CLASS_VALUES {
+            self.class_values.push((class, made.0.clone(), made.1.clone()));
+        }
+        made
+    }
+
+    fn headers(&mut self, e: &Entry) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(MSG_ID, e.msg_id.as_str());
         h.insert(
@@ -214,8 +256,9 @@ impl Publisher {
         );
         h.insert(PBX, self.pbx_value.clone());
         h.insert(EVENT, e.name.as_str());
-        h.insert(CLASS, class_names(e.class));
-        h.insert(CLASS_BITS, e.class.bits().to_string());
+        let (names, bits) = self.class_values(e.class);
+        h.insert(CLASS, names);
+        h.insert(CLASS_BITS, bits);
         if let Some(u) = &e.uniqueid {
             h.insert(UNIQUEID, u.as_str());
         }
@@ -225,7 +268,9 @@ impl Publisher {
         if let Some(p) = &e.position {
             h.insert(SEQ, p.label());
         }
-        h.insert(RECEIVED, e.received_us.to_string());
+        let mut received = String::with_capacity(20);
+        push_decimal(&mut received, e.received_us);
+        h.insert(RECEIVED, received);
         if let Kind::Snapshot { id, part, .. } = &e.kind {
             h.insert(SNAPSHOT, &**id);
             h.insert(SNAPSHOT_PART, *part);
@@ -290,7 +335,13 @@ impl Publisher {
             let abs = self.sent_to;
             let Some(e) = buffer.get_mut(abs) else { break };
             let mut headers = Some(self.headers(e));
-            let reply = Subject::from(format!("{}.{}.{abs}", self.inbox, self.generation));
+            let mut reply = String::with_capacity(self.inbox.len() + 42);
+            reply.push_str(&self.inbox);
+            reply.push('.');
+            push_decimal(&mut reply, self.generation);
+            reply.push('.');
+            push_decimal(&mut reply, abs);
+            let reply = Subject::from(reply);
             let mut pending = 0u32;
             let mut failure = None;
             let roles = self.roles.len().min(64);
@@ -345,7 +396,7 @@ impl Publisher {
 
     /// Waits for the next acknowledgement of a publish in flight (pending forever when there
     /// is no subscription yet). Cancel-safe.
-    pub async fn next_ack(&mut self) -> (u64, Result<PublishAck, PublishErrorKind>) {
+    pub async fn next_ack(&mut self) -> (u64, Result<Ack, PublishErrorKind>) {
         loop {
             let Some(replies) = self.replies.as_mut() else {
                 return std::future::pending().await;
@@ -372,7 +423,7 @@ impl Publisher {
         &mut self,
         buffer: &mut Buffer,
         abs: u64,
-        result: Result<PublishAck, PublishErrorKind>,
+        result: Result<Ack, PublishErrorKind>,
         lost: &mut Loss,
     ) -> bool {
         match result {
@@ -475,6 +526,37 @@ mod tests {
             ack_result(Some(StatusCode::NO_RESPONDERS), b""),
             Err(PublishErrorKind::StreamNotFound)
         );
+    }
+
+    #[test]
+    fn acknowledgements_read_as_async_nats_reads_them_whatever_the_answer() {
+        use async_nats::jetstream::publish::PublishAck;
+        use async_nats::jetstream::response::Response;
+        // What async-nats's own publish makes of an answer.
+        let theirs = |payload: &[u8]| match serde_json::from_slice::<Response<PublishAck>>(payload)
+        {
+            Ok(Response::Ok(ack)) => Ok(Ack { sequence: ack.sequence, duplicate: ack.duplicate }),
+            Ok(Response::Err { .. }) | Err(_) => Err(PublishErrorKind::Other),
+        };
+        let answers: [&[u8]; 14] = [
+            br#"{"stream":"AMI_OPS","seq":5}"#,
+            br#"{"stream":"AMI_OPS","domain":"hub","seq":18446744073709551615}"#,
+            br#"{"stream":"AMI_OPS","seq":5,"duplicate":true}"#,
+            br#"{"stream":"AMI_OPS","seq":5,"duplicate":false,"later":{"a":[1,2]}}"#,
+            br#"{"seq":5,"stream":"A\"B\u00e9"}"#,
+            br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#,
+            br#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 4"},"stream":"AMI_OPS","seq":0}"#,
+            br#"{"error":null,"stream":"AMI_OPS","seq":7}"#,
+            br#"{"stream":"AMI_OPS"}"#,
+            br#"{"seq":5}"#,
+            br#"{"stream":"AMI_OPS","seq":-1}"#,
+            br#"{"stream":"AMI_OPS","seq":5,"duplicate":"yes"}"#,
+            b"{}",
+            b"junk",
+        ];
+        for a in answers {
+            assert_eq!(ack_result(None, a), theirs(a), "{}", String::from_utf8_lossy(a));
+        }
     }
 
     #[test]
