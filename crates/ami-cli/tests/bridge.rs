@@ -651,6 +651,45 @@ fn actions_are_authorised_and_answered_whole() {
 /// While NATS is unreachable a PBX's events wait in a bounded buffer; when it is full the
 /// oldest are dropped, counted, and announced by a `BridgeGap` (Reason: buffer-full, Lost: N)
 /// stored before the events that follow the hole. Nothing else is lost, and order holds.
+/// SIGTERM stops the bridge while NATS is unreachable: each step of the stop is bounded (it
+/// used to wait for ever on its last flush, which waits for a connection).
+#[test]
+fn sigterm_stops_the_bridge_while_nats_is_down() {
+    let dir = temp_dir("stop-without-nats");
+    let mut nats = Nats::start(&dir);
+    let port = free_port();
+    let _pbx = mock(&dir, "pbx1", port, "5");
+    let conf = bridge_conf(&dir, &nats, &[("pbx1", port, "operator", "operator-secret")], "none");
+    let mut bridge = bridge(&dir, &conf, "bridge-a");
+    let rt = runtime();
+    let end = Instant::now() + Duration::from_secs(20);
+    while rt.block_on(holder(&nats.url(), "pbx1")).is_none() {
+        assert!(Instant::now() < end, "no lease taken:\n{}", bridge.log());
+        thread::sleep(Duration::from_millis(100));
+    }
+    nats.stop();
+    thread::sleep(Duration::from_millis(500));
+    let mut child = bridge.child.take().unwrap();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    // Generous: the stop takes the drain (5 s), 3 s for the lease, 3 s for the AMI session
+    // and 2 s for the flush at most; this only tells "stops" from "never stops".
+    let end = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the bridge did not stop within 60 s of SIGTERM:\n{}", bridge.log());
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}:\n{}", bridge.log());
+    let log = bridge.log();
+    assert!(log.contains("stopped without the last flush"), "{log}");
+}
+
 #[test]
 fn a_full_buffer_drops_the_oldest_and_says_how_many() {
     let dir = temp_dir("full");

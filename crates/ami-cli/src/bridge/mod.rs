@@ -267,13 +267,29 @@ pub async fn run(args: BridgeArgs) -> Result<ExitCode, CliError> {
     stop.await;
     tracing::info!("stopping: storing what is buffered and releasing the leases");
     let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
+    let shutdown = async {
+        for t in tasks {
+            let _ = t.await;
+        }
+        service.abort();
+        for (_, c) in action_clients.values() {
+            c.close().await;
+        }
+        // A flush waits for a connection: with NATS unreachable it would never end.
+        match tokio::time::timeout(FLUSH_LIMIT, nc.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("NATS: the last flush failed: {e}"),
+            Err(_) => tracing::warn!("NATS unreachable: stopped without the last flush"),
+        }
+    };
+    // Each step is bounded (a PBX's task: `--drain`, then 3 s for its lease and 3 s for its
+    // AMI session; the flush: FLUSH_LIMIT); a second request to stop does not wait for them.
+    tokio::select! {
+        () = shutdown => {}
+        () = stop_signal(None) => tracing::warn!("asked again to stop: stopping now"),
     }
-    service.abort();
-    for (_, c) in action_clients.values() {
-        c.close().await;
-    }
-    let _ = nc.flush().await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The longest the last flush to NATS may take when stopping.
+const FLUSH_LIMIT: Duration = Duration::from_secs(2);
