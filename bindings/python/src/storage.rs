@@ -52,8 +52,9 @@ pub fn recycle(spent: OwnedMessage) {
     });
 }
 
-/// Spent messages in this thread's pool (for the tests).
-pub fn pooled() -> usize {
+/// Spent messages in this thread's pool.
+#[cfg(test)]
+fn pooled() -> usize {
     POOL.try_with(|pool| pool.try_borrow().map_or(0, |p| p.len())).unwrap_or(0)
 }
 

@@ -648,9 +648,6 @@ fn actions_are_authorised_and_answered_whole() {
     assert_eq!(commands, ["core show channels"]);
 }
 
-/// While NATS is unreachable a PBX's events wait in a bounded buffer; when it is full the
-/// oldest are dropped, counted, and announced by a `BridgeGap` (Reason: buffer-full, Lost: N)
-/// stored before the events that follow the hole. Nothing else is lost, and order holds.
 /// SIGTERM stops the bridge while NATS is unreachable: each step of the stop is bounded (it
 /// used to wait for ever on its last flush, which waits for a connection).
 #[test]
@@ -690,6 +687,9 @@ fn sigterm_stops_the_bridge_while_nats_is_down() {
     assert!(log.contains("stopped without the last flush"), "{log}");
 }
 
+/// While NATS is unreachable a PBX's events wait in a bounded buffer; when it is full the
+/// oldest are dropped, counted, and announced by a `BridgeGap` (Reason: buffer-full, Lost: N)
+/// stored before the events that follow the hole. Nothing else is lost, and order holds.
 #[test]
 fn a_full_buffer_drops_the_oldest_and_says_how_many() {
     let dir = temp_dir("full");
