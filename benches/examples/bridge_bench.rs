@@ -104,11 +104,16 @@ impl Streams {
         if self.memory { stream::StorageType::Memory } else { stream::StorageType::File }
     }
 
+    /// The storage as the bridge's configuration names it.
+    fn storage_name(self) -> &'static str {
+        if self.memory { "memory" } else { "file" }
+    }
+
     /// The same settings as lines of the bridge's `[nats]` section.
     fn bridge_conf(self) -> String {
         format!(
             "storage = {}\nduplicate_window = {}s\n",
-            if self.memory { "memory" } else { "file" },
+            self.storage_name(),
             self.duplicate_window.as_secs()
         )
     }
@@ -490,12 +495,13 @@ async fn baseline_consumer(
     js: &jetstream::Context,
     total: u64,
 ) -> tokio::task::JoinHandle<Received> {
+    let streams = Streams::from_env();
     fresh_streams(js).await;
     js.create_stream(stream::Config {
         name: "AMI_OPS".into(),
         subjects: vec!["ami.ops.*.ev.>".into()],
-        duplicate_window: Streams::from_env().duplicate_window,
-        storage: Streams::from_env().storage(),
+        duplicate_window: streams.duplicate_window,
+        storage: streams.storage(),
         allow_direct: true,
         ..Default::default()
     })
@@ -857,7 +863,7 @@ fn main() {
          {total} events per saturated run, at most {OUTSTANDING} outstanding; paced at {pace} x the saturated rate for 5 s; \
          every event checked (complete, once, in order per PBX)\n\
          CPU in cores during the saturated phase: nats-server, bridge, bench (PBXs + consumer [+ baseline publisher])",
-        if streams.memory { "memory" } else { "file" },
+        streams.storage_name(),
         streams.duplicate_window.as_secs()
     );
     println!(

@@ -210,6 +210,16 @@ fn bridge_conf(
     path
 }
 
+/// nats-server, one mock PBX `pbx1` placing `calls` calls a second, and the bridge's
+/// configuration for it (no snapshot): what the single-PBX tests start from.
+fn one_pbx(dir: &Path, calls: &str) -> (Nats, Proc, u16, PathBuf) {
+    let nats = Nats::start(dir);
+    let port = free_port();
+    let pbx = mock(dir, "pbx1", port, calls);
+    let conf = bridge_conf(dir, &nats, &[("pbx1", port, "operator", "operator-secret")], "none");
+    (nats, pbx, port, conf)
+}
+
 fn bridge(dir: &Path, conf: &Path, name: &str) -> Proc {
     Proc::spawn(
         &[
@@ -653,10 +663,7 @@ fn actions_are_authorised_and_answered_whole() {
 #[test]
 fn sigterm_stops_the_bridge_while_nats_is_down() {
     let dir = temp_dir("stop-without-nats");
-    let mut nats = Nats::start(&dir);
-    let port = free_port();
-    let _pbx = mock(&dir, "pbx1", port, "5");
-    let conf = bridge_conf(&dir, &nats, &[("pbx1", port, "operator", "operator-secret")], "none");
+    let (mut nats, _pbx, _, conf) = one_pbx(&dir, "5");
     let mut bridge = bridge(&dir, &conf, "bridge-a");
     let rt = runtime();
     let end = Instant::now() + Duration::from_secs(20);
@@ -693,10 +700,7 @@ fn sigterm_stops_the_bridge_while_nats_is_down() {
 #[test]
 fn a_full_buffer_drops_the_oldest_and_says_how_many() {
     let dir = temp_dir("full");
-    let mut nats = Nats::start(&dir);
-    let port = free_port();
-    let _pbx = mock(&dir, "pbx1", port, "0");
-    let conf = bridge_conf(&dir, &nats, &[("pbx1", port, "operator", "operator-secret")], "none");
+    let (mut nats, _pbx, port, conf) = one_pbx(&dir, "0");
     let text = std::fs::read_to_string(&conf).unwrap();
     // A lease that outlives the outage: this bridge stays the active one throughout (a lease
     // that lapses is a takeover, which the failover test covers).

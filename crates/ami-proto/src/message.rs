@@ -479,12 +479,9 @@ impl<'a> Message<'a> {
 
     /// Copies the message into an [`OwnedMessage`] that owns its bytes.
     pub fn to_owned_message(&self) -> OwnedMessage {
-        OwnedMessage {
-            raw: self.raw.to_vec(),
-            slots: self.slots.to_vec(),
-            role: self.role,
-            body: self.body,
-        }
+        let mut owned = OwnedMessage::default();
+        self.clone_into_owned(&mut owned);
+        owned
     }
 
     /// Copies the message into `target`, as [`to_owned_message`](Self::to_owned_message)
