@@ -3,9 +3,9 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use std::sync::Mutex;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 /// `bytes` decoded as UTF-8 with `surrogateescape` (a plain `str` when the bytes are valid), in
@@ -117,18 +117,24 @@ pub fn millis(secs: f64) -> u64 {
     }
 }
 
-/// How many `str` keys [`with_key`] remembers.
+/// How many `str` keys [`with_key`] remembers (per thread).
 const KEY_CACHE_SIZE: usize = 64;
 
 /// Recently used `str` keys and their bytes, by object identity. Each entry holds a strong
 /// reference, so the object (and its address) stays alive while it is in the cache, and `str`
 /// objects are immutable: the same address always means the same text.
+///
+/// One cache per thread rather than one behind a lock: a lookup is on the path of every header
+/// read, and an uncontended lock still costs two atomic read-modify-writes per read.
 struct KeyCache {
-    entries: Vec<(Py<PyString>, Box<[u8]>)>,
+    entries: Vec<(Py<PyString>, Rc<[u8]>)>,
     next: usize,
 }
 
-static KEY_CACHE: PyOnceLock<Mutex<KeyCache>> = PyOnceLock::new();
+thread_local! {
+    static KEY_CACHE: RefCell<KeyCache> =
+        const { RefCell::new(KeyCache { entries: Vec::new(), next: 0 }) };
+}
 
 /// Runs `f` on the bytes of a header name (`str` or bytes-like). Header names are usually
 /// literals in the caller's code, so the bytes of a `str` are remembered by identity: reading
@@ -140,28 +146,35 @@ pub fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResu
     let Ok(s) = obj.cast::<PyString>() else {
         return Ok(f(&bytes_of(obj, "name")?));
     };
-    let cache = KEY_CACHE.get_or_init(obj.py(), || {
-        Mutex::new(KeyCache { entries: Vec::with_capacity(KEY_CACHE_SIZE), next: 0 })
-    });
-    let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, bytes)) = lock().entries.iter().find(|(k, _)| k.as_ptr() == s.as_ptr()) {
-        return Ok(f(bytes));
+    // The cache is skipped (never an error) if it is borrowed already or the thread is exiting.
+    let cached = KEY_CACHE
+        .try_with(|cache| {
+            let cache = cache.try_borrow().ok()?;
+            let (_, bytes) = cache.entries.iter().find(|(k, _)| k.as_ptr() == s.as_ptr())?;
+            Some(Rc::clone(bytes))
+        })
+        .ok()
+        .flatten();
+    if let Some(bytes) = cached {
+        return Ok(f(&bytes));
     }
-    // Converted without the lock held: converting a `str` with surrogates calls its `encode`
-    // method, Python code that could look a header up too.
-    let bytes = bytes_of(obj, "name")?.into_boxed_slice();
+    // Converted without the cache borrowed: converting a `str` with surrogates calls its
+    // `encode` method, Python code that could look a header up too.
+    let bytes: Rc<[u8]> = bytes_of(obj, "name")?.into();
     let result = f(&bytes);
     let entry = (s.clone().unbind(), bytes);
-    let mut cache = lock();
-    if cache.entries.len() < KEY_CACHE_SIZE {
-        cache.entries.push(entry);
-    } else {
-        let i = cache.next % KEY_CACHE_SIZE;
-        if let Some(slot) = cache.entries.get_mut(i) {
-            *slot = entry;
+    let _ = KEY_CACHE.try_with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else { return };
+        if cache.entries.len() < KEY_CACHE_SIZE {
+            cache.entries.push(entry);
+        } else {
+            let i = cache.next % KEY_CACHE_SIZE;
+            if let Some(slot) = cache.entries.get_mut(i) {
+                *slot = entry;
+            }
+            cache.next = i + 1;
         }
-        cache.next = i + 1;
-    }
+    });
     Ok(result)
 }
 

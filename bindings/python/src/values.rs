@@ -7,11 +7,13 @@
 //! byte, so the `str` returned is always exactly what [`text`] would build; `str` objects are
 //! immutable, so sharing one is invisible to Python code (except to `is`, which compares no
 //! values).
+//!
+//! One cache per thread rather than one behind a lock: it is read for every value a consumer
+//! touches, and an uncontended lock still costs two atomic read-modify-writes per read.
 
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 
 use crate::convert::text;
@@ -28,12 +30,10 @@ struct Slot {
     value: Py<PyString>,
 }
 
-#[derive(Debug)]
-struct ValueCache {
-    slots: Vec<Option<Slot>>,
+thread_local! {
+    /// [`SLOTS`] slots, allocated by the thread's first read.
+    static VALUES: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
 }
-
-static VALUES: PyOnceLock<Mutex<ValueCache>> = PyOnceLock::new();
 
 /// FNV-1a over the bytes, folded to a slot.
 fn slot_of(b: &[u8]) -> usize {
@@ -50,22 +50,32 @@ pub fn value<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     if b.len() > MAX_CACHED {
         return text(py, b);
     }
-    let cache = VALUES
-        .get_or_init(py, || Mutex::new(ValueCache { slots: (0..SLOTS).map(|_| None).collect() }));
-    let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let i = slot_of(b);
-    if let Some(Some(slot)) = lock().slots.get(i)
-        && *slot.bytes == *b
-    {
-        return Ok(slot.value.bind(py).clone().into_any());
+    // The cache is skipped (never an error) if it is borrowed already or the thread is exiting.
+    let hit = VALUES
+        .try_with(|slots| {
+            let slots = slots.try_borrow().ok()?;
+            let slot = slots.get(i)?.as_ref()?;
+            (*slot.bytes == *b).then(|| slot.value.clone_ref(py))
+        })
+        .ok()
+        .flatten();
+    if let Some(value) = hit {
+        return Ok(value.into_bound(py).into_any());
     }
-    // Built without the lock held: an allocation can run the garbage collector, and a
+    // Built without the cache borrowed: an allocation can run the garbage collector, and a
     // finalizer can read a message's values too.
     let made = text(py, b)?;
-    if let Ok(s) = made.cast::<PyString>()
-        && let Some(entry) = lock().slots.get_mut(i)
-    {
-        *entry = Some(Slot { bytes: b.into(), value: s.clone().unbind() });
+    if let Ok(s) = made.cast::<PyString>() {
+        let _ = VALUES.try_with(|slots| {
+            let Ok(mut slots) = slots.try_borrow_mut() else { return };
+            if slots.is_empty() {
+                slots.resize_with(SLOTS, || None);
+            }
+            if let Some(entry) = slots.get_mut(i) {
+                *entry = Some(Slot { bytes: b.into(), value: s.clone().unbind() });
+            }
+        });
     }
     Ok(made)
 }

@@ -3,6 +3,7 @@ surrogateescape, frame errors and pattern matching."""
 
 import inspect
 import random
+import threading
 from collections.abc import Mapping
 
 import pytest
@@ -163,6 +164,40 @@ def test_short_values_read_again_are_always_the_values_of_this_message():
         assert m["Channel"] == v and m.get("ChannelStateDesc") == "Up"
         assert m.get("channel") == v
         assert m["Channel"].encode("utf-8", "surrogateescape") == m.get_bytes("Channel")
+
+def test_threads_reading_at_once_each_get_their_own_values():
+    # Keys and short values are cached per thread: threads reading different messages with
+    # different (and more than cached) key objects at the same time must each read back exactly
+    # their own messages' values.
+    def work(t, out):
+        rng = random.Random(t)
+        names = ["".join(rng.choice("ABCdef") for _ in range(6)) + str(i) for i in range(100)]
+        events = []
+        for i in range(400):
+            name = names[i % len(names)]
+            value = f"PJSIP/{t}-{rng.randrange(16**6):06x}"
+            raw = f"Event: T{t}\r\n{name}: {value}\r\n\r\n".encode()
+            events.append((raw, name, value))
+        decoder = libami.Decoder("client")
+        decoder.feed(b"Asterisk Call Manager/11.0.0\r\n")
+        list(decoder)
+        bad = 0
+        for raw, name, value in events:
+            decoder.feed(raw)
+            (m,) = list(decoder)
+            key = "".join(name)  # a new str object each time, not the one cached
+            if m[key] != value or m.get(name) != value or m["Event"] != f"T{t}":
+                bad += 1
+        out[t] = bad
+
+    out = {}
+    threads = [threading.Thread(target=work, args=(t, out)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert out == {0: 0, 1: 0, 2: 0, 3: 0}
+
 
 def test_names_are_looked_up_by_their_exact_bytes():
     m = message(b"Event: UserEvent\r\nN\xe9me: latin-1\r\nN\xc3\xa9me: utf-8\r\n\r\n")
