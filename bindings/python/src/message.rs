@@ -17,7 +17,7 @@ use crate::{errors, storage};
 /// `value.encode("utf-8", "surrogateescape")` gives back the exact bytes); `raw` is the
 /// message's bytes as framed. The message is copied once from the decoder; values are built
 /// when touched.
-#[pyclass(frozen, mapping, freelist = 256, module = "libami")]
+#[pyclass(frozen, mapping, module = "libami")]
 #[derive(Debug)]
 pub struct Message {
     pub(crate) inner: OwnedMessage,
