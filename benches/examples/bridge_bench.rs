@@ -457,10 +457,25 @@ fn paced_offer(rate: f64, pace: f64) -> f64 {
     }
 }
 
-async fn fresh_streams(js: &jetstream::Context) {
+/// Deletes the last run's streams, then waits (at most 15 s) until nats-server is idle: under
+/// 5% of a core over a quarter of a second. Removing a stream's file store and the rest of the
+/// last run's work keep it busy for a while; a run started at once shared the machine with that
+/// work (with 100 PBXs, the first binary after the baselines ran at half the rate of the
+/// second, whichever binary it was).
+async fn fresh_streams(js: &jetstream::Context, nats_pid: u32) {
     for s in ["AMI_OPS", "KV_AMI_LEASE", "KV_AMI_PROGRESS"] {
         let _ = js.delete_stream(s).await;
     }
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        let before = cpu_ticks(nats_pid);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Ticks are 1/100 s: one tick in a quarter of a second is 4% of a core.
+        if cpu_ticks(nats_pid).saturating_sub(before) <= 1 {
+            return;
+        }
+    }
+    eprintln!("nats-server still busy 15 s after the last run; starting anyway");
 }
 
 async fn bridge_nats(url: &str) -> async_nats::Client {
@@ -493,10 +508,11 @@ fn bridge_headers(seq: u64) -> HeaderMap {
 async fn baseline_consumer(
     url: &str,
     js: &jetstream::Context,
+    nats_pid: u32,
     total: u64,
 ) -> tokio::task::JoinHandle<Received> {
     let streams = Streams::from_env();
-    fresh_streams(js).await;
+    fresh_streams(js, nats_pid).await;
     js.create_stream(stream::Config {
         name: "AMI_OPS".into(),
         subjects: vec!["ami.ops.*.ev.>".into()],
@@ -535,7 +551,7 @@ async fn baseline(url: &str, nats_pid: u32, total: u64) -> Outcome {
         .timeout(Duration::from_secs(5))
         .max_ack_inflight(IN_FLIGHT)
         .build(nc);
-    let consumer = baseline_consumer(url, &js, total).await;
+    let consumer = baseline_consumer(url, &js, nats_pid, total).await;
     let cpu = Cpu::start(nats_pid, 0);
     let mut acks: FuturesOrdered<_> = FuturesOrdered::new();
     let mut text = String::with_capacity(512);
@@ -640,7 +656,7 @@ fn raw_publish(out: &mut Vec<u8>, text: &mut String, hdr: &mut Vec<u8>, phase: &
 /// that the bridge's latencies have JetStream's own beside them.
 async fn raw_baseline(url: &str, nats_pid: u32, total: u64, pace: f64) -> Outcome {
     let js = jetstream::new(bridge_nats(url).await);
-    let consumer = baseline_consumer(url, &js, total).await;
+    let consumer = baseline_consumer(url, &js, nats_pid, total).await;
     let sock = TcpStream::connect(url.trim_start_matches("nats://")).await.unwrap();
     sock.set_nodelay(true).unwrap();
     let (mut rd, mut wr) = sock.into_split();
@@ -721,7 +737,7 @@ async fn run(
 ) -> Outcome {
     // Fresh streams for this run.
     let js = jetstream::new(bridge_nats(url).await);
-    fresh_streams(&js).await;
+    fresh_streams(&js, nats_pid).await;
     let flow = Arc::new(Flow::default());
     let (tx, rx) = watch::channel(None);
     let mut conf = format!(
