@@ -165,6 +165,7 @@ def test_short_values_read_again_are_always_the_values_of_this_message():
         assert m.get("channel") == v
         assert m["Channel"].encode("utf-8", "surrogateescape") == m.get_bytes("Channel")
 
+
 def test_threads_reading_at_once_each_get_their_own_values():
     # Keys and short values are cached per thread: threads reading different messages with
     # different (and more than cached) key objects at the same time must each read back exactly
